@@ -1,0 +1,1 @@
+"""The Faust app: the only writer of records (ingest, certification, scan analytics)."""
