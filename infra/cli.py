@@ -1,0 +1,63 @@
+"""``ocop-stack``: start, check and stop the local Kafka and Cassandra, apply schema and topics."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra import stack
+from infra.process import StackError
+from infra.settings import StackSettings
+
+app = typer.Typer(
+    help="The local stack: a Kafka broker (KRaft) and a Cassandra node on 127.0.0.1, run from "
+    "Maven Central jars with the machine's Java 17. State (jars, data, logs, pid files) lives "
+    "in .state/ (OCOP_STATE_DIR). Ports and heaps are OCOP_* settings.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(highlight=False)
+
+
+def _settings() -> StackSettings:
+    return StackSettings()
+
+
+def _print_statuses(statuses: list[stack.ServerStatus]) -> None:
+    table = Table("server", "pid", "state", "answer", "resident memory")
+    for s in statuses:
+        state = "[green]healthy[/]" if s.healthy else "[red]down[/]"
+        rss = f"{s.rss_mib:.0f} MiB" if s.rss_mib else "-"
+        table.add_row(s.name, str(s.pid or "-"), state, s.detail, rss)
+    console.print(table)
+
+
+@app.command()
+def up() -> None:
+    """Start Kafka and Cassandra unless they run, and wait until both answer real requests."""
+    statuses = stack.up(_settings(), report=lambda line: console.print(f"  {line}"))
+    _print_statuses(statuses)
+
+
+@app.command()
+def status() -> None:
+    """Show whether each server runs and answers; exit code 1 when one does not."""
+    statuses = stack.status(_settings())
+    _print_statuses(statuses)
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(1)
+
+
+@app.command()
+def down() -> None:
+    """Stop both servers cleanly (SIGTERM; SIGKILL only after a timeout)."""
+    stack.down(_settings(), report=lambda line: console.print(f"  {line}"))
+
+
+def main() -> None:
+    try:
+        app()
+    except StackError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from None

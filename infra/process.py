@@ -1,0 +1,140 @@
+"""Supervising one local Java server: a pid file, a log file, start once, stop for sure.
+
+The servers outlive the command that started them (their own session), so the pid file is
+the only link back. A pid file is trusted only when that pid is alive and its command line
+names this server's state folder; anything else is stale and removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class StackError(Exception):
+    """A server could not be set up, started, reached or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class JavaServer:
+    """Everything needed to launch and recognise one server process."""
+
+    name: str
+    main_class: str
+    state_dir: Path  # its command line names it: that is how its process is recognised
+    jvm_args: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.state_dir / "lib" / self.name
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "run" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "logs" / f"{self.name}.out"
+
+    def command(self) -> list[str]:
+        return [
+            java_binary(),
+            *self.jvm_args,
+            f"-Docop.state={self.state_dir}",
+            "-cp",
+            f"{self.lib_dir}/*",
+            self.main_class,
+            *self.args,
+        ]
+
+
+def java_binary() -> str:
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise StackError("Java 17 is needed and no `java` was found (install openjdk-17-jdk).")
+    return java
+
+
+def _is_alive(pid: int) -> bool:
+    """True for a live process; a zombie (exited, not yet reaped) counts as gone."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def running_pid(server: JavaServer) -> int | None:
+    """The pid of this server if it runs; removes a stale pid file."""
+    try:
+        pid = int(server.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        server.pid_file.unlink(missing_ok=True)
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        cmdline = ""
+    if (
+        _is_alive(pid)
+        and f"-Docop.state={server.state_dir} " in cmdline
+        and server.main_class in cmdline
+    ):
+        return pid
+    server.pid_file.unlink(missing_ok=True)
+    return None
+
+
+def launch(server: JavaServer) -> int:
+    """Start the server detached from this process, its output appended to its log file."""
+    server.log_file.parent.mkdir(parents=True, exist_ok=True)
+    server.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    with server.log_file.open("ab") as log:
+        proc = subprocess.Popen(
+            server.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server.pid_file.write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def terminate(server: JavaServer, pid: int, timeout_s: float) -> bool:
+    """SIGTERM (a clean shutdown: no log recovery next time), SIGKILL after the timeout.
+
+    Returns True when the clean shutdown finished in time.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _is_alive(pid):
+            server.pid_file.unlink(missing_ok=True)
+            return True
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    while _is_alive(pid):
+        time.sleep(0.1)
+    server.pid_file.unlink(missing_ok=True)
+    return False
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
