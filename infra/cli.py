@@ -8,7 +8,9 @@ from rich.table import Table
 
 from infra import stack
 from infra.process import StackError
+from infra.schema import migrate as apply_migrations
 from infra.settings import StackSettings
+from infra.topics import apply_topics
 
 app = typer.Typer(
     help="The local stack: a Kafka broker (KRaft) and a Cassandra node on 127.0.0.1, run from "
@@ -16,6 +18,7 @@ app = typer.Typer(
     "in .state/ (OCOP_STATE_DIR). Ports and heaps are OCOP_* settings.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 console = Console(highlight=False)
 
@@ -25,11 +28,12 @@ def _settings() -> StackSettings:
 
 
 def _print_statuses(statuses: list[stack.ServerStatus]) -> None:
-    table = Table("server", "pid", "state", "answer", "resident memory")
+    table = Table("server", "pid", "state", "answer", "ready in", "resident memory")
     for s in statuses:
         state = "[green]healthy[/]" if s.healthy else "[red]down[/]"
+        ready = f"{s.seconds_to_ready:.1f} s" if s.seconds_to_ready is not None else "-"
         rss = f"{s.rss_mib:.0f} MiB" if s.rss_mib else "-"
-        table.add_row(s.name, str(s.pid or "-"), state, s.detail, rss)
+        table.add_row(s.name, str(s.pid or "-"), state, s.detail, ready, rss)
     console.print(table)
 
 
@@ -53,6 +57,28 @@ def status() -> None:
 def down() -> None:
     """Stop both servers cleanly (SIGTERM; SIGKILL only after a timeout)."""
     stack.down(_settings(), report=lambda line: console.print(f"  {line}"))
+
+
+@app.command()
+def migrate() -> None:
+    """Create the keyspace and apply the CQL migrations not applied yet (safe to repeat)."""
+    for line in apply_migrations(_settings()):
+        console.print(f"  {line}")
+
+
+@app.command()
+def topics() -> None:
+    """Create missing Kafka topics and align their retention (safe to repeat)."""
+    for line in apply_topics(_settings()):
+        console.print(f"  {line}")
+
+
+@app.command()
+def init() -> None:
+    """Start the stack if needed, then apply migrations and topics: everything data needs."""
+    up()
+    migrate()
+    topics()
 
 
 def main() -> None:

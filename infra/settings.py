@@ -29,8 +29,19 @@ class ConnectionSettings(BaseSettings):
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
 
 
-class StackSettings(ConnectionSettings):
-    """The local stack that infra/ starts: ports, heaps, state folder, replication."""
+class DataSettings(ConnectionSettings):
+    """How data is laid out on any deployment: replication, partitions, retention."""
+
+    replication_factor: int = Field(1, ge=1, description="Cassandra keyspace and Kafka topics")
+    topic_partitions: int = Field(6, ge=1, description="partitions of the keyed event topics")
+    event_retention_ms: int = Field(-1, ge=-1, description="batch, authority events; -1: forever")
+    scan_retention_ms: int = Field(30 * 86_400_000, ge=-1)
+    alert_retention_ms: int = Field(365 * 86_400_000, ge=-1)
+    dead_letter_retention_ms: int = Field(90 * 86_400_000, ge=-1)
+
+
+class StackSettings(DataSettings):
+    """The local stack that infra/ starts: ports, heaps, state folder."""
 
     state_dir: Path = PROJECT_ROOT / ".state"
     kafka_port: int = 9092
@@ -39,8 +50,6 @@ class StackSettings(ConnectionSettings):
     cassandra_storage_port: int = 7000
     cassandra_jmx_port: int = 7199
     cassandra_heap: str = "512m"
-    replication_factor: int = Field(1, ge=1, description="Cassandra keyspace and Kafka topics")
-    topic_partitions: int = Field(6, ge=1, description="partitions of the keyed event topics")
     start_timeout_s: float = 120.0
     stop_timeout_s: float = 45.0
 
