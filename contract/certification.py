@@ -1,0 +1,100 @@
+"""OCOP star certifications and their revocation, with the rules of Decision 148/QĐ-TTg.
+
+These bodies travel in certification events and in the trust list; an authority key signs
+them (keys.certs). A body that breaks the rating rules cannot even be constructed, so no
+signed document can carry one: the star band must match the score, 5★ is awarded at
+national level only and 1★ to 4★ at provincial level.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from contract.fields import Identifier, ProductKey, Score, Stars, Text, UtcDateTime
+
+STAR_BAND_FLOORS = (Decimal(0), Decimal(30), Decimal(50), Decimal(70), Decimal(90))
+"""Lowest score of 1★ .. 5★: 1★ below 30, 2★ 30-49, 3★ 50-69, 4★ 70-89, 5★ 90-100."""
+
+OCOP_MIN_STARS = 3
+"""Only 3★ and above are recognised OCOP products."""
+
+
+class EvaluationLevel(StrEnum):
+    PROVINCIAL = "provincial"
+    NATIONAL = "national"
+
+
+class ProductGroup(StrEnum):
+    """The six product groups of Decision 148/2023."""
+
+    FOOD = "food"
+    DRINKS = "drinks"
+    HERBAL = "herbal"
+    HANDICRAFTS = "handicrafts"
+    ORNAMENTAL = "ornamental"
+    TOURISM = "tourism"
+
+
+def stars_for_score(score: Decimal) -> int:
+    return sum(1 for floor in STAR_BAND_FLOORS if score >= floor)
+
+
+def level_for_stars(stars: int) -> EvaluationLevel:
+    return EvaluationLevel.NATIONAL if stars == 5 else EvaluationLevel.PROVINCIAL
+
+
+class StarCertification(BaseModel):
+    """An authority's recognition of a product's star rating, valid over [from, until)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["star_certification"] = "star_certification"
+    certificate_no: Text
+    decision_no: Text
+    product_key: ProductKey
+    product_name: Text
+    product_group: ProductGroup
+    producer_id: Identifier
+    stars: Stars
+    score: Score
+    evaluation_level: EvaluationLevel
+    authority_id: Identifier
+    issued_at: UtcDateTime
+    valid_from: UtcDateTime
+    valid_until: UtcDateTime
+
+    @model_validator(mode="after")
+    def _rules(self) -> StarCertification:
+        banded = stars_for_score(self.score)
+        if self.stars != banded:
+            raise ValueError(
+                f"stars {self.stars} do not match score {self.score}, which is {banded}★ "
+                f"(Decision 148: below 30 1★, 30-49 2★, 50-69 3★, 70-89 4★, 90-100 5★)"
+            )
+        if self.evaluation_level is not level_for_stars(self.stars):
+            raise ValueError(
+                f"a {self.stars}★ rating is awarded at {level_for_stars(self.stars)} level, "
+                f"not {self.evaluation_level}"
+            )
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+
+class CertificationRevocation(BaseModel):
+    """Withdraws a certification from `effective_at` on (before its validity ends)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["certification_revocation"] = "certification_revocation"
+    certificate_no: Text
+    product_key: ProductKey
+    decision_no: Text
+    authority_id: Identifier
+    reason: Text
+    issued_at: UtcDateTime
+    effective_at: UtcDateTime

@@ -1,0 +1,268 @@
+"""The events of the system: a batch's life, certifications and scans.
+
+One explicit class per event, each with a stable `type` name that is what Kafka and
+Cassandra store (never a Python path, so modules can move). Every event has a unique
+`event_id` (a UUID the sender chooses once and keeps on retries) and `occurred_at`, a
+timezone-aware instant kept in UTC.
+
+- `encode_event` / `decode_event`: the canonical bytes (contract.encoding); decoding is
+  strict and refuses any other spelling. `parse_event` is the lenient door for JSON from
+  outside (any UTC offset, "12.50"); both raise one ContractError listing every bad field.
+- `Event.content_hash()`: sha256 of the canonical bytes without `event_id`, in the spirit
+  of the EPCIS 2.0 event hash (which also leaves the event id out): the same fact captured
+  twice has the same hash, so ingest can drop a duplicate even if a sender re-sent it under
+  a new id. Identical facts are genuinely the same: every event names its batch and instant.
+- `Event.topic_key()`: the Kafka key. Everything about one batch, including scans of its
+  units, is keyed by its batch id, so it lands on one partition in order; certification
+  events are keyed by product key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from contract import identifiers
+from contract.certification import CertificationRevocation, StarCertification
+from contract.encoding import canonical_bytes, decode_model, model_bytes, sha256_hex
+from contract.errors import ContractError
+from contract.fields import (
+    BatchId,
+    Gln,
+    Identifier,
+    KeyId,
+    Lot,
+    PrintedStars,
+    ProductKey,
+    Quantity,
+    ScannedText,
+    Serial,
+    Text,
+    UtcDateTime,
+)
+from contract.signed import Signed
+from contract.verdict import Reason
+
+MAX_SERIALS_PER_EVENT = 10_000
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    occurred_at: UtcDateTime
+
+    def content_hash(self) -> str:
+        fields = self.model_dump(mode="json", exclude={"event_id"})
+        return sha256_hex(canonical_bytes(fields))
+
+    def topic_key(self) -> bytes:
+        raise NotImplementedError
+
+
+class _BatchEvent(_EventBase):
+    batch_id: BatchId
+    producer_id: Identifier
+
+    def topic_key(self) -> bytes:
+        return self.batch_id.encode("utf-8")
+
+
+class Unit(StrEnum):
+    KILOGRAM = "kg"
+    GRAM = "g"
+    LITRE = "l"
+    MILLILITRE = "ml"
+    PIECE = "piece"
+
+
+class RawMaterial(BaseModel):
+    """One input of a batch: "one step back" of Circular 02/2024."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    material: Text
+    origin: Text
+    origin_gln: Gln | None = None
+    quantity: Quantity
+    unit: Unit
+
+
+class BatchOpened(_BatchEvent):
+    type: Literal["batch_opened"] = "batch_opened"
+    product_key: ProductKey
+    lot: Lot
+    production_date: date
+    expiry_date: date
+    raw_materials: Annotated[tuple[RawMaterial, ...], Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BatchOpened:
+        expected = identifiers.batch_id(self.product_key, self.lot)
+        if self.batch_id != expected:
+            raise ValueError(f"batch_id must be {expected!r} (product key and lot)")
+        if self.expiry_date <= self.production_date:
+            raise ValueError("expiry_date must be after production_date")
+        return self
+
+
+class UnitsPacked(_BatchEvent):
+    """Labels signed for these serials; a scan of any other serial was never packed."""
+
+    type: Literal["units_packed"] = "units_packed"
+    serials: Annotated[tuple[Serial, ...], Field(min_length=1, max_length=MAX_SERIALS_PER_EVENT)]
+    stars: PrintedStars
+    key_id: KeyId
+    packed_on: date
+
+    @model_validator(mode="after")
+    def _unique(self) -> UnitsPacked:
+        if len(set(self.serials)) != len(self.serials):
+            raise ValueError("serials must not repeat")
+        return self
+
+
+class BatchClosed(_BatchEvent):
+    type: Literal["batch_closed"] = "batch_closed"
+    units_packed: Annotated[int, Field(ge=0)]
+
+
+class BatchShipped(_BatchEvent):
+    """ "One step forward": who the batch (or part of it) went to."""
+
+    type: Literal["batch_shipped"] = "batch_shipped"
+    shipment_id: Identifier
+    to_party: Text
+    to_gln: Gln | None = None
+    units: Annotated[int, Field(ge=1)]
+
+
+class BatchReceived(_BatchEvent):
+    type: Literal["batch_received"] = "batch_received"
+    shipment_id: Identifier
+    receiver: Text
+    receiver_gln: Gln | None = None
+    units: Annotated[int, Field(ge=1)]
+
+
+class BatchRecalled(_BatchEvent):
+    type: Literal["batch_recalled"] = "batch_recalled"
+    recalled_by: Identifier
+    reason: Text
+
+
+class CertificationIssued(_EventBase):
+    type: Literal["certification_issued"] = "certification_issued"
+    certification: Signed[StarCertification]
+
+    def topic_key(self) -> bytes:
+        return self.certification.body.product_key.encode("utf-8")
+
+
+class CertificationRevoked(_EventBase):
+    type: Literal["certification_revoked"] = "certification_revoked"
+    revocation: Signed[CertificationRevocation]
+
+    def topic_key(self) -> bytes:
+        return self.revocation.body.product_key.encode("utf-8")
+
+
+class ScannerKind(StrEnum):
+    """Inspectors' scans are kept apart from consumers' in clone analytics."""
+
+    CONSUMER = "consumer"
+    INSPECTOR = "inspector"
+
+
+class LocationSource(StrEnum):
+    """How far to trust a position: an IP-based place can be a province off."""
+
+    GPS = "gps"
+    NETWORK = "network"
+    IP = "ip"
+    MANUAL = "manual"
+
+
+class Location(BaseModel):
+    """A position in micro-degrees (integers: the canonical encoding has no floats)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    latitude_e6: Annotated[int, Field(ge=-90_000_000, le=90_000_000)]
+    longitude_e6: Annotated[int, Field(ge=-180_000_000, le=180_000_000)]
+    accuracy_m: Annotated[int, Field(ge=0, le=20_000_000)]
+    source: LocationSource
+
+
+class ScanRecorded(_EventBase):
+    """A scan as the verify API saw it, with its verdict; `code` is the raw scanned text."""
+
+    type: Literal["scan_recorded"] = "scan_recorded"
+    code: ScannedText
+    batch_id: BatchId | None = None
+    serial: Serial | None = None
+    producer_id: Identifier | None = None
+    reason: Reason
+    scanner: ScannerKind
+    location: Location | None = None
+
+    def topic_key(self) -> bytes:
+        """The batch id; a code that names no batch is keyed by its hash, spreading them."""
+        return (self.batch_id or sha256_hex(self.code.encode("utf-8"))).encode("utf-8")
+
+
+Event = Annotated[
+    BatchOpened
+    | UnitsPacked
+    | BatchClosed
+    | BatchShipped
+    | BatchReceived
+    | BatchRecalled
+    | CertificationIssued
+    | CertificationRevoked
+    | ScanRecorded,
+    Field(discriminator="type"),
+]
+BatchEvent = BatchOpened | UnitsPacked | BatchClosed | BatchShipped | BatchReceived | BatchRecalled
+SignedEvent = Signed[Event]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+SIGNED_EVENT_ADAPTER: TypeAdapter[SignedEvent] = TypeAdapter(SignedEvent)
+
+
+def encode_event(event: Event) -> bytes:
+    return model_bytes(event)
+
+
+def decode_event(data: bytes) -> Event:
+    """Strict: only the canonical bytes of a valid event are accepted."""
+    return decode_model(EVENT_ADAPTER, data)
+
+
+def decode_signed_event(data: bytes) -> SignedEvent:
+    return decode_model(SIGNED_EVENT_ADAPTER, data)
+
+
+def parse_event(data: Mapping[str, Any] | str | bytes) -> Event:
+    """Lenient: JSON text or a mapping from outside, normalised into an event."""
+    try:
+        if isinstance(data, str | bytes):
+            return EVENT_ADAPTER.validate_python(json.loads(data))
+        return EVENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise ContractError.from_validation(exc) from None
+    except ValueError as exc:
+        raise ContractError.single(f"not JSON: {exc}") from None
