@@ -12,9 +12,9 @@ timezone-aware instant kept in UTC.
   of the EPCIS 2.0 event hash (which also leaves the event id out): the same fact captured
   twice has the same hash, so ingest can drop a duplicate even if a sender re-sent it under
   a new id. Identical facts are genuinely the same: every event names its batch and instant.
-- `Event.topic_key()`: the Kafka key. Everything about one batch, including scans of its
-  units, is keyed by its batch id, so it lands on one partition in order; certification
-  events are keyed by product key.
+- `Event.topic_key()`: the Kafka key (see contract.topics). A batch's events are keyed by
+  batch id, so they land on one partition in order; certification events by product key;
+  scans by unit key, so all scans of one unit meet in one place for clone analytics.
 """
 
 from __future__ import annotations
@@ -219,9 +219,18 @@ class ScanRecorded(_EventBase):
     scanner: ScannerKind
     location: Location | None = None
 
+    @model_validator(mode="after")
+    def _unit(self) -> ScanRecorded:
+        if (self.batch_id is None) != (self.serial is None):
+            raise ValueError("batch_id and serial are given together or not at all")
+        return self
+
     def topic_key(self) -> bytes:
-        """The batch id; a code that names no batch is keyed by its hash, spreading them."""
-        return (self.batch_id or sha256_hex(self.code.encode("utf-8"))).encode("utf-8")
+        """The unit key; a code that names no unit is keyed by its hash, spreading them."""
+        if self.batch_id is None or self.serial is None:
+            return sha256_hex(self.code.encode("utf-8")).encode("ascii")
+        product, _ = identifiers.split_batch_id(self.batch_id)
+        return identifiers.unit_key(product, self.serial).encode("utf-8")
 
 
 Event = Annotated[

@@ -7,7 +7,8 @@ get one URL shape; GS1-aware scanners will not treat it as a GS1 key, phones sti
 
 A batch id is the product key plus "/10/<lot>", the Digital Link path of the lot. It is
 derived, not allocated: a scan of any unit label names its batch without a lookup, and a
-retried "batch opened" event can only ever name the same batch. Kafka topics are keyed by it.
+retried "batch opened" event can only ever name the same batch. Batch events are keyed by it.
+A unit key is the product key plus "/21/<serial>" (GS1 serials are unique per product).
 
 Serials are 12 characters of Crockford's base32 alphabet (no I, L, O, U, so nothing is
 misread from a printed label), drawn from `secrets`: 60 random bits, so valid codes cannot
@@ -104,3 +105,8 @@ def split_batch_id(batch: str) -> tuple[str, str]:
 def validate_batch_id(batch: str) -> str:
     split_batch_id(batch)
     return batch
+
+
+def unit_key(key: str, serial: str) -> str:
+    """A unit's identity, the Digital Link path of its SGTIN: serials are unique per product."""
+    return f"{validate_product_key(key)}/21/{validate_serial(serial)}"

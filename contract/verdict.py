@@ -63,9 +63,9 @@ _CATEGORIES = {
 
 _SENTENCES = {
     Reason.GENUINE: (
-        "Mã chính hãng: chữ ký hợp lệ và số sao in trên tem được chứng nhận OCOP còn hiệu lực "
-        "xác nhận.",
-        "Genuine: the signature is valid and the printed stars are backed by an OCOP "
+        "Mã chính hãng: chữ ký hợp lệ, và số sao in trên tem (nếu có) khớp với chứng nhận OCOP "
+        "còn hiệu lực.",
+        "Genuine: the signature is valid, and the stars printed (if any) are backed by an OCOP "
         "certification in force.",
     ),
     Reason.MALFORMED: (

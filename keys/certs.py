@@ -1,0 +1,324 @@
+"""The hierarchy's documents and how they are issued.
+
+    root (national OCOP office)
+     └─ AuthorityCertificate: a province council's (or the national council's) key
+         ├─ ProducerKeyCertificate: a producer's label-signing key
+         ├─ StarCertification (contract.certification): a product's star rating
+         ├─ CertificationRevocation (contract.certification)
+         └─ KeyRevocation: a producer key retired or revoked from a given time
+
+A key is usable over [valid_from, min(valid_until, revocation's effective_at)). Rotation is
+a new certificate for the new key plus a KeyRevocation of the old one with reason "retired":
+what the old key signed before its retirement still verifies, nothing it signed later does.
+Revocation for compromise is the same document with an earlier effective time. The root
+revokes authority keys; an authority revokes the producer keys it certified.
+
+The validity periods are settings with the rules in force as defaults (36 months for a star
+certification under Decision 148/QĐ-TTg).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal, Self, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+
+from contract.certification import (
+    CertificationRevocation,
+    EvaluationLevel,
+    ProductGroup,
+    StarCertification,
+    level_for_stars,
+)
+from contract.fields import Identifier, KeyId, Text, UtcDateTime
+from contract.label import VIETNAM_TIME
+from contract.signed import Signed
+from keys.ids import decode_public_key, encode_public_key, key_id
+from keys.signing import SigningKey
+
+CERTIFICATION_VALIDITY_MONTHS = 36
+AUTHORITY_KEY_VALIDITY_MONTHS = 60
+PRODUCER_KEY_VALIDITY_MONTHS = 24
+
+
+def _public_key(text: str) -> str:
+    decode_public_key(text)
+    return text
+
+
+PublicKeyText = Annotated[str, AfterValidator(_public_key)]
+
+
+class ProducerKind(StrEnum):
+    """The subjects (chủ thể) of OCOP."""
+
+    ENTERPRISE = "enterprise"
+    COOPERATIVE = "cooperative"
+    COOPERATIVE_GROUP = "cooperative_group"
+    HOUSEHOLD = "household"
+
+
+class RevocationReason(StrEnum):
+    RETIRED = "retired"
+    """Rotated out in the ordinary way; nothing suggests misuse."""
+    COMPROMISED = "compromised"
+    """The private key may be in other hands from the effective time on."""
+    WITHDRAWN = "withdrawn"
+    """The holder is no longer entitled (producer deregistered, council dissolved)."""
+
+
+class _KeyCertificate(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: KeyId
+    public_key: PublicKeyText
+    issued_at: UtcDateTime
+    valid_from: UtcDateTime
+    valid_until: UtcDateTime
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        derived = key_id(decode_public_key(self.public_key))
+        if self.key_id != derived:
+            raise ValueError(f"key_id {self.key_id} is not the public key's id {derived}")
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+    def verification_key(self) -> Ed25519PublicKey:
+        return decode_public_key(self.public_key)
+
+
+class AuthorityCertificate(_KeyCertificate):
+    """The root vouches that this key speaks for an OCOP council at the given level."""
+
+    type: Literal["authority_certificate"] = "authority_certificate"
+    authority_id: Identifier
+    name: Text
+    level: EvaluationLevel
+
+
+class ProducerKeyCertificate(_KeyCertificate):
+    """An authority vouches that this key signs the labels and events of this producer."""
+
+    type: Literal["producer_key_certificate"] = "producer_key_certificate"
+    authority_id: Identifier
+    producer_id: Identifier
+    producer_name: Text
+    producer_kind: ProducerKind
+    address: Text
+
+
+class KeyRevocation(BaseModel):
+    """From `effective_at` on, nothing signed by the key is accepted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["key_revocation"] = "key_revocation"
+    key_id: KeyId
+    reason: RevocationReason
+    issued_at: UtcDateTime
+    effective_at: UtcDateTime
+
+
+CertT = TypeVar("CertT", AuthorityCertificate, ProducerKeyCertificate)
+
+_DEFAULT_MONTHS: dict[type[_KeyCertificate], int] = {
+    AuthorityCertificate: AUTHORITY_KEY_VALIDITY_MONTHS,
+    ProducerKeyCertificate: PRODUCER_KEY_VALIDITY_MONTHS,
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` later, clamped to the month's last day (31 Jan + 1)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def certify_authority(
+    root: SigningKey,
+    public_key: Ed25519PublicKey,
+    *,
+    authority_id: str,
+    name: str,
+    level: EvaluationLevel,
+    valid_from: datetime | None = None,
+    months: int = AUTHORITY_KEY_VALIDITY_MONTHS,
+    now: datetime | None = None,
+) -> Signed[AuthorityCertificate]:
+    issued_at = now or utc_now()
+    start = valid_from or issued_at
+    return root.sign_document(
+        AuthorityCertificate(
+            key_id=key_id(public_key),
+            public_key=encode_public_key(public_key),
+            issued_at=issued_at,
+            valid_from=start,
+            valid_until=add_months(start, months),
+            authority_id=authority_id,
+            name=name,
+            level=level,
+        )
+    )
+
+
+def certify_producer_key(
+    authority: SigningKey,
+    public_key: Ed25519PublicKey,
+    *,
+    authority_id: str,
+    producer_id: str,
+    producer_name: str,
+    producer_kind: ProducerKind,
+    address: str,
+    valid_from: datetime | None = None,
+    months: int = PRODUCER_KEY_VALIDITY_MONTHS,
+    now: datetime | None = None,
+) -> Signed[ProducerKeyCertificate]:
+    issued_at = now or utc_now()
+    start = valid_from or issued_at
+    return authority.sign_document(
+        ProducerKeyCertificate(
+            key_id=key_id(public_key),
+            public_key=encode_public_key(public_key),
+            issued_at=issued_at,
+            valid_from=start,
+            valid_until=add_months(start, months),
+            authority_id=authority_id,
+            producer_id=producer_id,
+            producer_name=producer_name,
+            producer_kind=producer_kind,
+            address=address,
+        )
+    )
+
+
+def certify_product(
+    authority: SigningKey,
+    *,
+    authority_id: str,
+    certificate_no: str,
+    decision_no: str,
+    product_key: str,
+    product_name: str,
+    product_group: ProductGroup,
+    producer_id: str,
+    stars: int,
+    score: Decimal,
+    valid_from: datetime,
+    months: int = CERTIFICATION_VALIDITY_MONTHS,
+    now: datetime | None = None,
+) -> Signed[StarCertification]:
+    """Signs a star certification; stars and score are both asked for and must agree."""
+    return authority.sign_document(
+        StarCertification(
+            certificate_no=certificate_no,
+            decision_no=decision_no,
+            product_key=product_key,
+            product_name=product_name,
+            product_group=product_group,
+            producer_id=producer_id,
+            stars=stars,
+            score=score,
+            evaluation_level=level_for_stars(stars),
+            authority_id=authority_id,
+            issued_at=now or utc_now(),
+            valid_from=valid_from,
+            valid_until=add_months(valid_from, months),
+        )
+    )
+
+
+def revoke_key(
+    issuer: SigningKey,
+    key: str,
+    *,
+    reason: RevocationReason,
+    effective_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Signed[KeyRevocation]:
+    issued_at = now or utc_now()
+    return issuer.sign_document(
+        KeyRevocation(
+            key_id=key,
+            reason=reason,
+            issued_at=issued_at,
+            effective_at=effective_at or issued_at,
+        )
+    )
+
+
+def rotate(
+    issuer: SigningKey,
+    old: CertT,
+    new_key: Ed25519PublicKey,
+    *,
+    months: int | None = None,
+    now: datetime | None = None,
+) -> tuple[Signed[CertT], Signed[KeyRevocation]]:
+    """Certifies `new_key` for the same holder and retires the old key.
+
+    The old key retires at the next midnight in Vietnam, not now: labels carry only their
+    packing day, and a verifier accepts a label only if the whole day lies before the key's
+    end, so retiring mid-day would fail the labels packed that morning. Both keys are valid
+    for the rest of the day, which is what lets a packing line switch without stopping.
+    """
+    issued_at = now or utc_now()
+    span = months or _DEFAULT_MONTHS[type(old)]
+    new = type(old).model_validate(
+        old.model_dump()
+        | {
+            "key_id": key_id(new_key),
+            "public_key": encode_public_key(new_key),
+            "issued_at": issued_at,
+            "valid_from": issued_at,
+            "valid_until": add_months(issued_at, span),
+        }
+    )
+    retirement = revoke_key(
+        issuer,
+        old.key_id,
+        reason=RevocationReason.RETIRED,
+        effective_at=next_midnight_in_vietnam(issued_at),
+        now=issued_at,
+    )
+    return issuer.sign_document(new), retirement
+
+
+def next_midnight_in_vietnam(moment: datetime) -> datetime:
+    local_day = moment.astimezone(VIETNAM_TIME).date()
+    return datetime.combine(local_day + timedelta(days=1), time(), VIETNAM_TIME).astimezone(UTC)
+
+
+def revoke_certification(
+    authority: SigningKey,
+    certification: StarCertification,
+    *,
+    decision_no: str,
+    reason: str,
+    effective_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Signed[CertificationRevocation]:
+    issued_at = now or utc_now()
+    return authority.sign_document(
+        CertificationRevocation(
+            certificate_no=certification.certificate_no,
+            product_key=certification.product_key,
+            decision_no=decision_no,
+            authority_id=certification.authority_id,
+            reason=reason,
+            issued_at=issued_at,
+            effective_at=effective_at or issued_at,
+        )
+    )

@@ -1,0 +1,377 @@
+"""The published trust list: every key, certification and revocation, signed by the root.
+
+An offline verifier holds a copy and the root's public key, pinned out of band (printed,
+published on the OCOP office's site): a trust list is only loaded if that root signed it.
+Loading also checks every document inside under its issuer (authority certificates under the
+root, producer keys and certifications under an authority that was valid when it issued
+them and whose level matches the award), and refuses the whole list on the first problem:
+a list the root signed with a bad entry in it means the publishing side is broken, and
+guessing which part to trust is the verifier's worst option.
+
+The list has a version and an issue time, and EXPIRES: after `next_update` it is stale.
+A stale copy is still used (a shop with no signal must still get an answer) but every
+verdict reports its age and carries a warning, because revocations may be missing from it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from contract.certification import CertificationRevocation, StarCertification
+from contract.encoding import decode_model, model_bytes
+from contract.errors import ContractError
+from contract.fields import UtcDateTime
+from contract.signed import Signed
+from contract.verdict import Lang
+from keys.certs import (
+    AuthorityCertificate,
+    KeyRevocation,
+    ProducerKeyCertificate,
+    PublicKeyText,
+    RevocationReason,
+    utc_now,
+)
+from keys.errors import SignatureInvalid, TrustListError
+from keys.ids import encode_public_key, key_id
+from keys.signing import BodyT, SigningKey, verify_document
+
+DEFAULT_VALIDITY = timedelta(days=7)
+
+KeyCertificate = AuthorityCertificate | ProducerKeyCertificate
+
+
+class TrustListBody(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["trust_list"] = "trust_list"
+    version: Annotated[int, Field(ge=1)]
+    issued_at: UtcDateTime
+    next_update: UtcDateTime
+    root_public_key: PublicKeyText
+    authorities: tuple[Signed[AuthorityCertificate], ...] = ()
+    producer_keys: tuple[Signed[ProducerKeyCertificate], ...] = ()
+    certifications: tuple[Signed[StarCertification], ...] = ()
+    key_revocations: tuple[Signed[KeyRevocation], ...] = ()
+    certification_revocations: tuple[Signed[CertificationRevocation], ...] = ()
+
+    @model_validator(mode="after")
+    def _expires(self) -> Self:
+        if self.next_update <= self.issued_at:
+            raise ValueError("next_update must be after issued_at")
+        return self
+
+
+_SIGNED_BODY: TypeAdapter[Signed[TrustListBody]] = TypeAdapter(Signed[TrustListBody])
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "active"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    RETIRED = "retired"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """A key's standing for signatures made within a time window."""
+
+    status: KeyStatus
+    certificate: KeyCertificate
+    revocation: KeyRevocation | None
+
+    @property
+    def usable(self) -> bool:
+        return self.status is KeyStatus.ACTIVE
+
+
+class CertificationStatus(StrEnum):
+    IN_FORCE = "in_force"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    REVOKED = "revoked"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class CertificationState:
+    status: CertificationStatus
+    certification: StarCertification | None = None
+    revocation: CertificationRevocation | None = None
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How old the verifier's copy of the trust list is, reported with every verdict."""
+
+    version: int
+    issued_at: datetime
+    next_update: datetime
+    age: timedelta
+    stale: bool
+
+    def warning(self, lang: Lang) -> str | None:
+        if not self.stale:
+            return None
+        issued, due = f"{self.issued_at:%Y-%m-%d %H:%M} UTC", f"{self.next_update:%Y-%m-%d}"
+        if lang is Lang.VI:
+            return (
+                f"Danh sách tin cậy (phiên bản {self.version}, phát hành {issued}) đã quá hạn "
+                f"cập nhật từ {due}: kết quả có thể chưa phản ánh các thu hồi gần đây."
+            )
+        return (
+            f"Trust list version {self.version} (issued {issued}) is stale since {due}: "
+            f"recent revocations may be missing."
+        )
+
+
+def instant(moment: datetime) -> tuple[datetime, datetime]:
+    """A signing window for a signature made at a known instant."""
+    return moment, moment + timedelta(microseconds=1)
+
+
+class TrustList:
+    """A verified, indexed trust list. Make one with `load`, never from unchecked parts."""
+
+    def __init__(self, body: TrustListBody, root_key_id: str) -> None:
+        self.body = body
+        self.root_key_id = root_key_id
+        self._keys: dict[str, KeyCertificate] = {}
+        self._key_revocations: dict[str, KeyRevocation] = {}
+        self._certifications: dict[str, StarCertification] = {}
+        self._by_product: defaultdict[tuple[str, str], list[StarCertification]] = defaultdict(list)
+        self._certification_revocations: dict[str, CertificationRevocation] = {}
+
+    @classmethod
+    def load(cls, data: bytes, *, root_public_key: Ed25519PublicKey) -> TrustList:
+        """Checks and indexes a trust list; raises TrustListError saying what is wrong."""
+        # 1. Parse: a malformed list is refused before any cryptography.
+        try:
+            signed = decode_model(_SIGNED_BODY, data)
+        except ContractError as exc:
+            raise TrustListError(f"trust list is malformed: {exc}") from None
+        # 2. The list must name, and be signed by, the pinned root.
+        root_id = key_id(root_public_key)
+        if signed.kid != root_id or signed.body.root_public_key != encode_public_key(
+            root_public_key
+        ):
+            raise TrustListError(f"trust list is not signed by the pinned root {root_id}")
+        try:
+            body = verify_document(signed, root_public_key)
+        except SignatureInvalid:
+            raise TrustListError("trust list signature does not verify under the root") from None
+        trust = cls(body, root_id)
+        # 3. Each document under its issuer, parents before children.
+        for item in body.authorities:
+            trust._add_authority(item, root_public_key)
+        of_authorities = [r for r in body.key_revocations if r.body.key_id in trust._keys]
+        for revocation in of_authorities:
+            trust._add_key_revocation(revocation, root_public_key)
+        for producer in body.producer_keys:
+            trust._add_producer_key(producer)
+        for revocation in body.key_revocations:
+            if revocation not in of_authorities:
+                trust._add_key_revocation(revocation, root_public_key)
+        for certification in body.certifications:
+            trust._add_certification(certification)
+        for withdrawal in body.certification_revocations:
+            trust._add_certification_revocation(withdrawal)
+        return trust
+
+    @property
+    def version(self) -> int:
+        return self.body.version
+
+    def freshness(self, now: datetime) -> Freshness:
+        return Freshness(
+            version=self.body.version,
+            issued_at=self.body.issued_at,
+            next_update=self.body.next_update,
+            age=now - self.body.issued_at,
+            stale=now >= self.body.next_update,
+        )
+
+    def key_certificate(self, kid: str) -> KeyCertificate | None:
+        return self._keys.get(kid)
+
+    def key_state(self, kid: str, window: tuple[datetime, datetime]) -> KeyState | None:
+        """The key's standing for a signature made at some unknown time in [start, end).
+
+        Lenient at the start, strict at the end: a signature counts as made before a
+        revocation or expiry only if the WHOLE window ends by then (a label packed on the
+        day its key was revoked is refused), because what is signed after the end is what
+        a thief or a retired station would sign; a window that merely overlaps the start of
+        validity is accepted (a key certified at noon signs that day's labels).
+        """
+        certificate = self._keys.get(kid)
+        if certificate is None:
+            return None
+        _, end = window
+        revocation = self._key_revocations.get(kid)
+        if end <= certificate.valid_from:
+            status = KeyStatus.NOT_YET_VALID
+        elif revocation is not None and end > revocation.effective_at:
+            retired = revocation.reason is RevocationReason.RETIRED
+            status = KeyStatus.RETIRED if retired else KeyStatus.REVOKED
+        elif end > certificate.valid_until:
+            status = KeyStatus.EXPIRED
+        else:
+            status = KeyStatus.ACTIVE
+        return KeyState(status, certificate, revocation)
+
+    def certification_state(
+        self, product_key: str, producer_id: str, at: datetime
+    ) -> CertificationState:
+        """The producer's certification of the product that applies at `at`.
+
+        Of the certifications in force, the one with the latest start wins: a renewal,
+        upgrade or downgrade is a new award that supersedes the earlier one. If none is in
+        force, the latest one that had started says why (revoked or expired).
+        """
+        awards = sorted(
+            self._by_product.get((product_key, producer_id), ()),
+            key=lambda award: (award.valid_from, award.issued_at),
+            reverse=True,
+        )
+        if not awards:
+            return CertificationState(CertificationStatus.NONE)
+        started = [award for award in awards if award.valid_from <= at]
+        for award in started:
+            if at < award.valid_until and self._revocation_in_effect(award, at) is None:
+                return CertificationState(CertificationStatus.IN_FORCE, award)
+        if not started:
+            return CertificationState(CertificationStatus.NOT_YET_VALID, awards[-1])
+        latest = started[0]
+        revocation = self._revocation_in_effect(latest, at)
+        if revocation is not None:
+            return CertificationState(CertificationStatus.REVOKED, latest, revocation)
+        return CertificationState(CertificationStatus.EXPIRED, latest)
+
+    def _revocation_in_effect(
+        self, award: StarCertification, at: datetime
+    ) -> CertificationRevocation | None:
+        revocation = self._certification_revocations.get(award.certificate_no)
+        return revocation if revocation is not None and revocation.effective_at <= at else None
+
+    def _authority_at(self, signed: Signed[BodyT], authority_id: str, at: datetime) -> None:
+        """Checks that `signed` is signed by a key of `authority_id` that was usable at `at`."""
+        what = f"{getattr(signed.body, 'type', 'document')} signed by {signed.kid}"
+        certificate = self._keys.get(signed.kid)
+        if not isinstance(certificate, AuthorityCertificate):
+            raise TrustListError(f"{what}: not an authority key")
+        if certificate.authority_id != authority_id:
+            raise TrustListError(f"{what}: that key belongs to {certificate.authority_id}")
+        state = self.key_state(signed.kid, instant(at))
+        if state is None or not state.usable:
+            raise TrustListError(f"{what}: the key was not usable when it signed")
+        _verify(signed, certificate.verification_key(), what)
+
+    def _add_authority(
+        self, signed: Signed[AuthorityCertificate], root_public_key: Ed25519PublicKey
+    ) -> None:
+        if signed.kid != self.root_key_id:
+            raise TrustListError(f"authority key {signed.body.key_id} is not signed by the root")
+        _verify(signed, root_public_key, f"authority key {signed.body.key_id}")
+        self._add_key(signed.body)
+
+    def _add_key(self, certificate: KeyCertificate) -> None:
+        if certificate.key_id in self._keys or certificate.key_id == self.root_key_id:
+            raise TrustListError(f"key id {certificate.key_id} appears twice")
+        self._keys[certificate.key_id] = certificate
+
+    def _add_key_revocation(
+        self, signed: Signed[KeyRevocation], root_public_key: Ed25519PublicKey
+    ) -> None:
+        revocation = signed.body
+        target = self._keys.get(revocation.key_id)
+        what = f"revocation of {revocation.key_id}"
+        if target is None:
+            raise TrustListError(f"{what}: no such key")
+        if signed.kid == self.root_key_id:
+            _verify(signed, root_public_key, what)
+        elif isinstance(target, ProducerKeyCertificate):
+            self._authority_at(signed, target.authority_id, revocation.issued_at)
+        else:
+            raise TrustListError(f"{what}: only the root revokes an authority key")
+        earlier = self._key_revocations.get(revocation.key_id)
+        if earlier is None or revocation.effective_at < earlier.effective_at:
+            self._key_revocations[revocation.key_id] = revocation
+
+    def _add_producer_key(self, signed: Signed[ProducerKeyCertificate]) -> None:
+        certificate = signed.body
+        self._authority_at(signed, certificate.authority_id, certificate.issued_at)
+        self._add_key(certificate)
+
+    def _add_certification(self, signed: Signed[StarCertification]) -> None:
+        award = signed.body
+        self._authority_at(signed, award.authority_id, award.issued_at)
+        authority = self._keys[signed.kid]
+        assert isinstance(authority, AuthorityCertificate)  # checked by _authority_at
+        if authority.level is not award.evaluation_level:
+            raise TrustListError(
+                f"certificate {award.certificate_no}: a {award.evaluation_level} award signed "
+                f"by a {authority.level} authority"
+            )
+        if award.certificate_no in self._certifications:
+            raise TrustListError(f"certificate {award.certificate_no} appears twice")
+        self._certifications[award.certificate_no] = award
+        self._by_product[(award.product_key, award.producer_id)].append(award)
+
+    def _add_certification_revocation(self, signed: Signed[CertificationRevocation]) -> None:
+        revocation = signed.body
+        award = self._certifications.get(revocation.certificate_no)
+        if award is None or award.product_key != revocation.product_key:
+            raise TrustListError(
+                f"revocation of certificate {revocation.certificate_no}: no such certificate "
+                f"for {revocation.product_key}"
+            )
+        self._authority_at(signed, award.authority_id, revocation.issued_at)
+        if revocation.certificate_no in self._certification_revocations:
+            raise TrustListError(f"certificate {revocation.certificate_no} is revoked twice")
+        self._certification_revocations[revocation.certificate_no] = revocation
+
+
+def build_trust_list(
+    root: SigningKey,
+    *,
+    version: int,
+    authorities: Iterable[Signed[AuthorityCertificate]] = (),
+    producer_keys: Iterable[Signed[ProducerKeyCertificate]] = (),
+    certifications: Iterable[Signed[StarCertification]] = (),
+    key_revocations: Iterable[Signed[KeyRevocation]] = (),
+    certification_revocations: Iterable[Signed[CertificationRevocation]] = (),
+    valid_for: timedelta = DEFAULT_VALIDITY,
+    now: datetime | None = None,
+) -> bytes:
+    """Signs a trust list with the root, after checking it loads: nothing is published that
+    a verifier would refuse."""
+    issued_at = now or utc_now()
+    body = TrustListBody(
+        version=version,
+        issued_at=issued_at,
+        next_update=issued_at + valid_for,
+        root_public_key=encode_public_key(root.public_key),
+        authorities=tuple(authorities),
+        producer_keys=tuple(producer_keys),
+        certifications=tuple(certifications),
+        key_revocations=tuple(key_revocations),
+        certification_revocations=tuple(certification_revocations),
+    )
+    data = model_bytes(root.sign_document(body))
+    TrustList.load(data, root_public_key=root.public_key)
+    return data
+
+
+def _verify(signed: Signed[BodyT], public_key: Ed25519PublicKey, what: str) -> None:
+    try:
+        verify_document(signed, public_key)
+    except SignatureInvalid:
+        raise TrustListError(f"{what}: signature does not verify") from None

@@ -1,0 +1,238 @@
+"""The offline verifier: a label's QR text (or a signed event) and a trust list in, a verdict out.
+
+Never a bare bool: every answer has a reason code (contract.verdict.Reason) with its sentence
+in Vietnamese and English, a specific `detail`, and the facts it rests on: the label's
+claims, the producer's key certificate, the key's standing, the certification applied, and
+how old the trust list is. Facts from the trust list are attached only once the signature
+has verified, so nothing a forger wrote is ever shown as vouched for.
+
+When a label was signed: labels carry only their packing day (AI 13), so the key must have
+been usable for that whole day in Vietnam time (see TrustList.key_state). A thief holding a
+revoked key can backdate that day; what stops him is the revocation's effective time being
+set early enough, and online, the scan analytics finding codes that were never packed.
+
+Star claims are judged NOW (at verification), not at packing: consumers and inspectors need
+the current status, and an expired or revoked rating makes the printed logo outdated. The
+status on the packing day is given as a fact beside it.
+
+Anything unexpected raises rather than returns: no code path produces GENUINE by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from contract.certification import CertificationRevocation, StarCertification
+from contract.errors import ContractError
+from contract.events import (
+    BatchEvent,
+    CertificationIssued,
+    CertificationRevoked,
+    Event,
+    decode_signed_event,
+)
+from contract.label import LabelDefect, MalformedLabel, SignedLabel, decode_label
+from contract.signed import Signed
+from contract.verdict import Category, Lang, Reason
+from keys.certs import AuthorityCertificate, ProducerKeyCertificate, utc_now
+from keys.errors import SignatureInvalid
+from keys.signing import verify_bytes
+from keys.trustlist import (
+    CertificationState,
+    CertificationStatus,
+    Freshness,
+    KeyCertificate,
+    KeyState,
+    TrustList,
+    instant,
+)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    reason: Reason
+    detail: str
+    trust_list: Freshness
+
+    @property
+    def genuine(self) -> bool:
+        return self.reason is Reason.GENUINE
+
+    @property
+    def category(self) -> Category:
+        return self.reason.category
+
+    def sentence(self, lang: Lang) -> str:
+        return self.reason.sentence(lang)
+
+    def warnings(self, lang: Lang) -> list[str]:
+        warning = self.trust_list.warning(lang)
+        return [warning] if warning else []
+
+
+@dataclass(frozen=True)
+class LabelVerification(_Verdict):
+    label: SignedLabel | None = None
+    """What the code says; its claims are vouched for only if the reason is GENUINE."""
+    defect: LabelDefect | None = None
+    producer: ProducerKeyCertificate | None = None
+    key: KeyState | None = None
+    certification: CertificationState | None = None
+    """The certification applied now."""
+    certification_when_packed: CertificationStatus | None = None
+
+
+@dataclass(frozen=True)
+class EventVerification(_Verdict):
+    event: Event | None = None
+    """Set only once the event is authenticated."""
+    signer: KeyCertificate | None = None
+    key: KeyState | None = None
+
+
+def verify_label(text: str, *, trust: TrustList, now: datetime | None = None) -> LabelVerification:
+    now = now or utc_now()
+    fresh = trust.freshness(now)
+    # 1. Parse. Malformed text is "not one of ours", a different answer from failed crypto.
+    try:
+        label = decode_label(text)
+    except MalformedLabel as exc:
+        return LabelVerification(Reason.MALFORMED, str(exc), fresh, defect=exc.defect)
+    batch, kid = label.batch, label.batch.key_id
+    # 2. The key the label names must be a producer key in the trust list.
+    certificate = trust.key_certificate(kid)
+    if certificate is None:
+        detail = f"key {kid} is not in trust list version {trust.version}"
+        return LabelVerification(Reason.UNKNOWN_KEY, detail, fresh, label)
+    if not isinstance(certificate, ProducerKeyCertificate):
+        detail = f"key {kid} is an authority key; only producer keys sign labels"
+        return LabelVerification(Reason.SIGNER_NOT_AUTHORISED, detail, fresh, label)
+    # 3. The signature, before any claim of the label is believed.
+    try:
+        verify_bytes(certificate.verification_key(), label.signature, label.signing_bytes())
+    except SignatureInvalid:
+        detail = f"signature does not verify under key {kid}"
+        return LabelVerification(Reason.BAD_SIGNATURE, detail, fresh, label)
+    # 4. The key must have been usable for the whole packing day.
+    key = trust.key_state(kid, batch.packing_window())
+    assert key is not None  # the certificate was found in step 2
+    if not key.usable:
+        detail = f"key {kid} is {key.status} for labels packed on {batch.packed_on} " + (
+            f"(effective {key.revocation.effective_at:%Y-%m-%d %H:%M} UTC)"
+            if key.revocation
+            else f"(valid {certificate.valid_from:%Y-%m-%d} to {certificate.valid_until:%Y-%m-%d})"
+        )
+        return LabelVerification(
+            Reason.KEY_REVOKED, detail, fresh, label, producer=certificate, key=key
+        )
+    # 5. The star claim against the certification in force now.
+    state = trust.certification_state(batch.product_key, certificate.producer_id, now)
+    when_packed = trust.certification_state(
+        batch.product_key, certificate.producer_id, batch.packing_window()[0]
+    ).status
+    reason, detail = _judge_claim(batch.stars, state, batch.product_key, certificate.producer_id)
+    return LabelVerification(
+        reason,
+        detail,
+        fresh,
+        label,
+        producer=certificate,
+        key=key,
+        certification=state,
+        certification_when_packed=when_packed,
+    )
+
+
+def _judge_claim(
+    stars: int, state: CertificationState, product_key: str, producer_id: str
+) -> tuple[Reason, str]:
+    award = state.certification
+    if stars == 0:
+        return Reason.GENUINE, "the label makes no star claim"
+    if award is None:
+        return Reason.NO_CERTIFICATION, f"no certification of {product_key} for {producer_id}"
+    span = f"valid {award.valid_from:%Y-%m-%d} to {award.valid_until:%Y-%m-%d}"
+    if state.status is CertificationStatus.REVOKED:
+        assert state.revocation is not None
+        return Reason.CERTIFICATION_REVOKED, (
+            f"certificate {award.certificate_no} revoked from "
+            f"{state.revocation.effective_at:%Y-%m-%d} by {state.revocation.decision_no}: "
+            f"{state.revocation.reason}"
+        )
+    if state.status is not CertificationStatus.IN_FORCE:
+        return Reason.CERTIFICATION_EXPIRED, f"certificate {award.certificate_no} {span}"
+    if stars > award.stars:
+        return Reason.STARS_EXCEED_CERTIFICATION, (
+            f"label claims {stars}★, certificate {award.certificate_no} awards {award.stars}★"
+        )
+    return Reason.GENUINE, (
+        f"{award.product_name}: {award.stars}★ ({award.evaluation_level}), certificate "
+        f"{award.certificate_no}, {span}"
+    )
+
+
+def verify_event(
+    data: bytes, *, trust: TrustList, now: datetime | None = None
+) -> EventVerification:
+    """Checks a signed event (canonical bytes of contract.events.SignedEvent).
+
+    Batch events must be signed by a key of the event's producer, certification events by a
+    key of the authority that issued the certification, and the key must have been usable at
+    the event's `occurred_at`.
+    """
+    fresh = trust.freshness(now or utc_now())
+    # 1. Parse.
+    try:
+        signed = decode_signed_event(data)
+    except ContractError as exc:
+        return EventVerification(Reason.MALFORMED, str(exc), fresh)
+    # 2. The signer's key.
+    signer = trust.key_certificate(signed.kid)
+    if signer is None:
+        detail = f"key {signed.kid} is not in trust list version {trust.version}"
+        return EventVerification(Reason.UNKNOWN_KEY, detail, fresh)
+    # 3. The signature.
+    try:
+        verify_bytes(signer.verification_key(), signed.signature, signed.signing_bytes())
+    except SignatureInvalid:
+        detail = f"signature does not verify under key {signed.kid}"
+        return EventVerification(Reason.BAD_SIGNATURE, detail, fresh)
+    event = signed.body
+    # 4. Is this key entitled to say this? (A certification inside must verify too.)
+    try:
+        entitled = _entitled(signer, event)
+    except SignatureInvalid:
+        detail = f"the document inside the {event.type} event does not verify"
+        return EventVerification(Reason.BAD_SIGNATURE, detail, fresh)
+    if not entitled:
+        detail = f"key {signed.kid} may not sign a {event.type} event"
+        return EventVerification(Reason.SIGNER_NOT_AUTHORISED, detail, fresh, signer=signer)
+    # 5. Was it usable when the event happened?
+    key = trust.key_state(signed.kid, instant(event.occurred_at))
+    assert key is not None  # found in step 2
+    if not key.usable:
+        detail = f"key {signed.kid} is {key.status} at {event.occurred_at:%Y-%m-%d %H:%M} UTC"
+        return EventVerification(Reason.KEY_REVOKED, detail, fresh, signer=signer, key=key)
+    return EventVerification(
+        Reason.GENUINE, f"{event.type} signed by {signed.kid}", fresh, event, signer, key
+    )
+
+
+def _entitled(signer: KeyCertificate, event: Event) -> bool:
+    if isinstance(event, BatchEvent):
+        return isinstance(signer, ProducerKeyCertificate) and (
+            signer.producer_id == event.producer_id
+        )
+    if isinstance(event, CertificationIssued):
+        document: Signed[StarCertification] | Signed[CertificationRevocation] = event.certification
+    elif isinstance(event, CertificationRevoked):
+        document = event.revocation
+    else:
+        return False  # scans are recorded by the verify API, not signed by producers or authorities
+    # The document inside must be the same authority's own signed document, verified too:
+    # processors store and republish it on its own.
+    if not isinstance(signer, AuthorityCertificate) or document.kid != signer.key_id:
+        return False
+    verify_bytes(signer.verification_key(), document.signature, document.signing_bytes())
+    return signer.authority_id == document.body.authority_id
