@@ -64,14 +64,22 @@ def java_binary() -> str:
 
 
 def _is_alive(pid: int) -> bool:
-    """True for a live process; a zombie (exited, not yet reaped) counts as gone."""
+    """True while any thread of the process runs.
+
+    A JVM's main thread can exit during shutdown while other threads still hold its ports:
+    the process then shows as a zombie with live threads, and it is not gone yet. Only a
+    zombie with no other thread (exited, not yet reaped) counts as gone.
+    """
     with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
+        reaped, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
+        if reaped == pid:
+            return False
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        threads = len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return state != "Z" or threads > 1
 
 
 def running_pid(server: JavaServer) -> int | None:

@@ -68,10 +68,10 @@ def connect(settings: DataSettings) -> tuple[Cluster, Session]:
         raise StackError(f"Cassandra at {settings.cassandra_hosts} does not answer: {exc}") from exc
 
 
-def migrate(settings: DataSettings) -> list[str]:
+def migrate(settings: DataSettings, folder: Path = MIGRATIONS) -> list[str]:
     """Create the keyspace, apply what is not applied yet; one report line per migration."""
     logging.getLogger("cassandra").setLevel(logging.ERROR)
-    migrations = load_migrations()
+    migrations = load_migrations(folder)
     cluster, session = connect(settings)
     try:
         session.execute(

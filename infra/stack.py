@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,10 +89,12 @@ def _wait_ready(server: Server, java: JavaServer, pid: int, settings: StackSetti
     )
 
 
-def up(settings: StackSettings, report: Report = _quiet) -> list[ServerStatus]:
+def up(
+    settings: StackSettings, report: Report = _quiet, servers: Sequence[Server] = SERVERS
+) -> list[ServerStatus]:
     """Start what is not running, then wait until every server answers a real request."""
     prepared: list[tuple[Server, JavaServer, int, bool, float]] = []
-    for server in SERVERS:
+    for server in servers:
         report(f"{server.name}: preparing (jars from Maven Central on first use)")
         java = server.prepare(settings)
         pid = running_pid(java)
@@ -138,9 +140,14 @@ def status(settings: StackSettings) -> list[ServerStatus]:
     return result
 
 
-def down(settings: StackSettings, report: Report = _quiet) -> None:
-    """Stop every server this state folder runs; Kafka first, so no client waits on Cassandra."""
+def down(settings: StackSettings, report: Report = _quiet, only: set[str] | None = None) -> None:
+    """Stop the servers this state folder runs (``only`` those named, if given).
+
+    Kafka first, so that nothing still writing through it waits on Cassandra.
+    """
     for server in reversed(SERVERS):
+        if only is not None and server.name not in only:
+            continue
         java = _recognise(server, settings)
         pid = running_pid(java)
         if pid is None:
