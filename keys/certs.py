@@ -35,6 +35,7 @@ from contract.certification import (
     StarCertification,
     level_for_stars,
 )
+from contract.errors import build
 from contract.fields import Identifier, KeyId, Text, UtcDateTime
 from contract.label import VIETNAM_TIME
 from contract.signed import Signed
@@ -160,7 +161,8 @@ def certify_authority(
     issued_at = now or utc_now()
     start = valid_from or issued_at
     return root.sign_document(
-        AuthorityCertificate(
+        build(
+            AuthorityCertificate,
             key_id=key_id(public_key),
             public_key=encode_public_key(public_key),
             issued_at=issued_at,
@@ -189,7 +191,8 @@ def certify_producer_key(
     issued_at = now or utc_now()
     start = valid_from or issued_at
     return authority.sign_document(
-        ProducerKeyCertificate(
+        build(
+            ProducerKeyCertificate,
             key_id=key_id(public_key),
             public_key=encode_public_key(public_key),
             issued_at=issued_at,
@@ -222,7 +225,8 @@ def certify_product(
 ) -> Signed[StarCertification]:
     """Signs a star certification; stars and score are both asked for and must agree."""
     return authority.sign_document(
-        StarCertification(
+        build(
+            StarCertification,
             certificate_no=certificate_no,
             decision_no=decision_no,
             product_key=product_key,
@@ -250,7 +254,8 @@ def revoke_key(
 ) -> Signed[KeyRevocation]:
     issued_at = now or utc_now()
     return issuer.sign_document(
-        KeyRevocation(
+        build(
+            KeyRevocation,
             key_id=key,
             reason=reason,
             issued_at=issued_at,
@@ -276,15 +281,16 @@ def rotate(
     """
     issued_at = now or utc_now()
     span = months or _DEFAULT_MONTHS[type(old)]
-    new = type(old).model_validate(
-        old.model_dump()
+    new = build(
+        type(old),
+        **old.model_dump()
         | {
             "key_id": key_id(new_key),
             "public_key": encode_public_key(new_key),
             "issued_at": issued_at,
             "valid_from": issued_at,
             "valid_until": add_months(issued_at, span),
-        }
+        },
     )
     retirement = revoke_key(
         issuer,
@@ -312,7 +318,8 @@ def revoke_certification(
 ) -> Signed[CertificationRevocation]:
     issued_at = now or utc_now()
     return authority.sign_document(
-        CertificationRevocation(
+        build(
+            CertificationRevocation,
             certificate_no=certification.certificate_no,
             product_key=certification.product_key,
             decision_no=decision_no,

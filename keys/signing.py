@@ -7,7 +7,7 @@ module holds the private keys that sign them and checks signatures with public k
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from contract.fields import encode_signature
 from contract.identifiers import new_serial, validate_serial
 from contract.label import LabelBatch, SignedLabel
-from contract.signed import Signed, document_signing_bytes
+from contract.signed import Signed, document_signing_bytes, signed_type
 from keys.errors import SignatureInvalid
 from keys.ids import encode_public_key, key_id
 
@@ -46,10 +46,8 @@ class SigningKey:
 
     def sign_document(self, body: BodyT) -> Signed[BodyT]:
         signature = self.private_key.sign(document_signing_bytes(body))
-        envelope = cast(Any, Signed)[type(body)]  # the concrete Signed[...] class
-        return cast(
-            Signed[BodyT], envelope(body=body, kid=self.key_id, sig=encode_signature(signature))
-        )
+        envelope = signed_type(type(body))
+        return envelope(body=body, kid=self.key_id, sig=encode_signature(signature))
 
 
 def verify_document(signed: Signed[BodyT], public_key: Ed25519PublicKey) -> BodyT:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from contract.certification import CertificationRevocation, StarCertification
 from contract.encoding import decode_model, model_bytes
-from contract.errors import ContractError
+from contract.errors import ContractError, build
 from contract.fields import UtcDateTime
 from contract.signed import Signed
 from contract.verdict import Lang
@@ -354,7 +354,8 @@ def build_trust_list(
     """Signs a trust list with the root, after checking it loads: nothing is published that
     a verifier would refuse."""
     issued_at = now or utc_now()
-    body = TrustListBody(
+    body = build(
+        TrustListBody,
         version=version,
         issued_at=issued_at,
         next_update=issued_at + valid_for,

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
 
 from contract.certification import CertificationRevocation, StarCertification
 from contract.errors import ContractError
@@ -32,6 +35,7 @@ from contract.events import (
     Event,
     decode_signed_event,
 )
+from contract.fields import format_utc
 from contract.label import LabelDefect, MalformedLabel, SignedLabel, decode_label
 from contract.signed import Signed
 from contract.verdict import Category, Lang, Reason
@@ -70,6 +74,24 @@ class _Verdict:
         warning = self.trust_list.warning(lang)
         return [warning] if warning else []
 
+    def as_json(self) -> dict[str, Any]:
+        """The verdict and its facts as JSON-ready data, for CLIs and the API alike."""
+        fresh = self.trust_list
+        return {
+            "reason": self.reason.value,
+            "category": self.category.value,
+            "sentence": {lang.value: self.sentence(lang) for lang in Lang},
+            "detail": self.detail,
+            "warnings": {lang.value: self.warnings(lang) for lang in Lang},
+            "trust_list": {
+                "version": fresh.version,
+                "issued_at": format_utc(fresh.issued_at),
+                "next_update": format_utc(fresh.next_update),
+                "age_seconds": int(fresh.age.total_seconds()),
+                "stale": fresh.stale,
+            },
+        }
+
 
 @dataclass(frozen=True)
 class LabelVerification(_Verdict):
@@ -82,6 +104,33 @@ class LabelVerification(_Verdict):
     """The certification applied now."""
     certification_when_packed: CertificationStatus | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        label, key, state = self.label, self.key, self.certification
+        return super().as_json() | {
+            "defect": self.defect and self.defect.value,
+            "label": label
+            and {
+                "host": label.batch.host,
+                "product_key": label.batch.product_key,
+                "lot": label.batch.lot,
+                "serial": label.serial,
+                "packed_on": label.batch.packed_on.isoformat(),
+                "printed_stars": label.batch.stars,
+                "key_id": label.batch.key_id,
+            },
+            "producer": _dump(self.producer),
+            "key": key and {"status": key.status.value, "revocation": _dump(key.revocation)},
+            "certification": state
+            and {
+                "status": state.status.value,
+                "certificate": _dump(state.certification),
+                "revocation": _dump(state.revocation),
+            },
+            "certification_when_packed": (
+                self.certification_when_packed and self.certification_when_packed.value
+            ),
+        }
+
 
 @dataclass(frozen=True)
 class EventVerification(_Verdict):
@@ -89,6 +138,17 @@ class EventVerification(_Verdict):
     """Set only once the event is authenticated."""
     signer: KeyCertificate | None = None
     key: KeyState | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return super().as_json() | {
+            "event": _dump(self.event),
+            "signer": _dump(self.signer),
+            "key": self.key and self.key.status.value,
+        }
+
+
+def _dump(document: BaseModel | None) -> dict[str, Any] | None:
+    return None if document is None else document.model_dump(mode="json")
 
 
 def verify_label(text: str, *, trust: TrustList, now: datetime | None = None) -> LabelVerification:
