@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,14 @@ class ContractError(ValueError):
             message = str(cause) if isinstance(cause, ValueError) else detail["msg"]
             problems.append(Problem(field, message))
         return cls(problems)
+
+
+def build(model: type[ModelT], /, **fields: Any) -> ModelT:
+    """Constructs a contract model, turning pydantic's error into our ContractError."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise ContractError.from_validation(exc) from None
 
 
 def _has_nested(loc: tuple[int | str, ...], failed: set[tuple[int | str, ...]]) -> bool:

@@ -174,6 +174,12 @@ class SignedLabel:
         return self.batch.signing_bytes(self.serial)
 
 
+def vietnam_date(moment: datetime) -> date:
+    """The calendar day in Vietnam at `moment`: the packing day to print, whatever the host's
+    time zone (a station on UTC would otherwise date its 00:00-07:00 UTC labels a day early)."""
+    return moment.astimezone(VIETNAM_TIME).date()
+
+
 def decode_label(text: str) -> SignedLabel:
     """Parses a label URL, refusing anything but the one canonical spelling of a label.
 

@@ -8,7 +8,7 @@ defines the format; keys.signing makes and checks signatures.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +22,11 @@ BodyT = TypeVar("BodyT", bound=BaseModel)
 
 def document_signing_bytes(body: BaseModel) -> bytes:
     return canonical_bytes([DOCUMENT_TAG, body.model_dump(mode="json")])
+
+
+def signed_type(body_type: type[BodyT]) -> type[Signed[BodyT]]:
+    """The concrete envelope class for a body class, as pydantic needs it at run time."""
+    return cast(Any, Signed)[body_type]  # type: ignore[no-any-return]
 
 
 class Signed(BaseModel, Generic[BodyT]):

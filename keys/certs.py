@@ -37,7 +37,7 @@ from contract.certification import (
 )
 from contract.errors import build
 from contract.fields import Identifier, KeyId, Text, UtcDateTime
-from contract.label import VIETNAM_TIME
+from contract.label import VIETNAM_TIME, vietnam_date
 from contract.signed import Signed
 from keys.ids import decode_public_key, encode_public_key, key_id
 from keys.signing import SigningKey
@@ -303,8 +303,8 @@ def rotate(
 
 
 def next_midnight_in_vietnam(moment: datetime) -> datetime:
-    local_day = moment.astimezone(VIETNAM_TIME).date()
-    return datetime.combine(local_day + timedelta(days=1), time(), VIETNAM_TIME).astimezone(UTC)
+    next_day = vietnam_date(moment) + timedelta(days=1)
+    return datetime.combine(next_day, time(), VIETNAM_TIME).astimezone(UTC)
 
 
 def revoke_certification(
