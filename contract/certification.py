@@ -19,9 +19,6 @@ from contract.fields import Identifier, ProductKey, Score, Stars, Text, UtcDateT
 STAR_BAND_FLOORS = (Decimal(0), Decimal(30), Decimal(50), Decimal(70), Decimal(90))
 """Lowest score of 1★ .. 5★: 1★ below 30, 2★ 30-49, 3★ 50-69, 4★ 70-89, 5★ 90-100."""
 
-OCOP_MIN_STARS = 3
-"""Only 3★ and above are recognised OCOP products."""
-
 
 class EvaluationLevel(StrEnum):
     PROVINCIAL = "provincial"

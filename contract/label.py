@@ -102,7 +102,7 @@ class LabelBatch:
 
     def __post_init__(self) -> None:
         _check(LabelDefect.BAD_HOST, _validate_host, self.host)
-        _check(LabelDefect.BAD_PATH, identifiers.split_product_key, self.product_key)
+        _check_product_key(self.product_key)
         _check(LabelDefect.BAD_LOT, gs1.validate_lot, self.lot)
         _check(LabelDefect.BAD_PACK_DATE, _validate_pack_date, self.packed_on)
         _check(LabelDefect.BAD_STARS, validate_printed_stars, self.stars)
@@ -130,10 +130,6 @@ class LabelBatch:
     @property
     def batch_id(self) -> str:
         return identifiers.batch_id(self.product_key, self.lot)
-
-    @property
-    def scheme(self) -> KeyScheme:
-        return identifiers.split_product_key(self.product_key)[0]
 
     def packing_window(self) -> tuple[datetime, datetime]:
         """The UTC interval [start, end) of the packing day: when the signature was made."""
@@ -199,12 +195,6 @@ def decode_label(text: str) -> SignedLabel:
             "path must be /01/<GTIN-14>/10/<lot>/21/<serial> or /p/<code>/10/<lot>/21/<serial>",
         )
     key_scheme, key, escaped_lot, serial = segments[0], segments[1], segments[3], segments[5]
-    if key_scheme == KeyScheme.GTIN:
-        _check(LabelDefect.BAD_GTIN, gs1.validate_gtin14, key)
-    elif key_scheme == KeyScheme.PRODUCT_CODE:
-        _check(LabelDefect.BAD_PRODUCT_CODE, identifiers.validate_product_code, key)
-    else:
-        raise MalformedLabel(LabelDefect.BAD_PATH, f"unknown product key type {key_scheme!r}")
     lot = _check(LabelDefect.BAD_LOT, gs1.dl_unescape, escaped_lot)
     values = _query(query)
     batch = LabelBatch(
@@ -238,6 +228,21 @@ def _check(defect: LabelDefect, validate: Callable[[T], R], value: T) -> R:
         return validate(value)
     except ValueError as exc:  # UnicodeDecodeError is one
         raise MalformedLabel(defect, str(exc)) from None
+
+
+def _check_product_key(product_key: str) -> None:
+    """Names the defect by the part at fault: the key type, the GTIN or the product code."""
+    before, _, rest = product_key.partition("/")
+    scheme, _, value = rest.partition("/")
+    if not before and scheme == KeyScheme.GTIN:
+        _check(LabelDefect.BAD_GTIN, gs1.validate_gtin14, value)
+    elif not before and scheme == KeyScheme.PRODUCT_CODE:
+        _check(LabelDefect.BAD_PRODUCT_CODE, identifiers.validate_product_code, value)
+    else:
+        raise MalformedLabel(
+            LabelDefect.BAD_PATH,
+            f"product key must be /01/<GTIN-14> or /p/<product code>, got {product_key!r}",
+        )
 
 
 def _validate_host(host: str) -> str:

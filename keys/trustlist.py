@@ -145,6 +145,7 @@ class TrustList:
         self.body = body
         self.root_key_id = root_key_id
         self._keys: dict[str, KeyCertificate] = {}
+        self._public_keys: dict[str, Ed25519PublicKey] = {}
         self._key_revocations: dict[str, KeyRevocation] = {}
         self._certifications: dict[str, StarCertification] = {}
         self._by_product: defaultdict[tuple[str, str], list[StarCertification]] = defaultdict(list)
@@ -201,6 +202,13 @@ class TrustList:
 
     def key_certificate(self, kid: str) -> KeyCertificate | None:
         return self._keys.get(kid)
+
+    def verification_key(self, kid: str) -> Ed25519PublicKey:
+        """The public key of a listed key, decoded once per trust list."""
+        public_key = self._public_keys.get(kid)
+        if public_key is None:
+            public_key = self._public_keys[kid] = self._keys[kid].verification_key()
+        return public_key
 
     def key_state(self, kid: str, window: tuple[datetime, datetime]) -> KeyState | None:
         """The key's standing for a signature made at some unknown time in [start, end).
@@ -272,7 +280,7 @@ class TrustList:
         state = self.key_state(signed.kid, instant(at))
         if state is None or not state.usable:
             raise TrustListError(f"{what}: the key was not usable when it signed")
-        _verify(signed, certificate.verification_key(), what)
+        _verify(signed, self.verification_key(signed.kid), what)
 
     def _add_authority(
         self, signed: Signed[AuthorityCertificate], root_public_key: Ed25519PublicKey

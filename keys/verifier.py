@@ -170,7 +170,7 @@ def verify_label(text: str, *, trust: TrustList, now: datetime | None = None) ->
         return LabelVerification(Reason.SIGNER_NOT_AUTHORISED, detail, fresh, label)
     # 3. The signature, before any claim of the label is believed.
     try:
-        verify_bytes(certificate.verification_key(), label.signature, label.signing_bytes())
+        verify_bytes(trust.verification_key(kid), label.signature, label.signing_bytes())
     except SignatureInvalid:
         detail = f"signature does not verify under key {kid}"
         return LabelVerification(Reason.BAD_SIGNATURE, detail, fresh, label)
@@ -254,7 +254,7 @@ def verify_event(
         return EventVerification(Reason.UNKNOWN_KEY, detail, fresh)
     # 3. The signature.
     try:
-        verify_bytes(signer.verification_key(), signed.signature, signed.signing_bytes())
+        verify_bytes(trust.verification_key(signed.kid), signed.signature, signed.signing_bytes())
     except SignatureInvalid:
         detail = f"signature does not verify under key {signed.kid}"
         return EventVerification(Reason.BAD_SIGNATURE, detail, fresh)

@@ -144,6 +144,10 @@ def test_batch_fields_are_validated_when_signing():
     assert caught.value.defect is LabelDefect.BAD_STARS
 
 
+def test_a_label_names_its_batch():
+    assert realistic().batch.batch_id == f"{PRODUCT}/10/{LOT}"
+
+
 def test_packing_window_is_the_day_in_vietnam():
     start, end = realistic().batch.packing_window()
     assert start.isoformat() == "2025-03-09T17:00:00+00:00"
