@@ -48,6 +48,7 @@ from keys.trustlist import (
     Freshness,
     KeyCertificate,
     KeyState,
+    KeyStatus,
     TrustList,
     instant,
 )
@@ -103,6 +104,7 @@ class LabelVerification(_Verdict):
     certification: CertificationState | None = None
     """The certification applied now."""
     certification_when_packed: CertificationStatus | None = None
+    """The status at the start of the packing day: was the logo true when printed?"""
 
     def as_json(self) -> dict[str, Any]:
         label, key, state = self.label, self.key, self.certification
@@ -147,6 +149,9 @@ class EventVerification(_Verdict):
         }
 
 
+_REVOKED = (KeyStatus.RETIRED, KeyStatus.REVOKED)
+
+
 def _dump(document: BaseModel | None) -> dict[str, Any] | None:
     return None if document is None else document.model_dump(mode="json")
 
@@ -178,9 +183,10 @@ def verify_label(text: str, *, trust: TrustList, now: datetime | None = None) ->
     key = trust.key_state(kid, batch.packing_window())
     assert key is not None  # the certificate was found in step 2
     if not key.usable:
+        ended = key.revocation if key.status in _REVOKED else None
         detail = f"key {kid} is {key.status} for labels packed on {batch.packed_on} " + (
-            f"(effective {key.revocation.effective_at:%Y-%m-%d %H:%M} UTC)"
-            if key.revocation
+            f"(from {ended.effective_at:%Y-%m-%d %H:%M} UTC)"
+            if ended
             else f"(valid {certificate.valid_from:%Y-%m-%d} to {certificate.valid_until:%Y-%m-%d})"
         )
         return LabelVerification(

@@ -119,6 +119,9 @@ def test_key_revoked_after_compromise_keeps_what_was_signed_before(world):
     after = verdict(world.label(packed_on=PACKED_ON).url, trust)
     assert (after.reason, after.key.status) == (Reason.KEY_REVOKED, KeyStatus.REVOKED)
     assert after.key.revocation == revocation.body
+    assert after.detail.endswith(
+        "revoked for labels packed on 2025-03-10 (from 2025-03-09 03:00 UTC)"
+    )
     same_day = verdict(world.label(packed_on=PACKED_ON - timedelta(days=1)).url, trust)
     assert same_day.reason is Reason.KEY_REVOKED, (
         "a label packed on the revocation day could be either: refused"
@@ -146,6 +149,9 @@ def test_rotation_keeps_the_day_of_rotation_and_retires_the_key_after_it(world):
 def test_key_used_outside_its_certificate(world, trust):
     result = verdict(world.label(packed_on=date(2030, 1, 1)).url, trust)
     assert (result.reason, result.key.status) == (Reason.KEY_REVOKED, KeyStatus.EXPIRED)
+    assert (
+        "expired for labels packed on 2030-01-01 (valid 2023-10-27 to 2025-10-27)" in result.detail
+    )
 
 
 def test_star_claim_exceeds_certification(world, trust):
