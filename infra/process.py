@@ -82,6 +82,23 @@ def _is_alive(pid: int) -> bool:
     return state != "Z" or threads > 1
 
 
+def _cmdline(pid: int) -> str:
+    """The process's command line, waiting out an exec in progress.
+
+    subprocess launches with vfork, so the parent runs on while the child is still inside
+    execve: for a moment its command line reads empty although it is alive.
+    """
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return ""
+        if raw or time.monotonic() > deadline or not _is_alive(pid):
+            return raw.replace(b"\0", b" ").decode(errors="replace")
+        time.sleep(0.01)
+
+
 def running_pid(server: JavaServer) -> int | None:
     """The pid of this server if it runs; removes a stale pid file."""
     try:
@@ -89,10 +106,7 @@ def running_pid(server: JavaServer) -> int | None:
     except (OSError, ValueError):
         server.pid_file.unlink(missing_ok=True)
         return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        cmdline = ""
+    cmdline = _cmdline(pid)
     if (
         _is_alive(pid)
         and f"-Docop.state={server.state_dir} " in cmdline
