@@ -32,7 +32,9 @@ def run(*args: str) -> str:
 
 
 def key_in(output: str, what: str) -> str:
-    return re.search(rf"{what} ([a-z2-7]{{13}})", output).group(1)
+    found = re.search(rf"{what} ([a-z2-7]{{13}})", output)
+    assert found is not None, output
+    return found.group(1)
 
 
 def test_issue_rotate_revoke_export_and_verify_offline(office, tmp_path):

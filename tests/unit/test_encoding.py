@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract.encoding import MAX_SAFE_INTEGER, canonical_bytes, decode_canonical
+from contract.encoding import JSON, MAX_SAFE_INTEGER, canonical_bytes, decode_canonical
 from contract.errors import ContractError
 
 nfc_text = (
@@ -25,7 +25,7 @@ json_values = st.recursive(
 
 
 def test_known_bytes_sorted_compact_utf8_with_json_escapes():
-    value = {"b": 1, "a": "Mắm cáy", "c": [True, None, -5], "d": 'tab\tquote"\x1f'}
+    value: JSON = {"b": 1, "a": "Mắm cáy", "c": [True, None, -5], "d": 'tab\tquote"\x1f'}
     assert canonical_bytes(value) == (
         '{"a":"Mắm cáy","b":1,"c":[true,null,-5],"d":"tab\\tquote\\"\\u001f"}'.encode()
     )

@@ -19,10 +19,12 @@ def test_a_realistic_label_fits_version_10_at_level_m(world):
     qr = segno.make(label.url, error="m", boost_error=False, micro=False)
     assert len(label.url) == 184
     assert qr.error == "M"
+    assert isinstance(qr.version, int)
     assert qr.version <= 10
     fallback = segno.make(
         world.label(stars=0, product=OTHER_PRODUCT).url, error="m", boost_error=False
     )
+    assert isinstance(fallback.version, int)
     assert fallback.version <= 10
 
 

@@ -252,6 +252,7 @@ def signed_event(world, key=None, **changes):
 def test_event_verdicts(world, trust):
     genuine = verify_event(signed_event(world), trust=trust, now=NOW)
     assert genuine.reason is Reason.GENUINE
+    assert isinstance(genuine.event, BatchClosed)
     assert genuine.event.units_packed == 1200
     assert verify_event(b"{}", trust=trust, now=NOW).reason is Reason.MALFORMED
     assert (
@@ -265,6 +266,7 @@ def test_event_verdicts(world, trust):
     too_late = verify_event(
         signed_event(world, occurred_at=NOW + timedelta(days=3 * 365)), trust=trust, now=NOW
     )
+    assert too_late.key is not None
     assert (too_late.reason, too_late.key.status) == (Reason.KEY_REVOKED, KeyStatus.EXPIRED)
     forged = json.loads(signed_event(world))
     forged["body"]["units_packed"] = 1
