@@ -22,6 +22,7 @@ from decimal import Decimal
 import segno
 
 from contract.certification import EvaluationLevel, ProductGroup
+from contract.events import ProducerKind
 from contract.label import LabelBatch
 from contract.verdict import Reason
 from keys import certs
@@ -57,7 +58,7 @@ def trust_list(root: SigningKey, authority: SigningKey, producer: SigningKey) ->
                 authority_id="VN-34",
                 producer_id="TB-HTX-HONGTIEN",
                 producer_name="HTX Hồng Tiến",
-                producer_kind=certs.ProducerKind.COOPERATIVE,
+                producer_kind=ProducerKind.COOPERATIVE,
                 address="Kiến Xương, Thái Bình",
                 now=year_ago,
             )

@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from contract import identifiers
-from contract.certification import CertificationRevocation, StarCertification
+from contract.certification import CertificationRevocation, ProductGroup, StarCertification
 from contract.encoding import canonical_bytes, decode_model, model_bytes, sha256_hex
 from contract.errors import ContractError
 from contract.fields import (
@@ -180,6 +180,54 @@ class CertificationRevoked(_EventBase):
         return self.revocation.body.product_key.encode("utf-8")
 
 
+class ProducerKind(StrEnum):
+    """The subjects (chủ thể) of OCOP."""
+
+    ENTERPRISE = "enterprise"
+    COOPERATIVE = "cooperative"
+    COOPERATIVE_GROUP = "cooperative_group"
+    HOUSEHOLD = "household"
+
+
+class ProducerRegistered(_EventBase):
+    """An authority registers a producer: who and where, for "one step back" and for the
+    consumer page (Circular 02/2024: producer name and address). Signed by that authority;
+    a later registration of the same producer replaces the earlier one."""
+
+    type: Literal["producer_registered"] = "producer_registered"
+    authority_id: Identifier
+    producer_id: Identifier
+    name: Text
+    kind: ProducerKind
+    address: Text
+    commune: Text
+    district: Text
+    province: Text
+    gln: Gln | None = None
+
+    def topic_key(self) -> bytes:
+        return self.producer_id.encode("utf-8")
+
+
+class ProductRegistered(_EventBase):
+    """An authority registers a producer's product: what a consumer sees besides the stars
+    (Circular 02/2024: product name and image). Keyed like the product's certifications, so
+    a product's registration and ratings stay in order on one partition."""
+
+    type: Literal["product_registered"] = "product_registered"
+    authority_id: Identifier
+    product_key: ProductKey
+    producer_id: Identifier
+    name: Text
+    name_en: Text | None = None
+    product_group: ProductGroup
+    description: Text | None = None
+    image_url: Annotated[str, Field(pattern=r"^https://[^\s]{1,500}$")] | None = None
+
+    def topic_key(self) -> bytes:
+        return self.product_key.encode("utf-8")
+
+
 class ScannerKind(StrEnum):
     """Inspectors' scans are kept apart from consumers' in clone analytics."""
 
@@ -242,10 +290,13 @@ Event = Annotated[
     | BatchRecalled
     | CertificationIssued
     | CertificationRevoked
+    | ProducerRegistered
+    | ProductRegistered
     | ScanRecorded,
     Field(discriminator="type"),
 ]
 BatchEvent = BatchOpened | UnitsPacked | BatchClosed | BatchShipped | BatchReceived | BatchRecalled
+RegistrationEvent = ProducerRegistered | ProductRegistered
 SignedEvent = Signed[Event]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -36,6 +36,7 @@ from contract.certification import (
     level_for_stars,
 )
 from contract.errors import build
+from contract.events import ProducerKind
 from contract.fields import Identifier, KeyId, Text, UtcDateTime
 from contract.label import VIETNAM_TIME, vietnam_date
 from contract.signed import Signed
@@ -53,15 +54,6 @@ def _public_key(text: str) -> str:
 
 
 PublicKeyText = Annotated[str, AfterValidator(_public_key)]
-
-
-class ProducerKind(StrEnum):
-    """The subjects (chủ thể) of OCOP."""
-
-    ENTERPRISE = "enterprise"
-    COOPERATIVE = "cooperative"
-    COOPERATIVE_GROUP = "cooperative_group"
-    HOUSEHOLD = "household"
 
 
 class RevocationReason(StrEnum):

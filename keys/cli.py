@@ -19,10 +19,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from contract.certification import EvaluationLevel, ProductGroup, level_for_stars
 from contract.errors import ContractError
+from contract.events import ProducerKind
 from contract.label import VIETNAM_TIME
 from contract.signed import Signed
 from keys import certs
-from keys.certs import AuthorityCertificate, ProducerKeyCertificate, ProducerKind, RevocationReason
+from keys.certs import AuthorityCertificate, ProducerKeyCertificate, RevocationReason
 from keys.errors import KeysError
 from keys.ids import decode_public_key, key_id
 from keys.keystore import Keystore

@@ -33,6 +33,7 @@ from contract.events import (
     CertificationIssued,
     CertificationRevoked,
     Event,
+    RegistrationEvent,
     decode_signed_event,
 )
 from contract.fields import format_utc
@@ -289,6 +290,10 @@ def _entitled(signer: KeyCertificate, event: Event) -> bool:
     if isinstance(event, BatchEvent):
         return isinstance(signer, ProducerKeyCertificate) and (
             signer.producer_id == event.producer_id
+        )
+    if isinstance(event, RegistrationEvent):
+        return isinstance(signer, AuthorityCertificate) and (
+            signer.authority_id == event.authority_id
         )
     if isinstance(event, CertificationIssued):
         document: Signed[StarCertification] | Signed[CertificationRevocation] = event.certification

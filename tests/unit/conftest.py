@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from contract.certification import EvaluationLevel, ProductGroup
+from contract.events import ProducerKind
 from contract.label import LabelBatch, SignedLabel
 from contract.signed import Signed
 from keys import certs
@@ -67,7 +68,7 @@ class World:
             authority_id="VN-34",
             producer_id=producer_id,
             producer_name="HTX Hồng Tiến",
-            producer_kind=certs.ProducerKind.COOPERATIVE,
+            producer_kind=ProducerKind.COOPERATIVE,
             address="xã Hồng Tiến, huyện Kiến Xương, tỉnh Thái Bình",
             now=now,
             **extra,

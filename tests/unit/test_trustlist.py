@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from contract.certification import EvaluationLevel
+from contract.events import ProducerKind
 from contract.verdict import Lang
 from keys import certs
 from keys.errors import TrustListError
@@ -56,7 +57,7 @@ def test_producer_keys_must_come_from_an_authority(world):
         authority_id="VN-34",
         producer_id=PRODUCER,
         producer_name="X",
-        producer_kind=certs.ProducerKind.HOUSEHOLD,
+        producer_kind=ProducerKind.HOUSEHOLD,
         address="Y",
         now=NOW,
     )
@@ -71,7 +72,7 @@ def test_an_authority_signs_only_for_itself(world):
         authority_id="VN-01",
         producer_id=PRODUCER,
         producer_name="X",
-        producer_kind=certs.ProducerKind.HOUSEHOLD,
+        producer_kind=ProducerKind.HOUSEHOLD,
         address="Y",
         now=NOW,
     )

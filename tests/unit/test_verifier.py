@@ -8,14 +8,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contract.certification import ProductGroup
 from contract.encoding import model_bytes
 from contract.errors import ContractError
 from contract.events import (
     BatchClosed,
     CertificationIssued,
+    ProducerKind,
+    ProducerRegistered,
+    ProductRegistered,
     ScannerKind,
     ScanRecorded,
     decode_signed_event,
+    parse_event,
 )
 from contract.label import LabelDefect, MalformedLabel, SignedLabel, decode_label
 from contract.verdict import Category, Lang, Reason
@@ -343,3 +348,60 @@ def test_any_single_changed_character_of_an_event_fails_with_the_right_reason(wo
     result = verify_event(changed, trust=trust, now=NOW)
     assert not result.genuine
     assert result.reason is expected_event_reason(changed, world.producer.key_id, trust)
+
+
+def registered_producer(**changes):
+    fields = {
+        "event_id": uuid4(),
+        "occurred_at": NOW,
+        "authority_id": "VN-34",
+        "producer_id": PRODUCER,
+        "name": "HTX Hồng Tiến",
+        "kind": ProducerKind.COOPERATIVE,
+        "address": "Thôn Hồng Tiến",
+        "commune": "Xã Đông Hoàng",
+        "district": "Huyện Tiền Hải",
+        "province": "Thái Bình",
+    }
+    return ProducerRegistered(**(fields | changes))
+
+
+def test_registrations_are_signed_by_the_registering_authority(world, trust):
+    event = registered_producer()
+    genuine = verify_event(model_bytes(world.provincial.sign_document(event)), trust=trust, now=NOW)
+    assert genuine.reason is Reason.GENUINE
+    assert genuine.event == event
+
+    by_producer = model_bytes(world.producer.sign_document(event))
+    assert verify_event(by_producer, trust=trust, now=NOW).reason is Reason.SIGNER_NOT_AUTHORISED
+    other_authority = model_bytes(world.national.sign_document(event))
+    assert (
+        verify_event(other_authority, trust=trust, now=NOW).reason is Reason.SIGNER_NOT_AUTHORISED
+    )
+
+
+def test_product_registration_round_trips_and_is_keyed_with_its_certifications(world, trust):
+    product = ProductRegistered(
+        event_id=uuid4(),
+        occurred_at=NOW,
+        authority_id="VN-34",
+        product_key=PRODUCT,
+        producer_id=PRODUCER,
+        name="Mắm cáy Hồng Tiến",
+        name_en="Hong Tien crab paste",
+        product_group=ProductGroup.FOOD,
+    )
+    signed = model_bytes(world.provincial.sign_document(product))
+    assert decode_signed_event(signed).body == product
+    assert product.topic_key() == world.certifications[0].body.product_key.encode()
+    assert verify_event(signed, trust=trust, now=NOW).reason is Reason.GENUINE
+
+
+def test_a_registration_with_bad_fields_lists_each_problem():
+    with pytest.raises(ContractError) as caught:
+        parse_event(
+            registered_producer().model_dump(mode="json")
+            | {"kind": "pirate", "province": "", "gln": "123"}
+        )
+    fields = {problem.field for problem in caught.value.problems}
+    assert {f"producer_registered.{name}" for name in ("kind", "province", "gln")} <= fields
