@@ -8,6 +8,9 @@ national level only and 1★ to 4★ at provincial level.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -95,3 +98,52 @@ class CertificationRevocation(BaseModel):
     reason: Text
     issued_at: UtcDateTime
     effective_at: UtcDateTime
+
+
+class CertificationStatus(StrEnum):
+    IN_FORCE = "in_force"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    REVOKED = "revoked"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class CertificationState:
+    status: CertificationStatus
+    certification: StarCertification | None = None
+    revocation: CertificationRevocation | None = None
+
+
+def certification_state(
+    awards: Iterable[StarCertification],
+    revocations: Mapping[str, CertificationRevocation],
+    at: datetime,
+) -> CertificationState:
+    """Which of a product's certifications applies at `at`, and if none, why not.
+
+    Of the certifications in force, the one with the latest start wins: a renewal, upgrade
+    or downgrade is a new award that supersedes the earlier one. If none is in force, the
+    latest one that had started says why (revoked or expired). `revocations` maps
+    certificate numbers to their revocation; one takes effect at its `effective_at`.
+    Expiry needs no event: it is a matter of `at`, so the answer is computed, never stored.
+    """
+
+    def revoked(award: StarCertification) -> CertificationRevocation | None:
+        revocation = revocations.get(award.certificate_no)
+        return revocation if revocation is not None and revocation.effective_at <= at else None
+
+    ordered = sorted(awards, key=lambda award: (award.valid_from, award.issued_at), reverse=True)
+    if not ordered:
+        return CertificationState(CertificationStatus.NONE)
+    started = [award for award in ordered if award.valid_from <= at]
+    for award in started:
+        if at < award.valid_until and revoked(award) is None:
+            return CertificationState(CertificationStatus.IN_FORCE, award)
+    if not started:
+        return CertificationState(CertificationStatus.NOT_YET_VALID, ordered[-1])
+    latest = started[0]
+    revocation = revoked(latest)
+    if revocation is not None:
+        return CertificationState(CertificationStatus.REVOKED, latest, revocation)
+    return CertificationState(CertificationStatus.EXPIRED, latest)

@@ -25,7 +25,12 @@ from typing import Annotated, Literal, Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from contract.certification import CertificationRevocation, StarCertification
+from contract.certification import (
+    CertificationRevocation,
+    CertificationState,
+    StarCertification,
+    certification_state,
+)
 from contract.encoding import decode_model, model_bytes
 from contract.errors import ContractError, build
 from contract.fields import UtcDateTime
@@ -91,21 +96,6 @@ class KeyState:
     @property
     def usable(self) -> bool:
         return self.status is KeyStatus.ACTIVE
-
-
-class CertificationStatus(StrEnum):
-    IN_FORCE = "in_force"
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not_yet_valid"
-    REVOKED = "revoked"
-    NONE = "none"
-
-
-@dataclass(frozen=True)
-class CertificationState:
-    status: CertificationStatus
-    certification: StarCertification | None = None
-    revocation: CertificationRevocation | None = None
 
 
 @dataclass(frozen=True)
@@ -238,36 +228,12 @@ class TrustList:
     def certification_state(
         self, product_key: str, producer_id: str, at: datetime
     ) -> CertificationState:
-        """The producer's certification of the product that applies at `at`.
-
-        Of the certifications in force, the one with the latest start wins: a renewal,
-        upgrade or downgrade is a new award that supersedes the earlier one. If none is in
-        force, the latest one that had started says why (revoked or expired).
-        """
-        awards = sorted(
+        """The producer's certification of the product that applies at `at`."""
+        return certification_state(
             self._by_product.get((product_key, producer_id), ()),
-            key=lambda award: (award.valid_from, award.issued_at),
-            reverse=True,
+            self._certification_revocations,
+            at,
         )
-        if not awards:
-            return CertificationState(CertificationStatus.NONE)
-        started = [award for award in awards if award.valid_from <= at]
-        for award in started:
-            if at < award.valid_until and self._revocation_in_effect(award, at) is None:
-                return CertificationState(CertificationStatus.IN_FORCE, award)
-        if not started:
-            return CertificationState(CertificationStatus.NOT_YET_VALID, awards[-1])
-        latest = started[0]
-        revocation = self._revocation_in_effect(latest, at)
-        if revocation is not None:
-            return CertificationState(CertificationStatus.REVOKED, latest, revocation)
-        return CertificationState(CertificationStatus.EXPIRED, latest)
-
-    def _revocation_in_effect(
-        self, award: StarCertification, at: datetime
-    ) -> CertificationRevocation | None:
-        revocation = self._certification_revocations.get(award.certificate_no)
-        return revocation if revocation is not None and revocation.effective_at <= at else None
 
     def _authority_at(self, signed: Signed[BodyT], authority_id: str, at: datetime) -> None:
         """Checks that `signed` is signed by a key of `authority_id` that was usable at `at`."""

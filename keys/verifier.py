@@ -26,7 +26,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contract.certification import CertificationRevocation, StarCertification
+from contract.certification import (
+    CertificationRevocation,
+    CertificationState,
+    CertificationStatus,
+    StarCertification,
+)
 from contract.errors import ContractError
 from contract.events import (
     BatchEvent,
@@ -44,8 +49,6 @@ from keys.certs import AuthorityCertificate, ProducerKeyCertificate, utc_now
 from keys.errors import SignatureInvalid
 from keys.signing import verify_bytes
 from keys.trustlist import (
-    CertificationState,
-    CertificationStatus,
     Freshness,
     KeyCertificate,
     KeyState,

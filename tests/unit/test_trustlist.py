@@ -4,13 +4,13 @@ from datetime import timedelta
 
 import pytest
 
-from contract.certification import EvaluationLevel
+from contract.certification import CertificationStatus, EvaluationLevel
 from contract.events import ProducerKind
 from contract.verdict import Lang
 from keys import certs
 from keys.errors import TrustListError
 from keys.signing import SigningKey
-from keys.trustlist import CertificationStatus, KeyStatus, TrustList, build_trust_list, instant
+from keys.trustlist import KeyStatus, TrustList, build_trust_list, instant
 from tests.unit.conftest import NOW, PRODUCER, PRODUCT
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract.certification import ProductGroup
+from contract.certification import CertificationStatus, ProductGroup
 from contract.encoding import model_bytes
 from contract.errors import ContractError
 from contract.events import (
@@ -26,7 +26,7 @@ from contract.label import LabelDefect, MalformedLabel, SignedLabel, decode_labe
 from contract.verdict import Category, Lang, Reason
 from keys import certs
 from keys.signing import SigningKey
-from keys.trustlist import CertificationStatus, KeyStatus
+from keys.trustlist import KeyStatus
 from keys.verifier import verify_event, verify_label
 from tests.unit.conftest import LOT, NOW, OTHER_PRODUCT, PACKED_ON, PRODUCER, PRODUCT
 
