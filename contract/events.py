@@ -108,6 +108,7 @@ class BatchOpened(_BatchEvent):
     production_date: date
     expiry_date: date
     raw_materials: Annotated[tuple[RawMaterial, ...], Field(min_length=1, max_length=100)]
+    planned_units: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> BatchOpened:
