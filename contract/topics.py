@@ -17,6 +17,9 @@ AUTHORITY_EVENTS = "ocop.authority-events"
 SCAN_EVENTS = "ocop.scan-events"
 """One per QR resolution at the verify API. Key: the unit's code, so one unit's scans meet."""
 
+TRUST_LISTS = "ocop.trust-lists"
+"""The root-signed trust lists, newest version wins. Key: b"trust-list". Compacted."""
+
 ALERTS = "ocop.alerts"
 """Counterfeit analytics' findings for inspectors. Key: the unit's code."""
 

@@ -8,14 +8,14 @@ its checksum; a migration edited after it was applied is refused, not silently s
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cassandra.cluster import Cluster, NoHostAvailable, Session
+from cassandra.cluster import Cluster, Session
 
+import records.session
 from infra.process import StackError
 from infra.settings import DataSettings
 
@@ -60,17 +60,14 @@ def split_statements(cql: str) -> list[str]:
 
 
 def connect(settings: DataSettings) -> tuple[Cluster, Session]:
-    cluster = Cluster(settings.cassandra_host_list, port=settings.cassandra_port)
     try:
-        return cluster, cluster.connect()
-    except NoHostAvailable as exc:
-        cluster.shutdown()
-        raise StackError(f"Cassandra at {settings.cassandra_hosts} does not answer: {exc}") from exc
+        return records.session.connect(settings)
+    except records.session.StoreUnavailable as exc:
+        raise StackError(str(exc)) from exc
 
 
 def migrate(settings: DataSettings, folder: Path = MIGRATIONS) -> list[str]:
     """Create the keyspace, apply what is not applied yet; one report line per migration."""
-    logging.getLogger("cassandra").setLevel(logging.ERROR)
     migrations = load_migrations(folder)
     cluster, session = connect(settings)
     try:

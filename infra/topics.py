@@ -35,8 +35,10 @@ class TopicSpec:
 
 
 def topic_specs(settings: DataSettings) -> list[TopicSpec]:
-    def spec(name: str, partitions: int, retention_ms: int) -> TopicSpec:
+    def spec(name: str, partitions: int, retention_ms: int, *, compact: bool = False) -> TopicSpec:
         config = {"retention.ms": str(retention_ms), "min.insync.replicas": "1"}
+        if compact:  # only the newest message of each key is kept for good
+            config["cleanup.policy"] = "compact"
         if settings.replication_factor >= 3:
             config["min.insync.replicas"] = "2"  # acks=all then survives one broker down
         return TopicSpec(name, partitions, settings.replication_factor, config)
@@ -45,6 +47,7 @@ def topic_specs(settings: DataSettings) -> list[TopicSpec]:
     return [
         spec(names.BATCH_EVENTS, keyed, settings.event_retention_ms),
         spec(names.AUTHORITY_EVENTS, keyed, settings.event_retention_ms),
+        spec(names.TRUST_LISTS, 1, -1, compact=True),
         spec(names.SCAN_EVENTS, keyed, settings.scan_retention_ms),
         spec(names.ALERTS, keyed, settings.alert_retention_ms),
         spec(names.DEAD_LETTER, 1, settings.dead_letter_retention_ms),

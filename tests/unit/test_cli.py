@@ -13,7 +13,7 @@ from contract.label import LabelBatch, vietnam_date
 from keys import cli, verify_cli
 from keys.keystore import Keystore
 from keys.signing import LabelSigner
-from tests.unit.conftest import PRODUCT
+from tests.world import PRODUCT
 
 PASSPHRASE = "a passphrase long enough"
 

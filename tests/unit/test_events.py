@@ -34,7 +34,7 @@ from contract.events import (
 from contract.identifiers import batch_id
 from contract.verdict import Reason
 from keys import certs
-from tests.unit.conftest import LOT, NOW, PRODUCER, PRODUCT
+from tests.world import LOT, NOW, PRODUCER, PRODUCT
 
 BATCH = batch_id(PRODUCT, LOT)
 EVENT_ID = UUID("5b1f7c0e-8d1c-4a57-9d1e-2f6d1c9a0b11")

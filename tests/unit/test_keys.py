@@ -16,7 +16,7 @@ from keys.errors import KeystoreError, SignatureInvalid
 from keys.ids import decode_public_key, encode_public_key, key_id, raw_public_key
 from keys.keystore import Keystore
 from keys.signing import SigningKey, verify_document
-from tests.unit.conftest import NOW, PRODUCT
+from tests.world import NOW, PRODUCT
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -17,7 +17,7 @@ from contract.label import (
     SignedLabel,
     decode_label,
 )
-from tests.unit.conftest import GTIN, LOT, PRODUCT
+from tests.world import GTIN, LOT, PRODUCT
 
 SIGNATURE = bytes(range(64))
 KEY_ID = "abcdefghijklm"

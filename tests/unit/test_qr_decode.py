@@ -11,7 +11,7 @@ from PIL import Image
 from contract.verdict import Reason
 from keys.verifier import verify_label
 from keys.verify_cli import read_qr
-from tests.unit.conftest import NOW, OTHER_PRODUCT
+from tests.world import NOW, OTHER_PRODUCT
 
 
 def test_a_realistic_label_fits_version_10_at_level_m(world):

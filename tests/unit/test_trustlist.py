@@ -11,7 +11,7 @@ from keys import certs
 from keys.errors import TrustListError
 from keys.signing import SigningKey
 from keys.trustlist import KeyStatus, TrustList, build_trust_list, instant
-from tests.unit.conftest import NOW, PRODUCER, PRODUCT
+from tests.world import NOW, PRODUCER, PRODUCT
 
 
 def test_loads_only_under_the_pinned_root(world):

@@ -28,7 +28,7 @@ from keys import certs
 from keys.signing import SigningKey
 from keys.trustlist import KeyStatus
 from keys.verifier import verify_event, verify_label
-from tests.unit.conftest import LOT, NOW, OTHER_PRODUCT, PACKED_ON, PRODUCER, PRODUCT
+from tests.world import LOT, NOW, OTHER_PRODUCT, PACKED_ON, PRODUCER, PRODUCT
 
 PROPERTY = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

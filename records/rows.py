@@ -1,0 +1,85 @@
+"""The records as the services see them: small frozen dataclasses, not driver rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from contract.certification import CertificationRevocation, StarCertification
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """A batch's facts and chain head: the static columns of its partition."""
+
+    batch_id: str
+    product_key: str
+    producer_id: str
+    lot: str
+    production_date: date
+    expiry_date: date
+    raw_materials: str  # JSON of the contract's RawMaterial list
+    planned_units: int | None
+    units_packed: int
+    status: str
+    recalled_at: datetime | None
+    recall_reason: str | None
+    head_seq: int
+    head_hash: bytes
+
+
+@dataclass(frozen=True)
+class Unit:
+    unit_key: str
+    batch_id: str
+    product_key: str
+    producer_id: str
+    serial: str
+    printed_stars: int
+    key_id: str
+    packed_on: date
+    seq: int
+
+
+@dataclass(frozen=True)
+class Producer:
+    producer_id: str
+    name: str
+    kind: str
+    address: str
+    commune: str
+    district: str
+    province: str
+    gln: str | None
+    authority_id: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class Product:
+    product_key: str
+    producer_id: str
+    name: str
+    name_en: str | None
+    product_group: str
+    description: str | None
+    image_url: str | None
+    authority_id: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredCertification:
+    """A certification as the authority signed it, with its revocation if there is one."""
+
+    certification: StarCertification
+    certification_document: bytes
+    revocation: CertificationRevocation | None
+    revocation_document: bytes | None
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    count: int
+    first: datetime | None
+    last: datetime | None

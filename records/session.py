@@ -1,0 +1,102 @@
+"""Connecting to Cassandra, and awaiting the driver's futures from asyncio code.
+
+The driver runs its own I/O threads and reports through callbacks; `run` turns one
+statement into an awaitable, and `run_many` keeps a bounded number in flight, which is how
+the driver reaches its throughput (STACK.md: concurrency 64-256).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    ResponseFuture,
+    Session,
+)
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import Statement
+
+from infra.settings import ConnectionSettings
+
+
+class StoreUnavailable(Exception):
+    """Cassandra cannot be reached: the caller retries later or fails at start-up."""
+
+
+def connect(
+    settings: ConnectionSettings, *, keyspace: str | None = None
+) -> tuple[Cluster, Session]:
+    """A session with token-aware routing (each write goes straight to a replica)."""
+    logging.getLogger("cassandra").setLevel(logging.ERROR)
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()), request_timeout=20
+    )
+    cluster = Cluster(
+        settings.cassandra_host_list,
+        port=settings.cassandra_port,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        protocol_version=5,
+    )
+    try:
+        session = cluster.connect(keyspace)
+    except NoHostAvailable as exc:
+        cluster.shutdown()
+        raise StoreUnavailable(
+            f"Cassandra at {settings.cassandra_hosts} does not answer: {exc}"
+        ) from exc
+    return cluster, session
+
+
+def run(
+    session: Session, statement: Statement | str, params: Sequence[Any] = ()
+) -> asyncio.Future[Any]:
+    """Execute asynchronously; the returned future holds the rows (a list)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    response: ResponseFuture = session.execute_async(statement, params)
+    collected: list[Any] = []
+
+    def page(rows: Any) -> None:  # on the driver's thread; called again for each next page
+        collected.extend(rows or ())
+        if response.has_more_pages:
+            response.start_fetching_next_page()
+        else:
+            loop.call_soon_threadsafe(_settle, done, collected, None)
+
+    def fail(exc: BaseException) -> None:
+        loop.call_soon_threadsafe(_settle, done, None, exc)
+
+    response.add_callbacks(page, fail)
+    return done
+
+
+def _settle(done: asyncio.Future[Any], rows: Any, exc: BaseException | None) -> None:
+    if done.done():
+        return
+    if exc is not None:
+        done.set_exception(exc)
+    else:
+        done.set_result(rows)
+
+
+async def run_many(
+    session: Session, statement: Statement, rows: Iterable[Sequence[Any]], *, concurrency: int = 128
+) -> int:
+    """Execute one prepared statement for many parameter rows, `concurrency` at a time."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(params: Sequence[Any]) -> None:
+        async with gate:
+            await run(session, statement, params)
+
+    tasks = [asyncio.ensure_future(one(params)) for params in rows]
+    if tasks:
+        await asyncio.gather(*tasks)
+    return len(tasks)

@@ -1,0 +1,366 @@
+"""Every query on the records' tables, prepared once per session.
+
+`RecordReader` answers the questions of the verify API and of the processors' rules, each
+with one partition read. `RecordWriter` adds the writes, which only processors make. Writes
+are idempotent: keys are deterministic, so a replayed event overwrites what it wrote before
+with the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
+from pydantic import TypeAdapter
+
+from contract.certification import CertificationRevocation, StarCertification
+from contract.encoding import decode_model, model_bytes
+from contract.events import ProducerRegistered, ProductRegistered, ScanRecorded
+from contract.signed import Signed, signed_type
+from keys.chain import ChainRecord
+from records.rows import BatchState, Producer, Product, ScanSummary, StoredCertification, Unit
+from records.session import run, run_many
+
+TRUST_SCOPE = "ocop"
+
+_BATCH_STATICS = (
+    "product_key",
+    "producer_id",
+    "lot",
+    "production_date",
+    "expiry_date",
+    "raw_materials",
+    "planned_units",
+    "units_packed",
+    "status",
+    "recalled_at",
+    "recall_reason",
+    "head_seq",
+    "head_hash",
+)
+_UNIT_COLUMNS = (
+    "unit_key",
+    "batch_id",
+    "product_key",
+    "producer_id",
+    "serial",
+    "printed_stars",
+    "key_id",
+    "packed_on",
+    "seq",
+)
+_PRODUCER_COLUMNS = (
+    "producer_id",
+    "name",
+    "kind",
+    "address",
+    "commune",
+    "district",
+    "province",
+    "gln",
+    "authority_id",
+    "registered_at",
+)
+_PRODUCT_COLUMNS = (
+    "product_key",
+    "producer_id",
+    "name",
+    "name_en",
+    "product_group",
+    "description",
+    "image_url",
+    "authority_id",
+    "registered_at",
+)
+_SIGNED_CERTIFICATION = TypeAdapter(signed_type(StarCertification))
+_SIGNED_REVOCATION = TypeAdapter(signed_type(CertificationRevocation))
+
+
+def _unset_none(values: Iterable[Any]) -> list[Any]:
+    """None becomes 'not set' rather than a null, which Cassandra would store as a tombstone."""
+    return [UNSET_VALUE if value is None else value for value in values]
+
+
+class RecordReader:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        p = session.prepare
+        self._batch = p(
+            f"SELECT batch_id, {', '.join(_BATCH_STATICS)} FROM batch_records "
+            "WHERE batch_id = ? LIMIT 1"
+        )
+        self._chain = p(
+            "SELECT batch_id, seq, event, prev_hash, record_hash, seal, sealed_by "
+            "FROM batch_records WHERE batch_id = ?"
+        )
+        self._event_seq = p(
+            "SELECT seq FROM batch_event_hashes WHERE batch_id = ? AND content_hash = ?"
+        )
+        self._unit = p(f"SELECT {', '.join(_UNIT_COLUMNS)} FROM units WHERE unit_key = ?")
+        self._producer = p(
+            f"SELECT {', '.join(_PRODUCER_COLUMNS)} FROM producers WHERE producer_id = ?"
+        )
+        self._product = p(
+            f"SELECT {', '.join(_PRODUCT_COLUMNS)} FROM products WHERE product_key = ?"
+        )
+        self._certifications = p(
+            "SELECT certification, revocation FROM certifications WHERE product_key = ?"
+        )
+        self._trust_list = p("SELECT document FROM trust_lists WHERE scope = ? LIMIT 1")
+        self._seal_keys = p("SELECT key_id, public_key FROM seal_keys")
+        self._scans = p(
+            "SELECT COUNT(*) AS n, MIN(scanned_at) AS first, MAX(scanned_at) AS last "
+            "FROM scans_by_unit WHERE unit_key = ?"
+        )
+
+    async def batch(self, batch_id: str) -> BatchState | None:
+        rows = await run(self.session, self._batch, (batch_id,))
+        if not rows or rows[0].head_seq is None:
+            return None
+        row = rows[0]
+        return BatchState(
+            batch_id=row.batch_id,
+            **{name: getattr(row, name) for name in _BATCH_STATICS},
+        )
+
+    async def chain(self, batch_id: str) -> list[ChainRecord]:
+        rows = await run(self.session, self._chain, (batch_id,))
+        return [
+            ChainRecord(r.batch_id, r.seq, r.event, r.prev_hash, r.record_hash, r.seal, r.sealed_by)
+            for r in rows
+            if r.seq is not None
+        ]
+
+    async def event_seq(self, batch_id: str, content_hash: str) -> int | None:
+        rows = await run(self.session, self._event_seq, (batch_id, content_hash))
+        return rows[0].seq if rows else None
+
+    async def unit(self, unit_key: str) -> Unit | None:
+        rows = await run(self.session, self._unit, (unit_key,))
+        return Unit(*rows[0]) if rows else None
+
+    async def producer(self, producer_id: str) -> Producer | None:
+        rows = await run(self.session, self._producer, (producer_id,))
+        return Producer(*rows[0]) if rows else None
+
+    async def product(self, product_key: str) -> Product | None:
+        rows = await run(self.session, self._product, (product_key,))
+        return Product(*rows[0]) if rows else None
+
+    async def certifications(self, product_key: str) -> list[StoredCertification]:
+        """Every certification of the product, with its revocation, as the authority signed it."""
+        rows = await run(self.session, self._certifications, (product_key,))
+        stored = []
+        for row in rows:
+            if row.certification is None:  # a revocation that arrived before its award
+                continue
+            revocation = (
+                decode_model(_SIGNED_REVOCATION, row.revocation).body if row.revocation else None
+            )
+            stored.append(
+                StoredCertification(
+                    certification=decode_model(_SIGNED_CERTIFICATION, row.certification).body,
+                    certification_document=row.certification,
+                    revocation=revocation,
+                    revocation_document=row.revocation,
+                )
+            )
+        return stored
+
+    async def latest_trust_list(self) -> bytes | None:
+        rows = await run(self.session, self._trust_list, (TRUST_SCOPE,))
+        return rows[0].document if rows else None
+
+    async def seal_keys(self) -> dict[str, str]:
+        return {row.key_id: row.public_key for row in await run(self.session, self._seal_keys)}
+
+    async def scan_summary(self, unit_key: str) -> ScanSummary:
+        rows = await run(self.session, self._scans, (unit_key,))
+        row = rows[0]
+        return ScanSummary(row.n, row.first, row.last)
+
+
+class RecordWriter(RecordReader):
+    """The processors' writes. Nothing else in the system writes records."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        p = session.prepare
+        record_columns = (
+            "batch_id",
+            "seq",
+            "event_type",
+            "event",
+            "prev_hash",
+            "record_hash",
+            "seal",
+            "sealed_by",
+            "recorded_at",
+            *_BATCH_STATICS,
+        )
+        self._append = p(
+            f"INSERT INTO batch_records ({', '.join(record_columns)}) "
+            f"VALUES ({', '.join('?' * len(record_columns))})"
+        )
+        self._remember = p(
+            "INSERT INTO batch_event_hashes (batch_id, content_hash, seq) VALUES (?, ?, ?)"
+        )
+        self._write_unit = p(
+            f"INSERT INTO units ({', '.join(_UNIT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_UNIT_COLUMNS))})"
+        )
+        self._write_producer = p(
+            f"INSERT INTO producers ({', '.join(_PRODUCER_COLUMNS)}, event_id) "
+            f"VALUES ({', '.join('?' * len(_PRODUCER_COLUMNS))}, ?)"
+        )
+        self._write_product = p(
+            f"INSERT INTO products ({', '.join(_PRODUCT_COLUMNS)}, event_id) "
+            f"VALUES ({', '.join('?' * len(_PRODUCT_COLUMNS))}, ?)"
+        )
+        self._write_certification = p(
+            "INSERT INTO certifications (product_key, certificate_no, producer_id, stars, score, "
+            "level, decision_no, authority_id, issued_at, valid_from, valid_until, certification) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._write_revocation = p(
+            "UPDATE certifications SET revoked_at = ?, revocation = ? "
+            "WHERE product_key = ? AND certificate_no = ?"
+        )
+        self._write_trust_list = p(
+            "INSERT INTO trust_lists (scope, version, issued_at, next_update, document) "
+            "VALUES (?, ?, ?, ?, ?)"
+        )
+        self._write_seal_key = p(
+            "INSERT INTO seal_keys (key_id, public_key, first_used) VALUES (?, ?, ?) IF NOT EXISTS"
+        )
+        self._write_scan = p(
+            "INSERT INTO scans_by_unit (unit_key, scanned_at, event_id, reason, scanner, "
+            "latitude_e6, longitude_e6, accuracy_m, location_source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+
+    async def append(
+        self, record: ChainRecord, event_type: str, content_hash: str, state: BatchState
+    ) -> None:
+        """Add a record and move the batch's head and facts to `state`, all or nothing.
+
+        The record and the statics are one INSERT into one partition (atomic and isolated);
+        the content-hash row rides in the same logged batch, so a replay finds it.
+        """
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        batch.add(
+            self._append,
+            _unset_none(
+                (
+                    record.batch_id,
+                    record.seq,
+                    event_type,
+                    record.event,
+                    record.prev_hash,
+                    record.record_hash,
+                    record.seal,
+                    record.sealed_by,
+                    datetime.now(UTC),
+                    *(getattr(state, name) for name in _BATCH_STATICS),
+                )
+            ),
+        )
+        batch.add(self._remember, (record.batch_id, content_hash, record.seq))
+        await run(self.session, batch)
+
+    async def write_units(self, units: Iterable[Unit]) -> int:
+        return await run_many(
+            self.session,
+            self._write_unit,
+            ([getattr(unit, name) for name in _UNIT_COLUMNS] for unit in units),
+        )
+
+    async def register_producer(self, event: ProducerRegistered) -> None:
+        values = (
+            event.producer_id,
+            event.name,
+            event.kind.value,
+            event.address,
+            event.commune,
+            event.district,
+            event.province,
+            event.gln,
+            event.authority_id,
+            event.occurred_at,
+            event.event_id,
+        )
+        await run(self.session, self._write_producer, _unset_none(values))
+
+    async def register_product(self, event: ProductRegistered) -> None:
+        values = (
+            event.product_key,
+            event.producer_id,
+            event.name,
+            event.name_en,
+            event.product_group.value,
+            event.description,
+            event.image_url,
+            event.authority_id,
+            event.occurred_at,
+            event.event_id,
+        )
+        await run(self.session, self._write_product, _unset_none(values))
+
+    async def store_certification(self, signed: Signed[StarCertification]) -> None:
+        c = signed.body
+        await run(
+            self.session,
+            self._write_certification,
+            (
+                c.product_key,
+                c.certificate_no,
+                c.producer_id,
+                c.stars,
+                c.score,
+                c.evaluation_level.value,
+                c.decision_no,
+                c.authority_id,
+                c.issued_at,
+                c.valid_from,
+                c.valid_until,
+                model_bytes(signed),
+            ),
+        )
+
+    async def store_revocation(self, signed: Signed[CertificationRevocation]) -> None:
+        r = signed.body
+        await run(
+            self.session,
+            self._write_revocation,
+            (r.effective_at, model_bytes(signed), r.product_key, r.certificate_no),
+        )
+
+    async def store_trust_list(
+        self, version: int, issued_at: datetime, next_update: datetime, document: bytes
+    ) -> None:
+        await run(
+            self.session,
+            self._write_trust_list,
+            (TRUST_SCOPE, version, issued_at, next_update, document),
+        )
+
+    async def store_seal_key(self, key_id: str, public_key: str) -> None:
+        await run(self.session, self._write_seal_key, (key_id, public_key, datetime.now(UTC)))
+
+    async def record_scan(self, unit_key: str, scan: ScanRecorded) -> None:
+        where = scan.location
+        values = (
+            unit_key,
+            scan.occurred_at,
+            scan.event_id,
+            scan.reason.value,
+            scan.scanner.value,
+            where and where.latitude_e6,
+            where and where.longitude_e6,
+            where and where.accuracy_m,
+            where and where.source.value,
+        )
+        await run(self.session, self._write_scan, _unset_none(values))

@@ -1,0 +1,156 @@
+"""The Faust app: one agent per topic, each handing messages to its handler in order.
+
+Delivery is at least once: Faust commits an offset only after the agent has taken the next
+message, so a crash redelivers, and every handler is idempotent. A handler that fails for a
+passing reason (Cassandra busy or restarting) is retried with backoff on the same message,
+which holds up that partition: skipping it would lose the message, and moving on to the
+next would break its batch's order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from cassandra.cluster import Cluster
+
+from keys.ids import decode_public_key
+from keys.keystore import Keystore
+from keys.signing import SigningKey
+from records.session import connect
+from records.store import RecordWriter
+from stream_processors.authority import AuthorityIngest, TrustListIngest
+from stream_processors.ingest import BatchIngest
+from stream_processors.outcomes import Message, Metrics, Refuser
+from stream_processors.scans import ScanIngest
+from stream_processors.settings import ProcessorSettings
+from stream_processors.trust import TrustHolder
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Message], Awaitable[None]]
+MAX_BACKOFF_S = 10.0
+
+
+class SetupError(Exception):
+    """The worker cannot start: a setting, the seal key or Cassandra is missing."""
+
+
+@dataclass
+class Processors:
+    """Everything a worker holds: its app, its store connection and its counters."""
+
+    app: faust.App
+    cluster: Cluster
+    metrics: Metrics
+    seal_key: SigningKey
+
+
+def load_seal_key(settings: ProcessorSettings) -> SigningKey:
+    keystore = Keystore(settings.seal_keystore)
+    key_id = settings.seal_key_id
+    if key_id is None:
+        found = keystore.key_ids()
+        if len(found) != 1:
+            raise SetupError(
+                f"{settings.seal_keystore} holds {len(found)} keys; set OCOP_SEAL_KEY_ID, or "
+                "create one with `ocop-worker init-key`"
+            )
+        key_id = found[0]
+    return keystore.load(key_id, settings.seal_passphrase.get_secret_value())
+
+
+def create_processors(settings: ProcessorSettings) -> Processors:
+    seal_key = load_seal_key(settings)
+    cluster, session = connect(settings, keyspace=settings.keyspace)
+    store = RecordWriter(session)
+    metrics = Metrics()
+    trust = TrustHolder(store, decode_public_key(settings.root_key))
+
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_host="127.0.0.1",
+        web_port=settings.web_port,
+        datadir=str(settings.data_dir / settings.app_id),
+        broker_commit_interval=1.0,
+    )
+    dead_letters = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
+
+    async def send_dead_letter(key: bytes, value: bytes) -> None:
+        delivery = await dead_letters.send(key=key, value=value)
+        await delivery  # acknowledged by Kafka before the refused message's offset moves on
+
+    refuse = Refuser(send_dead_letter, metrics, f"{settings.app_id}@{settings.processor_name}")
+    handlers: dict[str, Handler] = {
+        settings.trust_topic: TrustListIngest(store, trust, refuse, metrics).handle,
+        settings.authority_topic: AuthorityIngest(store, trust, refuse, metrics).handle,
+        settings.batch_topic: BatchIngest(store, trust, seal_key, refuse, metrics).handle,
+        settings.scan_topic: ScanIngest(store, refuse, metrics).handle,
+    }
+    for topic_name, handler in handlers.items():
+        _agent(app, topic_name, handler)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def publish_seal_key() -> None:
+        await store.store_seal_key(seal_key.key_id, seal_key.public_key_text)
+
+    @app.page("/ocop/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.json(await _metrics_report(app, metrics))
+
+    return Processors(app, cluster, metrics, seal_key)
+
+
+def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+
+    async def consume(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            m = event.message
+            await _until_done(handler, Message(m.topic, m.partition, m.offset, m.key, m.value))
+
+    app.agent(topic, name=f"consume-{topic_name}")(consume)
+
+
+async def _until_done(handler: Handler, message: Message) -> None:
+    backoff = 0.5
+    while True:
+        try:
+            await handler(message)
+            return
+        except Exception:  # a passing failure of Cassandra or Kafka: retry the same message
+            log.exception(
+                "handling %s/%d@%d failed; retrying in %.1f s",
+                message.topic,
+                message.partition,
+                message.offset,
+                backoff,
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+async def _metrics_report(app: faust.App, metrics: Metrics) -> dict[str, Any]:
+    lag: dict[str, int | None] = {}
+    for tp in sorted(app.consumer.assignment()):
+        position = await app.consumer.position(tp)
+        highwater = app.consumer.highwater(tp)
+        behind = None if position is None or highwater is None else max(0, highwater - position)
+        lag[f"{tp.topic}/{tp.partition}"] = behind
+    return {
+        "processed": dict(metrics.processed),
+        "duplicates": dict(metrics.duplicates),
+        "refused": dict(metrics.refused),
+        "lag": lag,
+        "started_at": metrics.started_at.isoformat(),
+    }

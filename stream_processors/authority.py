@@ -1,0 +1,111 @@
+"""Authority messages: trust lists, registrations and star certifications.
+
+Writes are keyed by what they describe (producer id, product key, certificate number), so a
+replayed message overwrites itself and needs no duplicate check.
+"""
+
+from __future__ import annotations
+
+from contract.events import (
+    CertificationIssued,
+    CertificationRevoked,
+    ProducerRegistered,
+    ProductRegistered,
+)
+from keys.errors import TrustListError
+from records.store import RecordWriter
+from stream_processors.ingest import verified
+from stream_processors.outcomes import Message, Metrics, Refuser
+from stream_processors.trust import TrustHolder
+
+
+class TrustListIngest:
+    def __init__(
+        self, store: RecordWriter, trust: TrustHolder, refuse: Refuser, metrics: Metrics
+    ) -> None:
+        self.store = store
+        self.trust = trust
+        self.refuse = refuse
+        self.metrics = metrics
+
+    async def handle(self, message: Message) -> None:
+        self.metrics.processed[message.topic] += 1
+        try:
+            trust = self.trust.load(message.value)
+        except TrustListError as exc:
+            await self.refuse(message, "trust_list_invalid", str(exc))
+            return
+        held = self.trust.current
+        if held is not None and trust.version < held.version:
+            await self.refuse(
+                message,
+                "trust_list_rollback",
+                f"version {trust.version} is older than version {held.version}, already held",
+            )
+            return
+        body = trust.body
+        await self.store.store_trust_list(
+            trust.version, body.issued_at, body.next_update, message.value
+        )
+        if not self.trust.offer(trust):
+            self.metrics.duplicates[message.topic] += 1
+
+
+class AuthorityIngest:
+    def __init__(
+        self, store: RecordWriter, trust: TrustHolder, refuse: Refuser, metrics: Metrics
+    ) -> None:
+        self.store = store
+        self.trust = trust
+        self.refuse = refuse
+        self.metrics = metrics
+
+    async def handle(self, message: Message) -> None:
+        self.metrics.processed[message.topic] += 1
+        # 1. Signed by an authority entitled to say it (keys.verifier decides who may).
+        verdict = await verified(message, self.trust)
+        if isinstance(verdict, str):
+            await self.refuse(message, "unknown_key", verdict)
+            return
+        if not verdict.genuine or verdict.event is None:
+            await self.refuse(message, verdict.reason.value, verdict.detail)
+            return
+        event = verdict.event
+        # 2. What it refers to must exist; then store it.
+        if isinstance(event, ProducerRegistered):
+            await self.store.register_producer(event)
+        elif isinstance(event, ProductRegistered):
+            if await self.store.producer(event.producer_id) is None:
+                await self.refuse(
+                    message, "unknown_producer", f"producer {event.producer_id} is not registered"
+                )
+                return
+            await self.store.register_product(event)
+        elif isinstance(event, CertificationIssued):
+            award = event.certification.body
+            product = await self.store.product(award.product_key)
+            if product is None or product.producer_id != award.producer_id:
+                await self.refuse(
+                    message,
+                    "unknown_product",
+                    f"product {award.product_key} of {award.producer_id} is not registered",
+                )
+                return
+            await self.store.store_certification(event.certification)
+        elif isinstance(event, CertificationRevoked):
+            revocation = event.revocation.body
+            known = {
+                s.certification.certificate_no
+                for s in await self.store.certifications(revocation.product_key)
+            }
+            if revocation.certificate_no not in known:
+                await self.refuse(
+                    message,
+                    "unknown_certification",
+                    f"certificate {revocation.certificate_no} of {revocation.product_key} "
+                    "is not stored",
+                )
+                return
+            await self.store.store_revocation(event.revocation)
+        else:
+            await self.refuse(message, "wrong_topic", f"{event.type} is not an authority event")
