@@ -70,6 +70,7 @@ def create_processors(settings: ProcessorSettings) -> Processors:
     store = RecordWriter(session)
     metrics = Metrics()
     trust = TrustHolder(store, decode_public_key(settings.root_key))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     app = faust.App(
         settings.app_id,

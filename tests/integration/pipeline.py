@@ -1,0 +1,329 @@
+"""A whole processing pipeline for integration tests, on the real Kafka and Cassandra.
+
+Each pipeline has its own topics, keyspace and consumer group, so tests never see each
+other's data, and runs the real worker (`ocop-worker run`) as a separate process, so a
+test can kill it the way a machine dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from pydantic import TypeAdapter
+
+from contract import identifiers
+from contract.certification import ProductGroup
+from contract.encoding import decode_model, model_bytes
+from contract.events import (
+    BatchClosed,
+    BatchOpened,
+    CertificationIssued,
+    ProducerKind,
+    ProducerRegistered,
+    ProductRegistered,
+    RawMaterial,
+    Unit,
+    UnitsPacked,
+)
+from contract.records import DeadLetter
+from infra.schema import migrate
+from infra.settings import StackSettings
+from infra.topics import admin_client
+from keys.chain import ChainRecord
+from keys.keystore import Keystore
+from keys.signing import SigningKey
+from records.session import connect
+from records.store import RecordReader
+from tests.world import LOT, NOW, PRODUCER, PRODUCT, World
+
+VENV_BIN = Path(sys.executable).parent
+PASSPHRASE = "integration-test-passphrase"  # guards a key made in a tmp folder, for a test
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+class Pipeline:
+    def __init__(self, stack: StackSettings, folder: Path, world: World) -> None:
+        suffix = uuid.uuid4().hex[:10]
+        self.world = world
+        self.folder = folder
+        self.topics = {
+            name: f"it.{name}.{suffix}" for name in ("batch", "authority", "trust", "scan", "dead")
+        }
+        self.settings = stack.model_copy(update={"keyspace": f"it_{suffix}"})
+        self.log_file = folder / "worker.log"
+        self.web_port = free_port()
+        self.worker: subprocess.Popen[bytes] | None = None
+
+        with admin_client(stack) as admin:
+            admin.create_topics(
+                [
+                    NewTopic(
+                        topic, num_partitions=3 if name == "batch" else 1, replication_factor=1
+                    )
+                    for name, topic in self.topics.items()
+                ]
+            )
+        migrate(self.settings)
+        self.seal_key = Keystore(folder / "seal").generate(PASSPHRASE)
+        self.env = os.environ | {
+            "OCOP_APP_ID": f"it-processors-{suffix}",
+            "OCOP_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+            "OCOP_KEYSPACE": self.settings.keyspace,
+            "OCOP_ROOT_KEY": world.root.public_key_text,
+            "OCOP_SEAL_KEYSTORE": str(folder / "seal"),
+            "OCOP_SEAL_PASSPHRASE": PASSPHRASE,
+            "OCOP_WEB_PORT": str(self.web_port),
+            "OCOP_DATA_DIR": str(folder / "faust"),
+            "OCOP_BATCH_TOPIC": self.topics["batch"],
+            "OCOP_AUTHORITY_TOPIC": self.topics["authority"],
+            "OCOP_TRUST_TOPIC": self.topics["trust"],
+            "OCOP_SCAN_TOPIC": self.topics["scan"],
+            "OCOP_DEAD_LETTER_TOPIC": self.topics["dead"],
+        }
+        self.producer = KafkaProducer(
+            bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=5
+        )
+        self.cluster, self.session = connect(self.settings, keyspace=self.settings.keyspace)
+        self.reader = RecordReader(self.session)
+
+    # -- the worker ---------------------------------------------------------------------
+
+    def start_worker(self) -> None:
+        with self.log_file.open("ab") as log:
+            self.worker = subprocess.Popen(
+                [str(VENV_BIN / "ocop-worker"), "run", "--loglevel", "info"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for("the worker to take its partitions", self._assigned, timeout_s=90)
+
+    def _assigned(self) -> bool:
+        if self.worker is not None and self.worker.poll() is not None:
+            raise AssertionError(f"the worker exited:\n{self.log_file.read_text()[-3000:]}")
+        try:
+            lag = httpx.get(f"http://127.0.0.1:{self.web_port}/ocop/metrics", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return {key.rsplit("/", 1)[0] for key in lag["lag"]} >= set(self.topics.values()) - {
+            self.topics["dead"]
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        response = httpx.get(f"http://127.0.0.1:{self.web_port}/ocop/metrics", timeout=5)
+        return dict(response.json())
+
+    def stop_worker(self, sig: int = signal.SIGTERM) -> None:
+        if self.worker is None:
+            return
+        if self.worker.poll() is None:
+            os.killpg(self.worker.pid, sig)
+            try:
+                self.worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker.pid, signal.SIGKILL)
+                self.worker.wait()
+        self.worker = None
+
+    def close(self) -> None:
+        self.stop_worker()
+        self.producer.close()
+        self.session.execute(f"DROP KEYSPACE IF EXISTS {self.settings.keyspace}")
+        self.cluster.shutdown()
+        with admin_client(self.settings) as admin:
+            admin.delete_topics(list(self.topics.values()))
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send(self, topic: str, key: bytes, value: bytes) -> None:
+        self.producer.send(self.topics[topic], key=key, value=value)
+
+    def flush(self) -> None:
+        self.producer.flush(timeout=30)
+
+    def send_signed(self, topic: str, signer: SigningKey, event: Any) -> bytes:
+        data = model_bytes(signer.sign_document(event))
+        self.send(topic, event.topic_key(), data)
+        return data
+
+    def publish_authority_setup(self) -> None:
+        """The trust list, the producer, its product and the product's 4★ certification."""
+        w = self.world
+        self.send("trust", b"trust-list", w.trust_list_bytes())
+        self.flush()
+        self.send_signed("authority", w.provincial, producer_registration())
+        self.send_signed("authority", w.provincial, product_registration())
+        certification = CertificationIssued(
+            event_id=uuid.uuid4(), occurred_at=NOW, certification=w.certifications[0]
+        )
+        self.send_signed("authority", w.provincial, certification)
+        self.flush()
+        wait_for(
+            "the certification to be stored",
+            lambda: self.session.execute(
+                "SELECT certificate_no FROM certifications WHERE product_key = %s", (PRODUCT,)
+            ).one(),
+        )
+
+    # -- reading ------------------------------------------------------------------------
+
+    def chain(self, batch_id: str) -> list[ChainRecord]:
+        return asyncio.run(self._chain(batch_id))
+
+    async def _chain(self, batch_id: str) -> list[ChainRecord]:
+        return await self.reader.chain(batch_id)
+
+    def head(self, batch_id: str) -> Any:
+        return self.session.execute(
+            "SELECT head_seq, head_hash, status, units_packed FROM batch_records "
+            "WHERE batch_id = %s LIMIT 1",
+            (batch_id,),
+        ).one()
+
+    def wait_for_head(self, batch_id: str, seq: int, timeout_s: float = 60.0) -> Any:
+        def reached() -> Any:
+            row = self.head(batch_id)
+            return row if row is not None and row.head_seq == seq else None
+
+        return wait_for(f"batch {batch_id} to reach record {seq}", reached, timeout_s)
+
+    def dead_letters(self, count: int, timeout_s: float = 60.0) -> list[DeadLetter]:
+        consumer = KafkaConsumer(
+            self.topics["dead"],
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=int(timeout_s * 1000),
+            group_id=None,
+        )
+        letters: list[DeadLetter] = []
+        try:
+            for message in consumer:
+                letters.append(decode_model(_DEAD_LETTER, message.value))
+                if len(letters) >= count:
+                    break
+        finally:
+            consumer.close()
+        return letters
+
+
+_DEAD_LETTER = TypeAdapter(DeadLetter)
+
+
+def original(letter: DeadLetter) -> bytes:
+    return base64.urlsafe_b64decode(letter.value + "=" * (-len(letter.value) % 4))
+
+
+# -- events of the test world ---------------------------------------------------------------
+
+
+def producer_registration() -> ProducerRegistered:
+    return ProducerRegistered(
+        event_id=uuid.uuid4(),
+        occurred_at=NOW,
+        authority_id="VN-34",
+        producer_id=PRODUCER,
+        name="HTX Hồng Tiến",
+        kind=ProducerKind.COOPERATIVE,
+        address="Thôn Hồng Tiến",
+        commune="Xã Hồng Tiến",
+        district="Huyện Kiến Xương",
+        province="Thái Bình",
+    )
+
+
+def product_registration() -> ProductRegistered:
+    return ProductRegistered(
+        event_id=uuid.uuid4(),
+        occurred_at=NOW,
+        authority_id="VN-34",
+        product_key=PRODUCT,
+        producer_id=PRODUCER,
+        name="Mắm cáy Hồng Tiến",
+        name_en="Hong Tien crab paste",
+        product_group=ProductGroup.FOOD,
+    )
+
+
+def batch_id(lot: str = LOT) -> str:
+    return identifiers.batch_id(PRODUCT, lot)
+
+
+def opened(lot: str = LOT, product: str = PRODUCT, **changes: Any) -> BatchOpened:
+    fields: dict[str, Any] = {
+        "event_id": uuid.uuid4(),
+        "occurred_at": NOW,
+        "batch_id": identifiers.batch_id(product, lot),
+        "producer_id": PRODUCER,
+        "product_key": product,
+        "lot": lot,
+        "production_date": date(2025, 3, 9),
+        "expiry_date": date(2026, 3, 9),
+        "raw_materials": (
+            RawMaterial(
+                material="cáy (crab)",
+                origin="Xã Nam Hưng, Tiền Hải",
+                quantity="250",
+                unit=Unit.KILOGRAM,
+            ),
+        ),
+        "planned_units": 2000,
+    }
+    return BatchOpened(**(fields | changes))
+
+
+def packed(
+    world: World, count: int, lot: str = LOT, *, stars: int = 4, **changes: Any
+) -> UnitsPacked:
+    fields: dict[str, Any] = {
+        "event_id": uuid.uuid4(),
+        "occurred_at": NOW + timedelta(minutes=5),
+        "batch_id": batch_id(lot),
+        "producer_id": PRODUCER,
+        "serials": tuple(identifiers.new_serial() for _ in range(count)),
+        "stars": stars,
+        "key_id": world.producer.key_id,
+        "packed_on": date(2025, 3, 10),
+    }
+    return UnitsPacked(**(fields | changes))
+
+
+def closed(units: int, lot: str = LOT) -> BatchClosed:
+    return BatchClosed(
+        event_id=uuid.uuid4(),
+        occurred_at=NOW + timedelta(hours=2),
+        batch_id=batch_id(lot),
+        producer_id=PRODUCER,
+        units_packed=units,
+    )
