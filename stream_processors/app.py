@@ -84,6 +84,8 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         web_port=settings.web_port,
         datadir=str(settings.data_dir / settings.app_id),
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 3,
     )
     dead_letters = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
 

@@ -24,6 +24,12 @@ class ProcessorSettings(ConnectionSettings):
     trust_topic: str = topics.TRUST_LISTS
     scan_topic: str = topics.SCAN_EVENTS
     dead_letter_topic: str = topics.DEAD_LETTER
+    session_timeout_s: float = Field(
+        10.0,
+        ge=6.0,
+        description="how soon the group gives a dead worker's partitions to another "
+        "(Faust's default is 60 s; shorter means faster failover, longer tolerates pauses)",
+    )
     web_port: int = Field(6066, description="the worker's HTTP port: /ocop/metrics")
     data_dir: Path = PROJECT_ROOT / ".state" / "faust"
     processor_name: str = Field(default_factory=socket.gethostname)
