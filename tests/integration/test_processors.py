@@ -13,7 +13,7 @@ from contract import identifiers
 from contract.encoding import model_bytes
 from contract.events import BatchShipped
 from contract.verdict import Reason
-from keys.chain import verify_chain
+from keys.chain import ChainDefect, verify_chain
 from keys.signing import SigningKey
 from tests.integration.pipeline import (
     Pipeline,
@@ -97,8 +97,10 @@ def test_a_chain_with_a_changed_record_fails_verification(pipeline: Pipeline):
     forged = dataclasses.replace(
         records[1], event=records[1].event.replace(b'"stars":4', b'"stars":5')
     )
-    assert verify_chain(batch_id(lot), [records[0], forged], keys).defect.value == "bad_hash"
-    assert verify_chain(batch_id(lot), records[1:], keys).defect.value == "gap"
+    assert verify_chain(batch_id(lot), [records[0], forged], keys).defect is ChainDefect.BAD_HASH
+    assert verify_chain(batch_id(lot), records[1:], keys).defect is ChainDefect.GAP
+    other_key = {pipeline.seal_key.key_id: SigningKey.generate().public_key}
+    assert verify_chain(batch_id(lot), records, other_key).defect is ChainDefect.BAD_SEAL
 
 
 def test_the_same_event_twice_is_stored_once(pipeline: Pipeline):
