@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -256,30 +256,93 @@ class Location(BaseModel):
     source: LocationSource
 
 
-class ScanRecorded(_EventBase):
-    """A scan as the verify API saw it, with its verdict; `code` is the raw scanned text."""
+DeviceHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+"""A salted SHA-256 of a device identifier: tells devices apart, never identifies a person."""
 
-    type: Literal["scan_recorded"] = "scan_recorded"
+
+class _SeenUnit(_EventBase):
+    """Something the verify API saw of a code: the raw text and, if it names one, the unit."""
+
     code: ScannedText
     batch_id: BatchId | None = None
     serial: Serial | None = None
-    producer_id: Identifier | None = None
-    reason: Reason
-    scanner: ScannerKind
+    province: Text | None = None
+    """The coarse place the client offered (a province), if any."""
     location: Location | None = None
 
     @model_validator(mode="after")
-    def _unit(self) -> ScanRecorded:
+    def _unit(self) -> Self:
         if (self.batch_id is None) != (self.serial is None):
             raise ValueError("batch_id and serial are given together or not at all")
         return self
 
+    def unit_key(self) -> str | None:
+        if self.batch_id is None or self.serial is None:
+            return None
+        product, _ = identifiers.split_batch_id(self.batch_id)
+        return identifiers.unit_key(product, self.serial)
+
     def topic_key(self) -> bytes:
         """The unit key; a code that names no unit is keyed by its hash, spreading them."""
-        if self.batch_id is None or self.serial is None:
+        unit = self.unit_key()
+        if unit is None:
             return sha256_hex(self.code.encode("utf-8")).encode("ascii")
-        product, _ = identifiers.split_batch_id(self.batch_id)
-        return identifiers.unit_key(product, self.serial).encode("utf-8")
+        return unit.encode("utf-8")
+
+
+class ScanRecorded(_SeenUnit):
+    """A resolution at the verify API, with its verdict (no personal data)."""
+
+    type: Literal["scan_recorded"] = "scan_recorded"
+    producer_id: Identifier | None = None
+    reason: Reason
+    scanner: ScannerKind
+    device: DeviceHash | None = None
+
+
+class InspectionVerdict(StrEnum):
+    GENUINE = "genuine"
+    SUSPICIOUS = "suspicious"
+    COUNTERFEIT = "counterfeit"
+
+
+class InspectionRecorded(_SeenUnit):
+    """An inspector's finding on a label in a shop, sent by the verify API for them."""
+
+    type: Literal["inspection_recorded"] = "inspection_recorded"
+    inspector_id: Identifier
+    stars_seen: Annotated[int, Field(ge=0, le=5)]
+    """The star logo printed on the package, as the inspector saw it."""
+    verdict: InspectionVerdict
+    reason: Reason
+    """What verification answered for the code."""
+    place: Text
+    """The shop or market where the label was seen."""
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class InspectorRole(StrEnum):
+    INSPECTOR = "inspector"
+    SUPERVISOR = "supervisor"
+
+
+class InspectorRegistered(_EventBase):
+    """An authority gives an inspector an API token, or withdraws it (`active` false).
+
+    Only the token's SHA-256 travels and is stored: the token itself is handed to the
+    inspector once, when it is made, so neither Kafka nor Cassandra can leak it.
+    """
+
+    type: Literal["inspector_registered"] = "inspector_registered"
+    authority_id: Identifier
+    inspector_id: Identifier
+    name: Text
+    role: InspectorRole
+    token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    active: bool = True
+
+    def topic_key(self) -> bytes:
+        return self.inspector_id.encode("utf-8")
 
 
 Event = Annotated[
@@ -293,11 +356,13 @@ Event = Annotated[
     | CertificationRevoked
     | ProducerRegistered
     | ProductRegistered
-    | ScanRecorded,
+    | InspectorRegistered
+    | ScanRecorded
+    | InspectionRecorded,
     Field(discriminator="type"),
 ]
 BatchEvent = BatchOpened | UnitsPacked | BatchClosed | BatchShipped | BatchReceived | BatchRecalled
-RegistrationEvent = ProducerRegistered | ProductRegistered
+RegistrationEvent = ProducerRegistered | ProductRegistered | InspectorRegistered
 SignedEvent = Signed[Event]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

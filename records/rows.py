@@ -79,6 +79,28 @@ class StoredCertification:
 
 
 @dataclass(frozen=True)
+class Inspector:
+    inspector_id: str
+    name: str
+    role: str
+    authority_id: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Inspection:
+    inspected_at: datetime
+    inspector_id: str
+    code: str
+    stars_seen: int
+    verdict: str
+    reason: str
+    place: str
+    province: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
 class ScanSummary:
     count: int
     first: datetime | None

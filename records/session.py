@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from cassandra.cluster import (
@@ -21,7 +22,7 @@ from cassandra.cluster import (
     Session,
 )
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import Statement
+from cassandra.query import Statement, named_tuple_factory
 
 from infra.settings import ConnectionSettings
 
@@ -36,7 +37,9 @@ def connect(
     """A session with token-aware routing (each write goes straight to a replica)."""
     logging.getLogger("cassandra").setLevel(logging.ERROR)
     profile = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()), request_timeout=20
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        request_timeout=20,
+        row_factory=_utc_rows,
     )
     cluster = Cluster(
         settings.cassandra_host_list,
@@ -52,6 +55,21 @@ def connect(
             f"Cassandra at {settings.cassandra_hosts} does not answer: {exc}"
         ) from exc
     return cluster, session
+
+
+def _utc_rows(columns: list[str], rows: list[tuple[Any, ...]]) -> list[Any]:
+    """Named tuples whose timestamps are timezone-aware: Cassandra stores UTC instants, the
+    driver hands them out naive, and the contract refuses naive times."""
+    aware = [
+        tuple(
+            value.replace(tzinfo=UTC)
+            if isinstance(value, datetime) and value.tzinfo is None
+            else value
+            for value in row
+        )
+        for row in rows
+    ]
+    return list(named_tuple_factory(columns, aware))
 
 
 def run(

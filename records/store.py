@@ -18,10 +18,25 @@ from pydantic import TypeAdapter
 
 from contract.certification import CertificationRevocation, StarCertification
 from contract.encoding import decode_model, model_bytes
-from contract.events import ProducerRegistered, ProductRegistered, ScanRecorded
+from contract.events import (
+    InspectionRecorded,
+    InspectorRegistered,
+    ProducerRegistered,
+    ProductRegistered,
+    ScanRecorded,
+)
 from contract.signed import Signed, signed_type
 from keys.chain import ChainRecord
-from records.rows import BatchState, Producer, Product, ScanSummary, StoredCertification, Unit
+from records.rows import (
+    BatchState,
+    Inspection,
+    Inspector,
+    Producer,
+    Product,
+    ScanSummary,
+    StoredCertification,
+    Unit,
+)
 from records.session import run, run_many
 
 TRUST_SCOPE = "ocop"
@@ -75,6 +90,17 @@ _PRODUCT_COLUMNS = (
     "authority_id",
     "registered_at",
 )
+_INSPECTION_COLUMNS = (
+    "inspected_at",
+    "inspector_id",
+    "code",
+    "stars_seen",
+    "verdict",
+    "reason",
+    "place",
+    "province",
+    "note",
+)
 _SIGNED_CERTIFICATION = TypeAdapter(signed_type(StarCertification))
 _SIGNED_REVOCATION = TypeAdapter(signed_type(CertificationRevocation))
 
@@ -111,6 +137,14 @@ class RecordReader:
         )
         self._trust_list = p("SELECT document FROM trust_lists WHERE scope = ? LIMIT 1")
         self._seal_keys = p("SELECT key_id, public_key FROM seal_keys")
+        self._inspector = p(
+            "SELECT inspector_id, name, role, authority_id, active FROM inspectors_by_token "
+            "WHERE token_sha256 = ?"
+        )
+        self._inspections = p(
+            f"SELECT {', '.join(_INSPECTION_COLUMNS)} FROM inspections_by_unit "
+            "WHERE unit_key = ? LIMIT ?"
+        )
         self._scans = p(
             "SELECT COUNT(*) AS n, MIN(scanned_at) AS first, MAX(scanned_at) AS last "
             "FROM scans_by_unit WHERE unit_key = ?"
@@ -177,6 +211,16 @@ class RecordReader:
     async def seal_keys(self) -> dict[str, str]:
         return {row.key_id: row.public_key for row in await run(self.session, self._seal_keys)}
 
+    async def inspector(self, token_sha256: str) -> Inspector | None:
+        rows = await run(self.session, self._inspector, (token_sha256,))
+        return Inspector(*rows[0]) if rows else None
+
+    async def inspections(self, unit_key: str, limit: int = 50) -> list[Inspection]:
+        return [
+            Inspection(*row)
+            for row in await run(self.session, self._inspections, (unit_key, limit))
+        ]
+
     async def scan_summary(self, unit_key: str) -> ScanSummary:
         rows = await run(self.session, self._scans, (unit_key,))
         row = rows[0]
@@ -238,8 +282,17 @@ class RecordWriter(RecordReader):
         )
         self._write_scan = p(
             "INSERT INTO scans_by_unit (unit_key, scanned_at, event_id, reason, scanner, "
-            "latitude_e6, longitude_e6, accuracy_m, location_source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "latitude_e6, longitude_e6, accuracy_m, location_source, province, device) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._write_inspector = p(
+            "INSERT INTO inspectors_by_token (token_sha256, inspector_id, name, role, "
+            "authority_id, active, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._write_inspection = p(
+            "INSERT INTO inspections_by_unit "
+            f"(unit_key, event_id, {', '.join(_INSPECTION_COLUMNS)}) "
+            f"VALUES (?, ?, {', '.join('?' * len(_INSPECTION_COLUMNS))})"
         )
 
     async def append(
@@ -362,5 +415,22 @@ class RecordWriter(RecordReader):
             where and where.longitude_e6,
             where and where.accuracy_m,
             where and where.source.value,
+            scan.province,
+            scan.device,
         )
         await run(self.session, self._write_scan, _unset_none(values))
+
+    async def register_inspector(self, event: InspectorRegistered) -> None:
+        values = (
+            event.token_sha256, event.inspector_id, event.name, event.role.value,
+            event.authority_id, event.active, event.occurred_at,
+        )  # fmt: skip
+        await run(self.session, self._write_inspector, values)
+
+    async def record_inspection(self, unit_key: str, event: InspectionRecorded) -> None:
+        values = (
+            unit_key, event.event_id, event.occurred_at, event.inspector_id, event.code,
+            event.stars_seen, event.verdict.value, event.reason.value, event.place,
+            event.province, event.note,
+        )  # fmt: skip
+        await run(self.session, self._write_inspection, _unset_none(values))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from contract.events import (
     CertificationIssued,
     CertificationRevoked,
+    InspectorRegistered,
     ProducerRegistered,
     ProductRegistered,
 )
@@ -74,6 +75,8 @@ class AuthorityIngest:
         # 2. What it refers to must exist; then store it.
         if isinstance(event, ProducerRegistered):
             await self.store.register_producer(event)
+        elif isinstance(event, InspectorRegistered):
+            await self.store.register_inspector(event)
         elif isinstance(event, ProductRegistered):
             if await self.store.producer(event.producer_id) is None:
                 await self.refuse(

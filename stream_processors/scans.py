@@ -1,14 +1,15 @@
-"""Scan events from the verify API become each unit's scan history (how often, since when).
+"""What the verify API saw: scans become each unit's scan history (how often, since when),
+inspectors' findings each unit's inspection history.
 
-Scans are not signed: the API records what it saw. A scan that names no unit (a forged or
-foreign code) has no unit history to join; it is counted and left to counterfeit analytics.
+These events are not signed: the API records what it saw, and only the API writes to this
+topic. A scan that names no unit (a forged or foreign code) has no history to join; it is
+left to counterfeit analytics.
 """
 
 from __future__ import annotations
 
-from contract import identifiers
 from contract.errors import ContractError
-from contract.events import ScanRecorded, decode_event
+from contract.events import InspectionRecorded, ScanRecorded, decode_event
 from records.store import RecordWriter
 from stream_processors.outcomes import Message, Metrics, Refuser
 
@@ -26,10 +27,12 @@ class ScanIngest:
         except ContractError as exc:
             await self.refuse(message, "malformed", str(exc))
             return
-        if not isinstance(event, ScanRecorded):
-            await self.refuse(message, "wrong_topic", f"{event.type} is not a scan")
-            return
-        if event.batch_id is None or event.serial is None:
-            return
-        product_key, _ = identifiers.split_batch_id(event.batch_id)
-        await self.store.record_scan(identifiers.unit_key(product_key, event.serial), event)
+        if isinstance(event, InspectionRecorded):
+            # a finding on a code that names no unit is kept under the code's hash
+            await self.store.record_inspection(event.topic_key().decode("ascii"), event)
+        elif isinstance(event, ScanRecorded):
+            unit = event.unit_key()
+            if unit is not None:  # a code that names no unit is for analytics only
+                await self.store.record_scan(unit, event)
+        else:
+            await self.refuse(message, "wrong_topic", f"{event.type} is not a scan or inspection")

@@ -200,10 +200,16 @@ class Pipeline:
     # -- reading ------------------------------------------------------------------------
 
     def chain(self, batch_id: str) -> list[ChainRecord]:
-        return asyncio.run(self._chain(batch_id))
+        return asyncio.run(self.reader.chain(batch_id))
 
-    async def _chain(self, batch_id: str) -> list[ChainRecord]:
-        return await self.reader.chain(batch_id)
+    def scan_summary(self, unit_key: str) -> Any:
+        return asyncio.run(self.reader.scan_summary(unit_key))
+
+    def inspector(self, token_sha256: str) -> Any:
+        return asyncio.run(self.reader.inspector(token_sha256))
+
+    def inspections(self, unit_key: str) -> Any:
+        return asyncio.run(self.reader.inspections(unit_key))
 
     def head(self, batch_id: str) -> Any:
         return self.session.execute(

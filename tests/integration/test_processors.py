@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 from datetime import timedelta
 
@@ -11,7 +12,15 @@ from cassandra.query import ValueSequence
 
 from contract import identifiers
 from contract.encoding import model_bytes
-from contract.events import BatchShipped
+from contract.events import (
+    BatchShipped,
+    InspectionRecorded,
+    InspectionVerdict,
+    InspectorRegistered,
+    InspectorRole,
+    ScannerKind,
+    ScanRecorded,
+)
 from contract.verdict import Reason
 from keys.chain import ChainDefect, verify_chain
 from keys.signing import SigningKey
@@ -22,6 +31,7 @@ from tests.integration.pipeline import (
     opened,
     original,
     packed,
+    wait_for,
 )
 from tests.world import NOW, PRODUCER, PRODUCT, World
 
@@ -163,3 +173,46 @@ def test_every_bad_event_lands_in_the_dead_letter_topic_with_its_reason(pipeline
     pipeline.flush()
     pipeline.wait_for_head(batch_id(other), 1)
     assert pipeline.metrics()["refused"]["malformed"] >= 1
+
+
+def test_inspectors_scans_and_findings_are_stored(pipeline: Pipeline):
+    w, lot = pipeline.world, "L2503SCAN1"
+    pack = packed(w, 2, lot)
+    for event in (opened(lot), pack):
+        pipeline.send_signed("batch", w.producer, event)
+    token_hash = hashlib.sha256(b"an inspector's token").hexdigest()
+    registered = InspectorRegistered(
+        event_id=uuid.uuid4(), occurred_at=NOW, authority_id="VN-34", inspector_id="QLTT-TB-07",
+        name="Nguyễn Văn An", role=InspectorRole.INSPECTOR, token_sha256=token_hash,
+    )  # fmt: skip
+    pipeline.send_signed("authority", w.provincial, registered)
+    unit = {"code": f"https://ocop.vn/01/x/21/{pack.serials[0]}", "batch_id": batch_id(lot),
+            "serial": pack.serials[0], "province": "Thái Bình"}  # fmt: skip
+    for n in range(3):
+        scan = ScanRecorded(
+            event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=1, minutes=n),
+            reason=Reason.GENUINE, scanner=ScannerKind.CONSUMER, device="ab" * 32, **unit,
+        )  # fmt: skip
+        pipeline.send("scan", scan.topic_key(), model_bytes(scan))
+    finding = InspectionRecorded(
+        event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=2), inspector_id="QLTT-TB-07",
+        stars_seen=5, verdict=InspectionVerdict.COUNTERFEIT,
+        reason=Reason.STARS_EXCEED_CERTIFICATION, place="Chợ Bo, TP Thái Bình", **unit,
+    )  # fmt: skip
+    pipeline.send("scan", finding.topic_key(), model_bytes(finding))
+    pipeline.flush()
+
+    unit_key = identifiers.unit_key(PRODUCT, pack.serials[0])
+    summary = wait_for("three scans", lambda: _at_least(pipeline.scan_summary(unit_key), 3))
+    assert (summary.first, summary.last) == (
+        NOW + timedelta(days=1),
+        NOW + timedelta(days=1, minutes=2),
+    )
+    inspector = wait_for("the inspector", lambda: pipeline.inspector(token_hash))
+    assert (inspector.inspector_id, inspector.active) == ("QLTT-TB-07", True)
+    findings = wait_for("the finding", lambda: pipeline.inspections(unit_key))
+    assert (findings[0].verdict, findings[0].stars_seen) == ("counterfeit", 5)
+
+
+def _at_least(summary, count):
+    return summary if summary.count >= count else None
