@@ -148,6 +148,7 @@ class BatchShipped(_BatchEvent):
     shipment_id: Identifier
     to_party: Text
     to_gln: Gln | None = None
+    to_province: Text | None = None
     units: Annotated[int, Field(ge=1)]
 
 
@@ -156,6 +157,8 @@ class BatchReceived(_BatchEvent):
     shipment_id: Identifier
     receiver: Text
     receiver_gln: Gln | None = None
+    receiver_province: Text | None = None
+    """Where the units are sold: a scan far from it suggests a diverted or copied code."""
     units: Annotated[int, Field(ge=1)]
 
 
@@ -321,6 +324,21 @@ class InspectionRecorded(_SeenUnit):
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 
+class AlertClosed(_EventBase):
+    """An inspector closes a counterfeit alert with a finding, through the verify API."""
+
+    type: Literal["alert_closed"] = "alert_closed"
+    alert_id: UUID
+    unit_key: Annotated[str, Field(min_length=1, max_length=300)]
+    """Where the alert is filed: a unit key, or the hash of a code that names no unit."""
+    inspector_id: Identifier
+    finding: InspectionVerdict
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+    def topic_key(self) -> bytes:
+        return self.unit_key.encode("utf-8")
+
+
 class InspectorRole(StrEnum):
     INSPECTOR = "inspector"
     SUPERVISOR = "supervisor"
@@ -358,7 +376,8 @@ Event = Annotated[
     | ProductRegistered
     | InspectorRegistered
     | ScanRecorded
-    | InspectionRecorded,
+    | InspectionRecorded
+    | AlertClosed,
     Field(discriminator="type"),
 ]
 BatchEvent = BatchOpened | UnitsPacked | BatchClosed | BatchShipped | BatchReceived | BatchRecalled
