@@ -281,7 +281,11 @@ def status(context: typer.Context) -> None:
     desk: Desk = context.obj
     with StationView(desk.settings) as view:
         batches, backlog = view.batches(), view.backlog()
-    table = Table("lot", "product", "status", "planned", "issued", "packed", "shipped", "backlog")
+    table = Table()
+    table.add_column("lot", no_wrap=True)
+    table.add_column("product")  # the one column that wraps on a narrow terminal
+    for heading in ("status", "planned", "issued", "packed", "shipped", "backlog"):
+        table.add_column(heading, no_wrap=True)
     for batch in batches:
         table.add_row(*_row(batch))
     console.print(table)

@@ -104,6 +104,8 @@ class Sender:
         outbox = Outbox(connection)
         try:
             while not self._stopping.is_set():
+                if deadline is not None and time.monotonic() > deadline:
+                    return False
                 try:
                     self._pump(outbox)
                 except KafkaError as exc:
@@ -112,8 +114,6 @@ class Sender:
                     continue
                 if until_empty and not self._in_flight and not outbox.backlog().events:
                     return True
-                if deadline is not None and time.monotonic() > deadline:
-                    return False
                 self._wake.wait(POLL_S)
                 self._wake.clear()
             return False
