@@ -17,7 +17,7 @@ from typing import Any
 
 from contract import topics as names
 from infra.process import StackError
-from infra.settings import DataSettings
+from infra.settings import ConnectionSettings, DataSettings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -55,7 +55,7 @@ def topic_specs(settings: DataSettings) -> list[TopicSpec]:
 
 
 @contextmanager
-def admin_client(settings: DataSettings) -> Iterator[Any]:
+def admin_client(settings: ConnectionSettings) -> Iterator[Any]:
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.kafka_bootstrap,

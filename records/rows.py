@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from uuid import UUID
 
 from contract.certification import CertificationRevocation, StarCertification
 
@@ -24,6 +25,7 @@ class BatchState:
     status: str
     recalled_at: datetime | None
     recall_reason: str | None
+    received_province: str | None
     head_seq: int
     head_hash: bytes
 
@@ -98,6 +100,21 @@ class Inspection:
     place: str
     province: str | None
     note: str | None
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """An alert with its state: open until an inspector closes it with a finding."""
+
+    unit_key: str
+    alert_id: UUID
+    kind: str
+    raised_at: datetime
+    province: str | None
+    detail: str
+    status: str  # open | closed
+    closed_by: str | None = None
+    finding: str | None = None
 
 
 @dataclass(frozen=True)

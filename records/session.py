@@ -23,6 +23,7 @@ from cassandra.cluster import (
 )
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import Statement, named_tuple_factory
+from cassandra.util import Date as CassandraDate
 
 from infra.settings import ConnectionSettings
 
@@ -58,18 +59,18 @@ def connect(
 
 
 def _utc_rows(columns: list[str], rows: list[tuple[Any, ...]]) -> list[Any]:
-    """Named tuples whose timestamps are timezone-aware: Cassandra stores UTC instants, the
-    driver hands them out naive, and the contract refuses naive times."""
-    aware = [
-        tuple(
-            value.replace(tzinfo=UTC)
-            if isinstance(value, datetime) and value.tzinfo is None
-            else value
-            for value in row
-        )
-        for row in rows
-    ]
-    return list(named_tuple_factory(columns, aware))
+    """Named tuples of plain Python values: timestamps timezone-aware (Cassandra stores UTC
+    instants, the driver hands them out naive, the contract refuses naive times) and dates
+    as datetime.date (the driver has a Date type of its own)."""
+    return list(named_tuple_factory(columns, [tuple(map(_plain, row)) for row in rows]))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    if isinstance(value, CassandraDate):
+        return value.date()
+    return value
 
 
 def run(

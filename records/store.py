@@ -9,16 +9,23 @@ with the same values.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
 from pydantic import TypeAdapter
 
-from contract.certification import CertificationRevocation, StarCertification
+from contract.alerts import Alert
+from contract.certification import (
+    CertificationRevocation,
+    CertificationState,
+    StarCertification,
+    certification_state,
+)
 from contract.encoding import decode_model, model_bytes
 from contract.events import (
+    AlertClosed,
     InspectionRecorded,
     InspectorRegistered,
     ProducerRegistered,
@@ -28,6 +35,7 @@ from contract.events import (
 from contract.signed import Signed, signed_type
 from keys.chain import ChainRecord
 from records.rows import (
+    AlertRow,
     BatchState,
     Inspection,
     Inspector,
@@ -53,6 +61,7 @@ _BATCH_STATICS = (
     "status",
     "recalled_at",
     "recall_reason",
+    "received_province",
     "head_seq",
     "head_hash",
 )
@@ -145,6 +154,14 @@ class RecordReader:
             f"SELECT {', '.join(_INSPECTION_COLUMNS)} FROM inspections_by_unit "
             "WHERE unit_key = ? LIMIT ?"
         )
+        self._unit_alerts = p(
+            "SELECT unit_key, alert_id, kind, raised_at, province, detail, status, closed_by, "
+            "finding, day FROM alerts_by_unit WHERE unit_key = ?"
+        )
+        self._day_alerts = p(
+            "SELECT unit_key, alert_id, kind, raised_at, detail, status FROM "
+            "alerts_by_province_day WHERE province = ? AND day = ? LIMIT ?"
+        )
         self._scans = p(
             "SELECT COUNT(*) AS n, MIN(scanned_at) AS first, MAX(scanned_at) AS last "
             "FROM scans_by_unit WHERE unit_key = ?"
@@ -204,6 +221,15 @@ class RecordReader:
             )
         return stored
 
+    async def rating(self, product_key: str, producer_id: str, at: datetime) -> CertificationState:
+        """The producer's certification of the product that applies at `at`."""
+        stored = await self.certifications(product_key)
+        return certification_state(
+            [s.certification for s in stored if s.certification.producer_id == producer_id],
+            {s.certification.certificate_no: s.revocation for s in stored if s.revocation},
+            at,
+        )
+
     async def latest_trust_list(self) -> bytes | None:
         rows = await run(self.session, self._trust_list, (TRUST_SCOPE,))
         return rows[0].document if rows else None
@@ -221,10 +247,33 @@ class RecordReader:
             for row in await run(self.session, self._inspections, (unit_key, limit))
         ]
 
+    async def alerts_for_unit(self, unit_key: str) -> list[AlertRow]:
+        rows = await run(self.session, self._unit_alerts, (unit_key,))
+        return [_alert_row(row, row.province) for row in rows]
+
+    async def alerts_on(self, province: str | None, day: date, limit: int = 500) -> list[AlertRow]:
+        """The alerts raised in a province (None: where the place was unknown) on a day."""
+        rows = await run(self.session, self._day_alerts, (province or "", day, limit))
+        return [_alert_row(row, province) for row in rows]
+
     async def scan_summary(self, unit_key: str) -> ScanSummary:
         rows = await run(self.session, self._scans, (unit_key,))
         row = rows[0]
         return ScanSummary(row.n, row.first, row.last)
+
+
+def _alert_row(row: Any, province: str | None) -> AlertRow:
+    return AlertRow(
+        unit_key=row.unit_key,
+        alert_id=row.alert_id,
+        kind=row.kind,
+        raised_at=row.raised_at,
+        province=province,
+        detail=row.detail,
+        status=row.status or "open",
+        closed_by=getattr(row, "closed_by", None),
+        finding=getattr(row, "finding", None),
+    )
 
 
 class RecordWriter(RecordReader):
@@ -284,6 +333,22 @@ class RecordWriter(RecordReader):
             "INSERT INTO scans_by_unit (unit_key, scanned_at, event_id, reason, scanner, "
             "latitude_e6, longitude_e6, accuracy_m, location_source, province, device) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._write_unit_alert = p(
+            "INSERT INTO alerts_by_unit (unit_key, alert_id, kind, raised_at, day, province, "
+            "detail, scan_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._write_day_alert = p(
+            "INSERT INTO alerts_by_province_day (province, day, raised_at, alert_id, unit_key, "
+            "kind, detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._close_unit_alert = p(
+            "UPDATE alerts_by_unit SET status = 'closed', closed_at = ?, closed_by = ?, "
+            "finding = ?, note = ? WHERE unit_key = ? AND alert_id = ?"
+        )
+        self._close_day_alert = p(
+            "UPDATE alerts_by_province_day SET status = 'closed' "
+            "WHERE province = ? AND day = ? AND raised_at = ? AND alert_id = ?"
         )
         self._write_inspector = p(
             "INSERT INTO inspectors_by_token (token_sha256, inspector_id, name, role, "
@@ -419,6 +484,42 @@ class RecordWriter(RecordReader):
             scan.device,
         )
         await run(self.session, self._write_scan, _unset_none(values))
+
+    async def raise_alert(self, alert: Alert, day: date) -> None:
+        """Store an alert (its id is deterministic, so a replay rewrites the same rows)."""
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        batch.add(
+            self._write_unit_alert,
+            _unset_none(
+                (
+                    alert.unit_key, alert.alert_id, alert.kind.value, alert.raised_at, day,
+                    alert.province, alert.detail, alert.scan_event_id,
+                )
+            ),
+        )  # fmt: skip
+        batch.add(
+            self._write_day_alert,
+            (alert.province or "", day, alert.raised_at, alert.alert_id, alert.unit_key,
+             alert.kind.value, alert.detail),
+        )  # fmt: skip
+        await run(self.session, batch)
+
+    async def close_alert(self, event: AlertClosed) -> bool:
+        """Close an alert with the inspector's finding; False if there is no such alert."""
+        rows = await run(self.session, self._unit_alerts, (event.unit_key,))
+        found = [row for row in rows if row.alert_id == event.alert_id]
+        if not found:
+            return False
+        row = found[0]
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        batch.add(
+            self._close_unit_alert,
+            _unset_none((event.occurred_at, event.inspector_id, event.finding.value, event.note,
+                         event.unit_key, event.alert_id)),
+        )  # fmt: skip
+        batch.add(self._close_day_alert, (row.province or "", row.day, row.raised_at, row.alert_id))
+        await run(self.session, batch)
+        return True
 
     async def register_inspector(self, event: InspectorRegistered) -> None:
         values = (

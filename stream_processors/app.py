@@ -18,14 +18,16 @@ from typing import Any
 import faust
 from cassandra.cluster import Cluster
 
+from infra.topics import admin_client
 from keys.ids import decode_public_key
 from keys.keystore import Keystore
 from keys.signing import SigningKey
 from records.session import connect
 from records.store import RecordWriter
+from stream_processors.analytics import ScanAnalytics
 from stream_processors.authority import AuthorityIngest, TrustListIngest
 from stream_processors.ingest import BatchIngest
-from stream_processors.outcomes import Message, Metrics, Refuser
+from stream_processors.outcomes import Message, Metrics, Refuser, SendBytes
 from stream_processors.scans import ScanIngest
 from stream_processors.settings import ProcessorSettings
 from stream_processors.trust import TrustHolder
@@ -87,18 +89,26 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 3,
     )
-    dead_letters = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
-
-    async def send_dead_letter(key: bytes, value: bytes) -> None:
-        delivery = await dead_letters.send(key=key, value=value)
-        await delivery  # acknowledged by Kafka before the refused message's offset moves on
-
-    refuse = Refuser(send_dead_letter, metrics, f"{settings.app_id}@{settings.processor_name}")
+    refuse = Refuser(
+        _sender(app, settings.dead_letter_topic),
+        metrics,
+        f"{settings.app_id}@{settings.processor_name}",
+    )
+    # the recent scans of each unit, on the scan topic's partitions, restored from Kafka
+    window = app.Table(
+        "ocop-scan-window",
+        partitions=_partitions(settings, settings.scan_topic),
+        key_type=bytes,
+        value_type=bytes,
+    )
+    analytics = ScanAnalytics(
+        store, window, _sender(app, settings.alert_topic), settings.thresholds()
+    )
     handlers: dict[str, Handler] = {
         settings.trust_topic: TrustListIngest(store, trust, refuse, metrics).handle,
         settings.authority_topic: AuthorityIngest(store, trust, refuse, metrics).handle,
         settings.batch_topic: BatchIngest(store, trust, seal_key, refuse, metrics).handle,
-        settings.scan_topic: ScanIngest(store, refuse, metrics).handle,
+        settings.scan_topic: ScanIngest(store, analytics, refuse, metrics).handle,
     }
     for topic_name, handler in handlers.items():
         _agent(app, topic_name, handler)
@@ -112,6 +122,26 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         return web.json(await _metrics_report(app, metrics))
 
     return Processors(app, cluster, metrics, seal_key)
+
+
+def _sender(app: faust.App, topic_name: str) -> SendBytes:
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+
+    async def send(key: bytes, value: bytes) -> None:
+        delivery = await topic.send(key=key, value=value)
+        await delivery  # acknowledged by Kafka before the consumed message's offset moves on
+
+    return send
+
+
+def _partitions(settings: ProcessorSettings, topic_name: str) -> int:
+    """A table must have its source topic's partition count; ask the broker for it."""
+    with admin_client(settings) as admin:
+        described = admin.describe_topics([topic_name])
+    partitions = described[0].get("partitions") if described else None
+    if not partitions:
+        raise SetupError(f"topic {topic_name} does not exist; run `ocop-stack topics` first")
+    return len(partitions)
 
 
 def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
@@ -154,6 +184,7 @@ async def _metrics_report(app: faust.App, metrics: Metrics) -> dict[str, Any]:
         "processed": dict(metrics.processed),
         "duplicates": dict(metrics.duplicates),
         "refused": dict(metrics.refused),
+        "alerts": dict(metrics.alerts),
         "lag": lag,
         "started_at": metrics.started_at.isoformat(),
     }

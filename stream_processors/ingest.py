@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from contract.certification import certification_state
 from contract.events import BatchEvent, BatchOpened, UnitsPacked
 from contract.records import record_hash
 from contract.verdict import Reason
@@ -105,15 +104,8 @@ class BatchIngest:
         if isinstance(event, BatchOpened):
             return Facts(product=await self.store.product(event.product_key))
         if isinstance(event, UnitsPacked) and state is not None:
-            stored = await self.store.certifications(state.product_key)
-            rating = certification_state(
-                [
-                    s.certification
-                    for s in stored
-                    if s.certification.producer_id == state.producer_id
-                ],
-                {s.certification.certificate_no: s.revocation for s in stored if s.revocation},
-                event.occurred_at,
+            rating = await self.store.rating(
+                state.product_key, state.producer_id, event.occurred_at
             )
             label_key = self.trust.current and self.trust.current.key_certificate(event.key_id)
             owner = label_key.producer_id if isinstance(label_key, ProducerKeyCertificate) else None

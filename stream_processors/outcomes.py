@@ -28,6 +28,7 @@ class Metrics:
     processed: Counter[str] = field(default_factory=Counter)  # by topic
     duplicates: Counter[str] = field(default_factory=Counter)  # by topic
     refused: Counter[str] = field(default_factory=Counter)  # by reason code
+    alerts: Counter[str] = field(default_factory=Counter)  # by alert kind
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

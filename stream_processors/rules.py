@@ -102,7 +102,8 @@ def apply(state: BatchState | None, event: BatchEvent, facts: Facts, seq: int) -
         return Outcome(replace(state, status=BatchStatus.SHIPPED))
     if isinstance(event, BatchReceived):
         _require(state, event, BatchStatus.SHIPPED, BatchStatus.RECEIVED, code="batch_not_shipped")
-        return Outcome(replace(state, status=BatchStatus.RECEIVED))
+        province = event.receiver_province or state.received_province
+        return Outcome(replace(state, status=BatchStatus.RECEIVED, received_province=province))
     if isinstance(event, BatchRecalled):
         recalled = replace(
             state,
@@ -140,6 +141,7 @@ def _open(state: BatchState | None, event: BatchOpened, facts: Facts) -> BatchSt
         status=BatchStatus.OPEN,
         recalled_at=None,
         recall_reason=None,
+        received_province=None,
         head_seq=0,
         head_hash=GENESIS_HASH,
     )

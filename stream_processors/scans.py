@@ -9,14 +9,18 @@ left to counterfeit analytics.
 from __future__ import annotations
 
 from contract.errors import ContractError
-from contract.events import InspectionRecorded, ScanRecorded, decode_event
+from contract.events import AlertClosed, InspectionRecorded, ScanRecorded, decode_event
 from records.store import RecordWriter
+from stream_processors.analytics import ScanAnalytics
 from stream_processors.outcomes import Message, Metrics, Refuser
 
 
 class ScanIngest:
-    def __init__(self, store: RecordWriter, refuse: Refuser, metrics: Metrics) -> None:
+    def __init__(
+        self, store: RecordWriter, analytics: ScanAnalytics, refuse: Refuser, metrics: Metrics
+    ) -> None:
         self.store = store
+        self.analytics = analytics
         self.refuse = refuse
         self.metrics = metrics
 
@@ -32,7 +36,15 @@ class ScanIngest:
             await self.store.record_inspection(event.topic_key().decode("ascii"), event)
         elif isinstance(event, ScanRecorded):
             unit = event.unit_key()
-            if unit is not None:  # a code that names no unit is for analytics only
+            if unit is not None:  # a code that names no unit has no history to join
                 await self.store.record_scan(unit, event)
+            for alert in await self.analytics.analyse(event):
+                self.metrics.alerts[alert.kind.value] += 1
+        elif isinstance(event, AlertClosed):
+            if not await self.store.close_alert(event):
+                await self.refuse(message, "unknown_alert", f"no alert {event.alert_id} for "
+                                  f"{event.unit_key}")  # fmt: skip
         else:
-            await self.refuse(message, "wrong_topic", f"{event.type} is not a scan or inspection")
+            await self.refuse(
+                message, "wrong_topic", f"{event.type} is not a scan, inspection or alert closing"
+            )

@@ -5,15 +5,19 @@ events it cannot check."""
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 
 from contract import topics
 from infra.settings import PROJECT_ROOT, ConnectionSettings
+from stream_processors.detect import Thresholds
 
 
 class ProcessorSettings(ConnectionSettings):
+    """Thresholds of counterfeit analytics are here too; their reasons are in detect.py."""
+
     app_id: str = Field("ocop-processors", description="Kafka consumer group and Faust app id")
     root_key: str = Field(description="the national office's root public key (base64url)")
     seal_keystore: Path = PROJECT_ROOT / ".state" / "processor-keys"
@@ -24,6 +28,12 @@ class ProcessorSettings(ConnectionSettings):
     trust_topic: str = topics.TRUST_LISTS
     scan_topic: str = topics.SCAN_EVENTS
     dead_letter_topic: str = topics.DEAD_LETTER
+    alert_topic: str = topics.ALERTS
+    max_speed_kmh: float = Field(250.0, gt=0, description="faster than this between scans: copy")
+    travel_window_h: float = Field(72.0, gt=0, description="scans compared for travel")
+    max_devices: int = Field(5, ge=1, description="more distinct devices than this: copy")
+    device_window_days: float = Field(30.0, gt=0)
+    delivery_km: float = Field(150.0, ge=0, description="scan this far from delivery: alert")
     session_timeout_s: float = Field(
         10.0,
         ge=6.0,
@@ -33,3 +43,12 @@ class ProcessorSettings(ConnectionSettings):
     web_port: int = Field(6066, description="the worker's HTTP port: /ocop/metrics")
     data_dir: Path = PROJECT_ROOT / ".state" / "faust"
     processor_name: str = Field(default_factory=socket.gethostname)
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            max_speed_kmh=self.max_speed_kmh,
+            travel_window=timedelta(hours=self.travel_window_h),
+            max_devices=self.max_devices,
+            device_window=timedelta(days=self.device_window_days),
+            delivery_km=self.delivery_km,
+        )
