@@ -122,11 +122,12 @@ def certification_state(
 ) -> CertificationState:
     """Which of a product's certifications applies at `at`, and if none, why not.
 
-    Of the certifications in force, the one with the latest start wins: a renewal, upgrade
-    or downgrade is a new award that supersedes the earlier one. If none is in force, the
-    latest one that had started says why (revoked or expired). `revocations` maps
-    certificate numbers to their revocation; one takes effect at its `effective_at`.
-    Expiry needs no event: it is a matter of `at`, so the answer is computed, never stored.
+    The latest certification to have started decides: a renewal, upgrade or downgrade is a
+    new award that supersedes the earlier one for good, so revoking a downgrade does not
+    bring back the stars it replaced. If that certification is revoked or has expired, that
+    is the answer. `revocations` maps certificate numbers to their revocation; one takes
+    effect at its `effective_at`. Expiry needs no event: it is a matter of `at`, so the
+    answer is computed, never stored.
     """
 
     def revoked(award: StarCertification) -> CertificationRevocation | None:
@@ -137,13 +138,12 @@ def certification_state(
     if not ordered:
         return CertificationState(CertificationStatus.NONE)
     started = [award for award in ordered if award.valid_from <= at]
-    for award in started:
-        if at < award.valid_until and revoked(award) is None:
-            return CertificationState(CertificationStatus.IN_FORCE, award)
     if not started:
         return CertificationState(CertificationStatus.NOT_YET_VALID, ordered[-1])
     latest = started[0]
     revocation = revoked(latest)
     if revocation is not None:
         return CertificationState(CertificationStatus.REVOKED, latest, revocation)
-    return CertificationState(CertificationStatus.EXPIRED, latest)
+    if at >= latest.valid_until:
+        return CertificationState(CertificationStatus.EXPIRED, latest)
+    return CertificationState(CertificationStatus.IN_FORCE, latest)

@@ -211,6 +211,9 @@ class Pipeline:
     def inspections(self, unit_key: str) -> Any:
         return asyncio.run(self.reader.inspections(unit_key))
 
+    def alerts(self, unit_key: str) -> Any:
+        return asyncio.run(self.reader.alerts_for_unit(unit_key))
+
     def head(self, batch_id: str) -> Any:
         return self.session.execute(
             "SELECT head_seq, head_hash, status, units_packed FROM batch_records "

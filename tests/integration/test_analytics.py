@@ -1,0 +1,231 @@
+"""Counterfeit analytics on the real stack: one test per alert kind, each with the near miss
+that must not alert, and a worker restart in the middle of a window."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from contract import identifiers
+from contract.alerts import AlertKind
+from contract.encoding import model_bytes
+from contract.events import (
+    BatchRecalled,
+    BatchReceived,
+    BatchShipped,
+    CertificationIssued,
+    CertificationRevoked,
+    ScannerKind,
+    ScanRecorded,
+)
+from contract.verdict import Reason
+from keys import certs
+from tests.integration.pipeline import Pipeline, batch_id, closed, opened, packed, wait_for
+from tests.world import NOW, PRODUCER, PRODUCT, World
+
+
+@pytest.fixture(scope="module")
+def pipeline(stack_settings, tmp_path_factory):
+    running = Pipeline(stack_settings, tmp_path_factory.mktemp("analytics"), World())
+    try:
+        running.start_worker()
+        running.publish_authority_setup()
+        yield running
+    finally:
+        running.close()
+
+
+def packed_units(pipeline: Pipeline, lot: str, count: int, *, close: bool = False) -> list[str]:
+    units = packed(pipeline.world, count, lot)
+    events = [opened(lot), units, *([closed(count, lot)] if close else [])]
+    for event in events:
+        pipeline.send_signed("batch", pipeline.world.producer, event)
+    pipeline.flush()
+    pipeline.wait_for_head(batch_id(lot), len(events))
+    return list(units.serials)
+
+
+def scan(
+    pipeline: Pipeline,
+    lot: str,
+    serial: str,
+    minutes: float,
+    province: str | None,
+    device: str = "aa" * 32,
+    scanner: ScannerKind = ScannerKind.CONSUMER,
+) -> None:
+    event = ScanRecorded(
+        event_id=uuid.uuid4(), occurred_at=NOW + timedelta(minutes=minutes),
+        code=f"https://ocop.vn/01/x/10/{lot}/21/{serial}", batch_id=batch_id(lot), serial=serial,
+        province=province, reason=Reason.GENUINE, scanner=scanner, device=device,
+    )  # fmt: skip
+    pipeline.send("scan", event.topic_key(), model_bytes(event))
+
+
+def alerts(pipeline: Pipeline, serial: str) -> set[str]:
+    return {a.kind for a in pipeline.alerts(identifiers.unit_key(PRODUCT, serial))}
+
+
+def raised(pipeline: Pipeline, serial: str, kind: AlertKind) -> set[str]:
+    return wait_for(f"a {kind} alert", lambda: kind in alerts(pipeline, serial) and alerts(
+        pipeline, serial))  # fmt: skip
+
+
+def processed(pipeline: Pipeline, serial: str, count: int) -> None:
+    unit = identifiers.unit_key(PRODUCT, serial)
+    wait_for(f"{count} scans of {serial}",
+             lambda: pipeline.scan_summary(unit).count >= count)  # fmt: skip
+
+
+def test_impossible_travel_but_not_a_short_hop(pipeline: Pipeline):
+    near, far = packed_units(pipeline, "L2506TRAV1", 2)
+    scan(pipeline, "L2506TRAV1", near, 0, "Thái Bình")
+    scan(pipeline, "L2506TRAV1", near, 20, "Nam Định", device="bb" * 32)
+    scan(pipeline, "L2506TRAV1", far, 0, "Thái Bình")
+    scan(pipeline, "L2506TRAV1", far, 60, "Hồ Chí Minh", device="bb" * 32)
+    pipeline.flush()
+    assert raised(pipeline, far, AlertKind.IMPOSSIBLE_TRAVEL) == {"impossible_travel"}
+    processed(pipeline, near, 2)
+    assert alerts(pipeline, near) == set()
+
+
+def test_too_many_devices_but_not_one_phone_many_times(pipeline: Pipeline):
+    same, many = packed_units(pipeline, "L2506DEVS1", 2)
+    for n in range(7):
+        scan(pipeline, "L2506DEVS1", same, n, "Thái Bình")
+    for n in range(6):
+        scan(pipeline, "L2506DEVS1", many, n, "Thái Bình", device=f"{n:064x}")
+    # an inspector's scans never count: theirs are kept apart
+    scan(pipeline, "L2506DEVS1", same, 9, "Thái Bình", device="cc" * 32,
+         scanner=ScannerKind.INSPECTOR)  # fmt: skip
+    pipeline.flush()
+    assert raised(pipeline, many, AlertKind.TOO_MANY_DEVICES) == {"too_many_devices"}
+    processed(pipeline, same, 8)
+    assert alerts(pipeline, same) == set()
+
+
+def test_a_validly_signed_code_never_packed(pipeline: Pipeline):
+    [real] = packed_units(pipeline, "L2506LEAK1", 1)
+    never = identifiers.new_serial()
+    scan(pipeline, "L2506LEAK1", real, 0, "Thái Bình")
+    scan(pipeline, "L2506LEAK1", never, 0, "Thái Bình")
+    pipeline.flush()
+    assert raised(pipeline, never, AlertKind.NEVER_PACKED) == {"never_packed"}
+    processed(pipeline, real, 1)
+    assert alerts(pipeline, real) == set()
+
+
+def test_recalled_batch_and_expired_product(pipeline: Pipeline):
+    [kept] = packed_units(pipeline, "L2506KEEP1", 1, close=True)
+    [recalled] = packed_units(pipeline, "L2506RECL1", 1, close=True)
+    recall = BatchRecalled(
+        event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=1), batch_id=batch_id("L2506RECL1"),
+        producer_id=PRODUCER, recalled_by="VN-34", reason="nhiễm khuẩn",
+    )  # fmt: skip
+    pipeline.send_signed("batch", pipeline.world.producer, recall)
+    pipeline.flush()
+    pipeline.wait_for_head(batch_id("L2506RECL1"), 4)
+    day = 24 * 60
+    scan(pipeline, "L2506KEEP1", kept, 2 * day, "Thái Bình")  # before expiry (2026-03-09)
+    scan(pipeline, "L2506RECL1", recalled, 2 * day, "Thái Bình")
+    scan(pipeline, "L2506KEEP1", kept, 400 * day, "Thái Bình", device="dd" * 32)  # after
+    pipeline.flush()
+    assert raised(pipeline, recalled, AlertKind.RECALLED_BATCH) == {"recalled_batch"}
+    assert raised(pipeline, kept, AlertKind.PAST_EXPIRY) == {"past_expiry"}
+
+
+def test_scanned_far_from_the_delivery_province(pipeline: Pipeline):
+    lot = "L2506SHIP1"
+    home, away = packed_units(pipeline, lot, 2, close=True)
+    common = {"event_id": uuid.uuid4, "batch_id": batch_id(lot), "producer_id": PRODUCER}
+    shipped = BatchShipped(
+        **{k: v() if callable(v) else v for k, v in common.items()},
+        occurred_at=NOW + timedelta(hours=3),
+        shipment_id="S1",
+        to_party="Siêu thị Thái Bình",
+        to_province="Thái Bình",
+        units=2,
+    )
+    received = BatchReceived(
+        **{k: v() if callable(v) else v for k, v in common.items()},
+        occurred_at=NOW + timedelta(hours=6),
+        shipment_id="S1",
+        receiver="Siêu thị Thái Bình",
+        receiver_province="Thái Bình",
+        units=2,
+    )
+    for event in (shipped, received):
+        pipeline.send_signed("batch", pipeline.world.producer, event)
+    pipeline.flush()
+    pipeline.wait_for_head(batch_id(lot), 5)
+    scan(pipeline, lot, home, 600, "Hưng Yên")  # carried home to the next province
+    scan(pipeline, lot, away, 600, "Cà Mau")
+    pipeline.flush()
+    assert raised(pipeline, away, AlertKind.OUTSIDE_DELIVERY_PROVINCE) == {
+        "outside_delivery_province"
+    }
+    processed(pipeline, home, 1)
+    assert alerts(pipeline, home) == set()
+
+
+def test_the_window_survives_a_worker_restart(pipeline: Pipeline):
+    [unit] = packed_units(pipeline, "L2506RSTR1", 1)
+    scan(pipeline, "L2506RSTR1", unit, 0, "Thái Bình")
+    pipeline.flush()
+    processed(pipeline, unit, 1)
+    time.sleep(2.5)  # past the commit interval, so the restart resumes after this scan
+    pipeline.stop_worker(signal.SIGKILL)
+    pipeline.start_worker()
+    scan(pipeline, "L2506RSTR1", unit, 90, "Đà Nẵng", device="bb" * 32)
+    pipeline.flush()
+    assert raised(pipeline, unit, AlertKind.IMPOSSIBLE_TRAVEL) == {"impossible_travel"}
+
+
+def test_stars_above_a_downgraded_rating_then_a_revoked_one(pipeline: Pipeline):
+    """Last in the module: it changes the product's rating for good."""
+    w = pipeline.world
+    before, after, revoked = packed_units(pipeline, "L2506STAR1", 3)
+    scan(pipeline, "L2506STAR1", before, 0, "Thái Bình")  # as printed: 4★ in force
+    pipeline.flush()
+    processed(pipeline, before, 1)
+    assert alerts(pipeline, before) == set()
+
+    downgrade = w.award(stars=3, score="62", number="200/GCN-UBND",
+                        valid_from=NOW + timedelta(days=1))  # fmt: skip
+    pipeline.send_signed(
+        "authority",
+        w.provincial,
+        CertificationIssued(
+            event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=1), certification=downgrade
+        ),
+    )
+    pipeline.flush()
+    wait_for("the downgrade", lambda: pipeline.session.execute(
+        "SELECT stars FROM certifications WHERE product_key = %s AND certificate_no = %s",
+        (PRODUCT, "200/GCN-UBND")).one())  # fmt: skip
+    scan(pipeline, "L2506STAR1", after, 2 * 24 * 60, "Thái Bình")
+    pipeline.flush()
+    assert raised(pipeline, after, AlertKind.STARS_EXCEED_RATING) == {"stars_exceed_rating"}
+
+    revocation = certs.revoke_certification(
+        w.provincial, downgrade.body, decision_no="47/QĐ-UBND", reason="vi phạm chất lượng",
+        effective_at=NOW + timedelta(days=3), now=NOW + timedelta(days=3),
+    )  # fmt: skip
+    pipeline.send_signed(
+        "authority",
+        w.provincial,
+        CertificationRevoked(
+            event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=3), revocation=revocation
+        ),
+    )
+    pipeline.flush()
+    wait_for("the revocation", lambda: pipeline.session.execute(
+        "SELECT revoked_at FROM certifications WHERE product_key = %s AND certificate_no = %s",
+        (PRODUCT, "200/GCN-UBND")).one().revoked_at)  # fmt: skip
+    scan(pipeline, "L2506STAR1", revoked, 4 * 24 * 60, "Thái Bình")
+    pipeline.flush()
+    assert raised(pipeline, revoked, AlertKind.RATING_LAPSED) == {"rating_lapsed"}

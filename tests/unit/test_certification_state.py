@@ -1,0 +1,42 @@
+"""Which certification applies when: the latest to have started supersedes the others."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from contract.certification import CertificationStatus, certification_state
+from keys import certs
+from tests.world import NOW, World
+
+
+def test_a_downgrade_supersedes_and_its_revocation_revives_nothing(world: World):
+    award = world.certifications[0].body  # 4★ from NOW - 200 days
+    downgrade = world.award(stars=3, score="61", number="2/GCN", valid_from=NOW).body
+    revocation = certs.revoke_certification(
+        world.provincial, downgrade, decision_no="9/QĐ", reason="sai phạm",
+        effective_at=NOW + timedelta(days=10), now=NOW + timedelta(days=10),
+    ).body  # fmt: skip
+    awards, revoked = [award, downgrade], {downgrade.certificate_no: revocation}
+
+    before = certification_state(awards, revoked, NOW - timedelta(days=1))
+    assert (before.status, before.certification.stars) == (CertificationStatus.IN_FORCE, 4)
+    during = certification_state(awards, revoked, NOW + timedelta(days=1))
+    assert (during.status, during.certification.stars) == (CertificationStatus.IN_FORCE, 3)
+    after = certification_state(awards, revoked, NOW + timedelta(days=11))
+    assert (after.status, after.certification.stars) == (CertificationStatus.REVOKED, 3)
+
+
+def test_a_renewal_takes_over_only_when_it_starts(world: World):
+    award = world.certifications[0].body
+    renewal = world.award(stars=5, score="91", number="3/GCN",
+                          valid_from=NOW + timedelta(days=30)).body  # fmt: skip
+    now = certification_state([award, renewal], {}, NOW)
+    assert now.certification == award
+    later = certification_state([award, renewal], {}, NOW + timedelta(days=31))
+    assert (later.status, later.certification.stars) == (CertificationStatus.IN_FORCE, 5)
+
+
+def test_expiry_needs_no_event(world: World):
+    award = world.certifications[0].body
+    assert certification_state([award], {}, award.valid_until).status is CertificationStatus.EXPIRED
+    assert certification_state([], {}, NOW).status is CertificationStatus.NONE
