@@ -181,11 +181,18 @@ class Sender:
         self._drop_producer()
 
     def _drop_producer(self) -> None:
-        """Abandons the producer and whatever it still holds: those rows go again, in order."""
+        """Abandons the producer and whatever it still holds: those rows go again, in order.
+
+        kafka-python's close(timeout=0) raises while records are pending, where Java's client
+        drops them; its I/O thread's force_close (kafka-python 3.0) is what drops them, so an
+        abandoned producer cannot deliver them later beside the new one.
+        """
         producer, self._producer = self._producer, None
         self._in_flight.clear()
         self._sent_up_to = 0
         if producer is not None:
+            producer._sender.force_close()
+            producer._sender.join(GRACE_S)
             producer.close(timeout=0)
 
     def _unreachable(self, error: BaseException) -> None:
