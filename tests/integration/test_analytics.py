@@ -71,8 +71,11 @@ def alerts(pipeline: Pipeline, serial: str) -> set[str]:
 
 
 def raised(pipeline: Pipeline, serial: str, kind: AlertKind) -> set[str]:
-    return wait_for(f"a {kind} alert", lambda: kind in alerts(pipeline, serial) and alerts(
-        pipeline, serial))  # fmt: skip
+    def found() -> set[str] | None:
+        kinds = alerts(pipeline, serial)
+        return kinds if kind in kinds else None
+
+    return wait_for(f"a {kind} alert", found)
 
 
 def processed(pipeline: Pipeline, serial: str, count: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def scan(
 
 
 def batch(**changes) -> BatchState:
-    fields = dict(
+    fields: dict[str, Any] = dict(
         batch_id="/01/08931234567897/10/L1", product_key="/01/08931234567897", producer_id="P",
         lot="L1", production_date=date(2025, 5, 1), expiry_date=date(2025, 12, 31),
         raw_materials="[]", planned_units=None, units_packed=10, status="received",
@@ -84,7 +85,10 @@ def test_an_ip_based_place_gets_a_wide_margin(world):
                            source=LocationSource.IP)  # fmt: skip
     near = scan(2, 5, None, location=hanoi_by_ip)
     assert detect(near, [scan(1, 0)], facts(world), LIMITS) == []
-    assert least_distance_km(near.place, scan(1, 0).place) == 0
+    there = scan(1, 0).place
+    assert near.place is not None
+    assert there is not None
+    assert least_distance_km(near.place, there) == 0
 
 
 def test_too_many_devices(world):
