@@ -199,4 +199,3 @@ def test_events_need_an_opened_batch_of_the_same_producer(world, open_batch):
             open_batch, BatchClosed(**common(producer_id="OTHER-HTX"), units_packed=0), Facts(), 2
         )
     assert refused.value.code == "batch_of_another_producer"
-
