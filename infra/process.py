@@ -22,6 +22,41 @@ class StackError(Exception):
 
 
 @dataclass(frozen=True)
+class PythonService:
+    """One of the project's own long-running commands (the worker, the API), run detached.
+
+    It is recognised by a variable in its environment naming this state folder and the
+    service, since its command line (a console script) names neither.
+    """
+
+    name: str
+    state_dir: Path
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "run" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "logs" / f"{self.name}.out"
+
+    @property
+    def marker(self) -> str:
+        return f"OCOP_SERVICE={self.state_dir}:{self.name}"
+
+    def command(self) -> list[str]:
+        return self.argv
+
+    def environment(self) -> dict[str, str]:
+        return os.environ | self.env | {"OCOP_SERVICE": f"{self.state_dir}:{self.name}"}
+
+    def identifies(self, cmdline: str, environ: str) -> bool:
+        return f"{self.marker} " in environ
+
+
+@dataclass(frozen=True)
 class JavaServer:
     """Everything needed to launch and recognise one server process."""
 
@@ -54,6 +89,15 @@ class JavaServer:
             *self.args,
         ]
 
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def identifies(self, cmdline: str, environ: str) -> bool:
+        return f"-Docop.state={self.state_dir} " in cmdline and self.main_class in cmdline
+
+
+Managed = JavaServer | PythonService
+
 
 def java_binary() -> str:
     home = os.environ.get("JAVA_HOME")
@@ -82,16 +126,16 @@ def _is_alive(pid: int) -> bool:
     return state != "Z" or threads > 1
 
 
-def _cmdline(pid: int) -> str:
-    """The process's command line, waiting out an exec in progress.
+def _proc_text(pid: int, what: str) -> str:
+    """/proc/<pid>/cmdline or environ, waiting out an exec in progress.
 
     subprocess launches with vfork, so the parent runs on while the child is still inside
-    execve: for a moment its command line reads empty although it is alive.
+    execve: for a moment both read empty although the process is alive.
     """
     deadline = time.monotonic() + 2.0
     while True:
         try:
-            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            raw = Path(f"/proc/{pid}/{what}").read_bytes()
         except OSError:
             return ""
         if raw or time.monotonic() > deadline or not _is_alive(pid):
@@ -99,25 +143,21 @@ def _cmdline(pid: int) -> str:
         time.sleep(0.01)
 
 
-def running_pid(server: JavaServer) -> int | None:
+def running_pid(server: Managed) -> int | None:
     """The pid of this server if it runs; removes a stale pid file."""
     try:
         pid = int(server.pid_file.read_text().strip())
     except (OSError, ValueError):
         server.pid_file.unlink(missing_ok=True)
         return None
-    cmdline = _cmdline(pid)
-    if (
-        _is_alive(pid)
-        and f"-Docop.state={server.state_dir} " in cmdline
-        and server.main_class in cmdline
-    ):
+    ours = server.identifies(_proc_text(pid, "cmdline"), _proc_text(pid, "environ") + " ")
+    if ours and _is_alive(pid):
         return pid
     server.pid_file.unlink(missing_ok=True)
     return None
 
 
-def launch(server: JavaServer) -> int:
+def launch(server: Managed) -> int:
     """Start the server detached from this process, its output appended to its log file."""
     server.log_file.parent.mkdir(parents=True, exist_ok=True)
     server.pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +165,7 @@ def launch(server: JavaServer) -> int:
         proc = subprocess.Popen(
             server.command(),
             stdin=subprocess.DEVNULL,
+            env=server.environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -133,7 +174,7 @@ def launch(server: JavaServer) -> int:
     return proc.pid
 
 
-def terminate(server: JavaServer, pid: int, timeout_s: float) -> bool:
+def terminate(server: Managed, pid: int, timeout_s: float) -> bool:
     """SIGTERM (a clean shutdown: no log recovery next time), SIGKILL after the timeout.
 
     Returns True when the clean shutdown finished in time.

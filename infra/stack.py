@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra import cassandra, kafka
-from infra.process import JavaServer, StackError, launch, log_tail, running_pid, terminate
+from infra.process import (
+    JavaServer,
+    Managed,
+    PythonService,
+    StackError,
+    launch,
+    log_tail,
+    running_pid,
+    terminate,
+)
 from infra.settings import StackSettings
 
 
@@ -143,20 +152,27 @@ def status(settings: StackSettings) -> list[ServerStatus]:
 def down(settings: StackSettings, report: Report = _quiet, only: set[str] | None = None) -> None:
     """Stop the servers this state folder runs (``only`` those named, if given).
 
-    Kafka first, so that nothing still writing through it waits on Cassandra.
+    The project's own services (worker, API) first, then Kafka, then Cassandra, so that
+    nothing still writing through one waits on the next.
     """
-    for server in reversed(SERVERS):
-        if only is not None and server.name not in only:
+    servers = {server.name for server in SERVERS}
+    services: list[Managed] = [
+        PythonService(pid_file.stem, settings.state_dir)
+        for pid_file in sorted((settings.state_dir / "run").glob("*.pid"))
+        if pid_file.stem not in servers
+    ]
+    for process in services + [_recognise(s, settings) for s in reversed(SERVERS)]:
+        if only is not None and process.name not in only:
             continue
-        java = _recognise(server, settings)
-        pid = running_pid(java)
+        pid = running_pid(process)
         if pid is None:
-            report(f"{server.name}: not running")
+            if process.name in servers:
+                report(f"{process.name}: not running")
             continue
         t0 = time.monotonic()
-        clean = terminate(java, pid, settings.stop_timeout_s)
+        clean = terminate(process, pid, settings.stop_timeout_s)
         how = "stopped" if clean else "did not stop in time and was killed"
-        report(f"{server.name}: {how} ({time.monotonic() - t0:.1f} s)")
+        report(f"{process.name}: {how} ({time.monotonic() - t0:.1f} s)")
 
 
 def _recognise(server: Server, settings: StackSettings) -> JavaServer:

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from infra import stack
-from infra.process import JavaServer, StackError, running_pid, terminate
+from infra.process import JavaServer, PythonService, StackError, launch, running_pid, terminate
 from infra.settings import StackSettings
 
 
@@ -72,3 +72,17 @@ def test_a_server_that_dies_at_start_up_reports_its_log(tmp_path):
         not (tmp_path / "run" / "broken.pid").exists()
         or running_pid(JavaServer("broken", "vn.ocop.NoSuchMain", tmp_path)) is None
     )
+
+
+def test_a_python_service_is_recognised_by_its_environment_and_stopped_by_down(tmp_path):
+    service = PythonService(
+        "worker", tmp_path, argv=[sys.executable, "-c", "import time; time.sleep(60)"]
+    )
+    pid = launch(service)
+    assert running_pid(service) == pid
+    # the same name under another state folder is someone else's
+    assert running_pid(PythonService("worker", tmp_path / "other")) is None
+    lines: list[str] = []
+    stack.down(StackSettings(state_dir=tmp_path), report=lines.append)
+    assert running_pid(service) is None
+    assert any(line.startswith("worker: stopped") for line in lines), lines
