@@ -46,6 +46,7 @@ from infra.settings import StackSettings
 from infra.topics import admin_client
 from keys.chain import ChainRecord
 from keys.keystore import Keystore
+from keys.publish import AuthorityPublisher
 from keys.signing import SigningKey
 from records.session import connect
 from records.store import RecordReader
@@ -181,15 +182,25 @@ class Pipeline:
     def publish_authority_setup(self) -> None:
         """The trust list, the producer, its product and the product's 4★ certification."""
         w = self.world
-        self.send("trust", b"trust-list", w.trust_list_bytes())
-        self.flush()
-        self.send_signed("authority", w.provincial, producer_registration())
-        self.send_signed("authority", w.provincial, product_registration())
-        certification = CertificationIssued(
-            event_id=uuid.uuid4(), occurred_at=NOW, certification=w.certifications[0]
+        office = AuthorityPublisher(
+            self.settings.kafka_bootstrap,
+            authority_topic=self.topics["authority"],
+            trust_topic=self.topics["trust"],
         )
-        self.send_signed("authority", w.provincial, certification)
-        self.flush()
+        try:
+            office.trust_list(w.trust_list_bytes())
+            office.flush()  # the list first: the events below are checked against it
+            office.event(w.provincial, producer_registration())
+            office.event(w.provincial, product_registration())
+            office.event(
+                w.provincial,
+                CertificationIssued(
+                    event_id=uuid.uuid4(), occurred_at=NOW, certification=w.certifications[0]
+                ),
+            )
+            assert office.flush() == 3
+        finally:
+            office.close()
         wait_for(
             "the certification to be stored",
             lambda: self.session.execute(
