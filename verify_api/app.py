@@ -1,0 +1,102 @@
+"""The FastAPI app: `create_app(settings)`, with a lifespan that opens what it holds.
+
+Errors are answered in one shape everywhere (verify_api.errors): a stable code and a
+sentence in the client's language, as JSON, or as a page for a browser. Cassandra being
+unreachable mid-request is 503, not 500: the client may simply try again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+
+from cassandra import DriverException
+from cassandra.cluster import NoHostAvailable
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from verify_api.errors import ApiError, ErrorCode
+from verify_api.guards import Guard, TokenBuckets
+from verify_api.rendering import error_response
+from verify_api.routes import ROUTERS
+from verify_api.services import Services, open_services
+from verify_api.settings import ApiSettings
+from verify_api.trustcache import NoTrustList
+
+ServicesFactory = Callable[[ApiSettings], Awaitable[Services]]
+
+_BY_STATUS = {
+    HTTPStatus.NOT_FOUND: ErrorCode.NOT_FOUND,
+    HTTPStatus.METHOD_NOT_ALLOWED: ErrorCode.METHOD_NOT_ALLOWED,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ErrorCode.BODY_TOO_LARGE,
+}
+
+
+def create_app(settings: ApiSettings, *, services: ServicesFactory = open_services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        held = await services(settings)
+        app.state.services = held
+        try:
+            yield
+        finally:
+            await held.close()
+
+    app = FastAPI(
+        title="OCOP trace verify API",
+        summary="Resolves the QR code on an OCOP product to its provenance and its current "
+        "star rating; the inspectors' API; the published trust list.",
+        version="1.0",
+        lifespan=lifespan,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(request, exc.code, exc.detail, exc.headers)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = _BY_STATUS.get(HTTPStatus(exc.status_code), ErrorCode.BAD_REQUEST)
+        return error_response(request, code, "", dict(exc.headers or {}))
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return error_response(request, ErrorCode.INVALID_REQUEST, problems)
+
+    async def no_trust_list(request: Request, exc: Exception) -> Response:
+        return error_response(request, ErrorCode.NO_TRUST_LIST)
+
+    async def store_down(request: Request, exc: Exception) -> Response:
+        return error_response(request, ErrorCode.STORE_UNAVAILABLE, type(exc).__name__)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(NoTrustList, no_trust_list)
+    app.add_exception_handler(NoHostAvailable, store_down)
+    app.add_exception_handler(DriverException, store_down)
+
+    buckets = None
+    if settings.rate_limit_per_s > 0:
+        buckets = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.add_middleware(
+        Guard,
+        buckets=buckets,
+        max_url=settings.max_url_length,
+        max_body=settings.max_body_bytes,
+    )
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """For `uvicorn --factory verify_api.app:app_from_environment` (OCOP_* variables)."""
+    return create_app(ApiSettings())

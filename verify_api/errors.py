@@ -1,0 +1,132 @@
+"""Errors the API answers with: a stable code, its HTTP status, a sentence in both languages.
+
+A scanner app branches on the code; a person reads the sentence. Verdicts on labels are not
+errors (a counterfeit is an answer), so they are not here: see verify_api.findings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from http import HTTPStatus
+from typing import Any
+
+from contract.verdict import Lang
+from verify_api.schemas import ErrorBody
+
+
+class ErrorCode(StrEnum):
+    NOT_FOUND = "not_found"
+    BAD_REQUEST = "bad_request"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    INVALID_REQUEST = "invalid_request"
+    UNKNOWN_PRODUCT = "unknown_product"
+    UNKNOWN_BATCH = "unknown_batch"
+    UNKNOWN_UNIT = "unknown_unit"
+    BODY_TOO_LARGE = "body_too_large"
+    URL_TOO_LONG = "url_too_long"
+    RATE_LIMITED = "rate_limited"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NO_TRUST_LIST = "no_trust_list"
+    STORE_UNAVAILABLE = "store_unavailable"
+    EVENTS_UNAVAILABLE = "events_unavailable"
+
+    @property
+    def status(self) -> HTTPStatus:
+        return _STATUS[self]
+
+    def sentence(self, lang: Lang) -> str:
+        vi, en = _SENTENCES[self]
+        return vi if lang is Lang.VI else en
+
+
+class ApiError(Exception):
+    """Raised by routes and dependencies; the app's handler renders it (JSON or HTML)."""
+
+    def __init__(
+        self, code: ErrorCode, detail: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{code}: {detail}" if detail else code.value)
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}
+
+
+_STATUS = {
+    ErrorCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
+    ErrorCode.BAD_REQUEST: HTTPStatus.BAD_REQUEST,
+    ErrorCode.METHOD_NOT_ALLOWED: HTTPStatus.METHOD_NOT_ALLOWED,
+    ErrorCode.INVALID_REQUEST: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.UNKNOWN_PRODUCT: HTTPStatus.NOT_FOUND,
+    ErrorCode.UNKNOWN_BATCH: HTTPStatus.NOT_FOUND,
+    ErrorCode.UNKNOWN_UNIT: HTTPStatus.NOT_FOUND,
+    ErrorCode.BODY_TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    ErrorCode.URL_TOO_LONG: HTTPStatus.REQUEST_URI_TOO_LONG,
+    ErrorCode.RATE_LIMITED: HTTPStatus.TOO_MANY_REQUESTS,
+    ErrorCode.UNAUTHENTICATED: HTTPStatus.UNAUTHORIZED,
+    ErrorCode.FORBIDDEN: HTTPStatus.FORBIDDEN,
+    ErrorCode.NO_TRUST_LIST: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorCode.STORE_UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorCode.EVENTS_UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+_SENTENCES = {
+    ErrorCode.NOT_FOUND: (
+        "Không có trang này. Mã QR của sản phẩm OCOP có dạng /01/<GTIN>/10/<lô>/21/<số sê-ri> "
+        "hoặc /p/<mã sản phẩm>/10/<lô>/21/<số sê-ri>.",
+        "No such page. An OCOP product's QR code is /01/<GTIN-14>/10/<lot>/21/<serial> or "
+        "/p/<product code>/10/<lot>/21/<serial>.",
+    ),
+    ErrorCode.BAD_REQUEST: ("Yêu cầu không hợp lệ.", "The request is not valid."),
+    ErrorCode.METHOD_NOT_ALLOWED: (
+        "Địa chỉ này không nhận phương thức này.",
+        "This URL does not accept this method.",
+    ),
+    ErrorCode.INVALID_REQUEST: (
+        "Nội dung yêu cầu không hợp lệ.",
+        "The request's content is not valid.",
+    ),
+    ErrorCode.UNKNOWN_PRODUCT: ("Không tìm thấy sản phẩm này.", "No such product is known."),
+    ErrorCode.UNKNOWN_BATCH: ("Không tìm thấy lô hàng này.", "No such batch is known."),
+    ErrorCode.UNKNOWN_UNIT: ("Không tìm thấy sản phẩm có mã này.", "No such unit is known."),
+    ErrorCode.BODY_TOO_LARGE: ("Nội dung gửi lên quá lớn.", "The request body is too large."),
+    ErrorCode.URL_TOO_LONG: ("Địa chỉ quá dài.", "The URL is too long."),
+    ErrorCode.RATE_LIMITED: (
+        "Quá nhiều yêu cầu. Vui lòng thử lại sau ít giây.",
+        "Too many requests. Please try again in a few seconds.",
+    ),
+    ErrorCode.UNAUTHENTICATED: (
+        "Cần mã truy cập hợp lệ của cán bộ kiểm tra.",
+        "A valid inspector token is required.",
+    ),
+    ErrorCode.FORBIDDEN: (
+        "Tài khoản này không có quyền thực hiện thao tác này.",
+        "This account may not do this.",
+    ),
+    ErrorCode.NO_TRUST_LIST: (
+        "Hệ thống chưa có danh sách tin cậy nên chưa thể kiểm tra mã. Vui lòng thử lại sau.",
+        "The service holds no trust list yet and cannot check codes. Please try again later.",
+    ),
+    ErrorCode.STORE_UNAVAILABLE: (
+        "Hệ thống tạm thời không truy cập được dữ liệu. Vui lòng thử lại sau.",
+        "The records are temporarily unavailable. Please try again later.",
+    ),
+    ErrorCode.EVENTS_UNAVAILABLE: (
+        "Chưa ghi nhận được kết quả kiểm tra. Vui lòng gửi lại.",
+        "The finding could not be recorded. Please send it again.",
+    ),
+}
+
+
+def error_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors a route can answer with, grouped by status."""
+    by_status: dict[int, list[ErrorCode]] = {}
+    for code in codes:
+        by_status.setdefault(int(code.status), []).append(code)
+    return {
+        status: {
+            "model": ErrorBody,
+            "description": "; ".join(f"`{code}`: {code.sentence(Lang.EN)}" for code in group),
+        }
+        for status, group in by_status.items()
+    }

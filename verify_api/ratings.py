@@ -1,0 +1,114 @@
+"""A product's star rating now, and how it got there: awarded, renewed, up- or downgraded,
+revoked, expired, each with its date.
+
+The certifications come from Cassandra, not the trust list: the processors store a
+certification or revocation the moment the authority sends it, while the trust list is
+republished periodically. Which certification applies is the contract's one function
+(contract.certification.certification_state), so the API, the processors and an offline
+verifier can never disagree on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from contract.certification import (
+    CertificationRevocation,
+    CertificationState,
+    CertificationStatus,
+    StarCertification,
+    certification_state,
+)
+from records.rows import StoredCertification
+from verify_api.schemas import CertificateOut, RatingChange, RatingEvent, RevocationOut
+
+_INSTANT = timedelta(microseconds=1)
+
+
+def of_producer(
+    stored: Sequence[StoredCertification], producer_id: str
+) -> list[StoredCertification]:
+    """Only the producer's own certifications count for its labels: a product key could in
+    principle be certified to another producer, and that rating is not this label's."""
+    return [s for s in stored if s.certification.producer_id == producer_id]
+
+
+def state_at(stored: Sequence[StoredCertification], at: datetime) -> CertificationState:
+    return certification_state(
+        [s.certification for s in stored],
+        {s.certification.certificate_no: s.revocation for s in stored if s.revocation},
+        at,
+    )
+
+
+def most_stars_ever(stored: Sequence[StoredCertification], now: datetime) -> int:
+    """The highest rating the product ever held up to now (0 if none)."""
+    return max(
+        (s.certification.stars for s in stored if s.certification.valid_from <= now), default=0
+    )
+
+
+def history(stored: Sequence[StoredCertification], now: datetime) -> list[RatingEvent]:
+    """The rating's changes up to `now`, oldest first."""
+    started = sorted(
+        (s for s in stored if s.certification.valid_from <= now),
+        key=lambda s: (s.certification.valid_from, s.certification.issued_at),
+    )
+    events: list[RatingEvent] = []
+    for item in started:
+        award = item.certification
+        before = state_at(stored, award.valid_from - _INSTANT)
+        replaced = before.certification if before.status is CertificationStatus.IN_FORCE else None
+        events.append(_event(_change(replaced, award), award.valid_from, award))
+        revocation = item.revocation
+        if revocation is not None and revocation.effective_at <= now:
+            events.append(_event(RatingChange.REVOKED, revocation.effective_at, award))
+        if award.valid_until <= now and _lapsed(stored, award):
+            events.append(_event(RatingChange.EXPIRED, award.valid_until, award))
+    return sorted(events, key=lambda event: event.at)
+
+
+def _lapsed(stored: Sequence[StoredCertification], award: StarCertification) -> bool:
+    """Did the rating end when `award` ran out? Not if a revocation ended it earlier, nor if
+    another certification had taken over, nor if a renewal starts at that very moment."""
+    state = state_at(stored, award.valid_until)
+    return state.status is CertificationStatus.EXPIRED and state.certification == award
+
+
+def _change(replaced: StarCertification | None, award: StarCertification) -> RatingChange:
+    """Relative to the certification in force just before: none means a (new) award."""
+    if replaced is None:
+        return RatingChange.AWARDED
+    if award.stars > replaced.stars:
+        return RatingChange.UPGRADED
+    if award.stars < replaced.stars:
+        return RatingChange.DOWNGRADED
+    return RatingChange.RENEWED
+
+
+def _event(change: RatingChange, at: datetime, award: StarCertification) -> RatingEvent:
+    return RatingEvent(change=change, at=at, certificate_no=award.certificate_no, stars=award.stars)
+
+
+def certificate_out(award: StarCertification) -> CertificateOut:
+    return CertificateOut(
+        certificate_no=award.certificate_no,
+        decision_no=award.decision_no,
+        stars=award.stars,
+        score=format(award.score.normalize(), "f"),
+        evaluation_level=award.evaluation_level.value,
+        authority_id=award.authority_id,
+        issued_at=award.issued_at,
+        valid_from=award.valid_from,
+        valid_until=award.valid_until,
+    )
+
+
+def revocation_out(revocation: CertificationRevocation) -> RevocationOut:
+    return RevocationOut(
+        decision_no=revocation.decision_no,
+        reason=revocation.reason,
+        issued_at=revocation.issued_at,
+        effective_at=revocation.effective_at,
+    )

@@ -1,0 +1,71 @@
+"""HTML and JSON answers: the consumer page, error pages and error bodies.
+
+Templates use no external assets and no JavaScript: the page must render on a cheap phone
+on a weak connection and in browsers with scripts off. Dates are shown as Vietnamese read
+them (day/month/year, Vietnam time). Undefined template values raise instead of printing
+nothing, so a missing fact is a failing test, not a silently blank line.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.requests import HTTPConnection
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from contract.label import VIETNAM_TIME
+from contract.verdict import Lang
+from verify_api.errors import ErrorCode
+from verify_api.i18n import STRINGS
+from verify_api.negotiation import language, wants_json
+from verify_api.schemas import ErrorBody, Resolution
+
+
+def _day(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        value = value.astimezone(VIETNAM_TIME)
+    return value.strftime("%d/%m/%Y")
+
+
+def _moment(value: datetime) -> str:
+    return value.astimezone(VIETNAM_TIME).strftime("%d/%m/%Y %H:%M")
+
+
+_ENV = Environment(
+    loader=PackageLoader("verify_api", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["day"] = _day
+_ENV.filters["moment"] = _moment
+_RESOLUTION = _ENV.get_template("resolution.html")
+_ERROR = _ENV.get_template("error.html")
+
+NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
+"""A verdict is about now (ratings lapse, scans are counted): never cached, per language."""
+
+
+def resolution_page(resolution: Resolution, lang: Lang, switch_href: str) -> str:
+    return _RESOLUTION.render(r=resolution, t=STRINGS[lang], lang=lang, switch_href=switch_href)
+
+
+def error_response(
+    connection: HTTPConnection,
+    code: ErrorCode,
+    detail: str = "",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error in the client's format and language: HTML only for a client that prefers it
+    (a browser), JSON for everyone else."""
+    lang = language(connection.query_params.get("lang"), connection.headers.get("accept-language"))
+    sentence = code.sentence(lang)
+    text = f"{sentence} ({detail})" if detail else sentence
+    status = int(code.status)
+    if wants_json(connection.headers.get("accept"), default=True):
+        body = ErrorBody(error=code.value, detail=text[:2000])
+        return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    page = _ERROR.render(t=STRINGS[lang], lang=lang, detail=text, code=code.value, status=status)
+    return HTMLResponse(page, status_code=status, headers=headers)

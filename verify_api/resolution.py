@@ -1,0 +1,386 @@
+"""From a scanned code to a verdict: the signature against the trust list, then the records.
+
+1. keys.verifier checks the label against the trust list: format, key, signature, and that
+   the key was usable on the packing day. A failure there is final: nothing the label
+   claims is looked up, so a forger's code never shows a real product's facts.
+2. The records say what the trust list cannot: the rating NOW (certifications reach
+   Cassandra as soon as an authority issues them; the trust list is republished
+   periodically), whether this exact label was packed, whether its batch was recalled or
+   is past its expiry date. `judge` turns them into findings; it is a pure function.
+3. The findings, the facts and the trust list's age become one `Resolution`, which the
+   consumer page renders and JSON clients receive as it is.
+
+Every code path ends in findings; there is no default verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from contract import identifiers
+from contract.certification import CertificationStatus
+from contract.label import SignedLabel, vietnam_date
+from contract.verdict import Lang, Reason
+from keys.chain import ChainRecord
+from keys.trustlist import TrustList
+from keys.verifier import LabelVerification, verify_label
+from records.rows import BatchState, Producer, Product, ScanSummary, StoredCertification, Unit
+from verify_api import findings, ratings
+from verify_api.cache import TtlCache
+from verify_api.findings import ApiReason, Finding
+from verify_api.schemas import (
+    BatchOut,
+    FindingOut,
+    LabelOut,
+    Links,
+    ProducerOut,
+    ProductOut,
+    Resolution,
+    ScansOut,
+    Sentences,
+    SignerOut,
+    StarsOut,
+    StoryStep,
+    TrustListOut,
+)
+from verify_api.story import batch_out, story
+
+STORIES_HELD = 2_000
+
+
+class Records(Protocol):
+    """The reads a resolution makes (records.store.RecordReader has them all)."""
+
+    async def unit(self, unit_key: str) -> Unit | None: ...
+    async def batch(self, batch_id: str) -> BatchState | None: ...
+    async def chain(self, batch_id: str) -> list[ChainRecord]: ...
+    async def product(self, product_key: str) -> Product | None: ...
+    async def producer(self, producer_id: str) -> Producer | None: ...
+    async def certifications(self, product_key: str) -> list[StoredCertification]: ...
+    async def scan_summary(self, unit_key: str) -> ScanSummary: ...
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the records hold about an authentically signed label."""
+
+    label: SignedLabel
+    producer_id: str
+    unit: Unit | None
+    batch: BatchState | None
+    product: Product | None
+    certifications: Sequence[StoredCertification]
+    """The label's producer's certifications of the product."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A resolution and what a scan event needs besides it."""
+
+    resolution: Resolution
+    verification: LabelVerification
+    findings: list[Finding]
+
+    @property
+    def scan_reason(self) -> Reason:
+        """The contract's reason for the scan event: the first contract reason found (the
+        records-only findings have no contract code; analytics re-derive them)."""
+        return next((f for f in self.findings if isinstance(f, Reason)), Reason.GENUINE)
+
+
+def judge(evidence: Evidence, now: datetime) -> list[Finding]:
+    """Everything that is wrong with an authentically signed label, worst first; GENUINE alone
+    if nothing is."""
+    label, product = evidence.label, evidence.product
+    if product is not None and product.producer_id != evidence.producer_id:
+        return [Reason.SIGNER_NOT_AUTHORISED]  # a real key signing another producer's product
+    found: list[Finding] = []
+    claim = _claim(label.batch.stars, evidence.certifications, now)
+    if claim is not None:
+        if findings.level(claim) is findings.Level.COUNTERFEIT:
+            return [claim]
+        found.append(claim)
+    if _not_as_packed(label, evidence.unit) is not None:
+        found.append(ApiReason.NOT_PACKED)
+    batch = evidence.batch
+    if batch is not None and batch.recalled_at is not None:
+        found.append(ApiReason.RECALLED)
+    if batch is not None and batch.expiry_date < vietnam_date(now):
+        found.append(ApiReason.PAST_EXPIRY)
+    return sorted(found, key=findings.PRIORITY.index) or [Reason.GENUINE]
+
+
+def _claim(
+    printed: int, certifications: Sequence[StoredCertification], now: datetime
+) -> Finding | None:
+    """What is wrong with the printed stars today, if anything."""
+    if printed == 0:
+        return None  # no star logo, no claim
+    ever = ratings.most_stars_ever(certifications, now)
+    if ever == 0:
+        return Reason.NO_CERTIFICATION
+    if printed > ever:
+        return Reason.STARS_EXCEED_CERTIFICATION
+    state = ratings.state_at(certifications, now)
+    if state.status is CertificationStatus.REVOKED:
+        return Reason.CERTIFICATION_REVOKED
+    if state.status is not CertificationStatus.IN_FORCE:
+        return Reason.CERTIFICATION_EXPIRED
+    assert state.certification is not None  # in force means there is one
+    if state.certification.stars < printed:
+        return ApiReason.RATING_DOWNGRADED
+    return None
+
+
+def _not_as_packed(label: SignedLabel, unit: Unit | None) -> str | None:
+    """Why this exact label was never packed, or None if it was."""
+    if unit is None:
+        return f"no unit {label.serial} of {label.batch.product_key} was ever packed"
+    batch = label.batch
+    differences = [
+        f"{name} {printed} on the label, {packed} when packed"
+        for name, printed, packed in (
+            ("batch", batch.batch_id, unit.batch_id),
+            ("stars", batch.stars, unit.printed_stars),
+            ("key", batch.key_id, unit.key_id),
+            ("packing day", batch.packed_on, unit.packed_on),
+        )
+        if printed != packed
+    ]
+    return "; ".join(differences) or None
+
+
+class Resolver:
+    """Resolves codes against the trust list and the records, caching what scans share."""
+
+    def __init__(self, records: Records, *, cache_s: float) -> None:
+        self._records = records
+        self._products: TtlCache[str, tuple[Product | None, list[StoredCertification]]]
+        self._products = TtlCache(cache_s)
+        self._producers: TtlCache[str, Producer | None] = TtlCache(cache_s)
+        self._batches: TtlCache[str, BatchState | None] = TtlCache(cache_s)
+        # a story is fixed by its chain head, so it can be kept for as long as there is room
+        self._stories: TtlCache[tuple[str, int, bytes], list[StoryStep]] = TtlCache(
+            float("inf"), max_entries=STORIES_HELD
+        )
+
+    async def resolve(self, text: str, trust: TrustList, now: datetime) -> Resolved:
+        verification = verify_label(text, trust=trust, now=now)
+        signer = verification.producer
+        key = verification.key
+        label = verification.label
+        if signer is None or key is None or not key.usable or label is None:
+            reason = verification.reason
+            return Resolved(_unvouched(verification, now), verification, [reason])
+        unit_key = identifiers.unit_key(label.batch.product_key, label.serial)
+        batch_id, producer_id = label.batch.batch_id, signer.producer_id
+        unit, (product, stored), producer, batch, scans = await asyncio.gather(
+            self._records.unit(unit_key),
+            self._products.get(label.batch.product_key, lambda: self._product(label)),
+            self._producers.get(producer_id, lambda: self._records.producer(producer_id)),
+            self._batches.get(batch_id, lambda: self._records.batch(batch_id)),
+            self._records.scan_summary(unit_key),
+        )
+        evidence = Evidence(
+            label=label,
+            producer_id=producer_id,
+            unit=unit,
+            batch=batch,
+            product=product,
+            certifications=ratings.of_producer(stored, producer_id),
+        )
+        found = judge(evidence, now)
+        steps = await self._story(batch) if batch is not None else []
+        resolution = _vouched(verification, evidence, found, producer, steps, scans, now)
+        return Resolved(resolution, verification, found)
+
+    async def _product(
+        self, label: SignedLabel
+    ) -> tuple[Product | None, list[StoredCertification]]:
+        key = label.batch.product_key
+        product, stored = await asyncio.gather(
+            self._records.product(key), self._records.certifications(key)
+        )
+        return product, stored
+
+    async def _story(self, batch: BatchState) -> list[StoryStep]:
+        async def load() -> list[StoryStep]:
+            return story(await self._records.chain(batch.batch_id))
+
+        return await self._stories.get((batch.batch_id, batch.head_seq, batch.head_hash), load)
+
+
+# -- building the answer ------------------------------------------------------------------
+
+
+def _sentences(finding: Finding) -> Sentences:
+    return Sentences(vi=findings.sentence(finding, Lang.VI), en=findings.sentence(finding, Lang.EN))
+
+
+def _head(
+    verification: LabelVerification, found: list[Finding], detail: str, now: datetime
+) -> dict[str, object]:
+    """The fields every resolution has, vouched for or not."""
+    lead = found[0]
+    notices = [
+        Sentences(vi=vi, en=en)
+        for vi, en in zip(
+            verification.warnings(Lang.VI), verification.warnings(Lang.EN), strict=True
+        )
+    ]
+    label = verification.label
+    return {
+        "level": findings.level(lead),
+        "reason": lead,
+        "category": findings.category(lead),
+        "sentence": _sentences(lead),
+        "detail": detail[:2000],
+        "findings": [
+            FindingOut(reason=f, level=findings.level(f), sentence=_sentences(f)) for f in found
+        ],
+        "notices": notices,
+        "defect": verification.defect,
+        "label": label
+        and LabelOut(
+            host=label.batch.host,
+            product_key=label.batch.product_key,
+            lot=label.batch.lot,
+            serial=label.serial,
+            packed_on=label.batch.packed_on,
+            printed_stars=label.batch.stars,
+            key_id=label.batch.key_id,
+        ),
+        "trust_list": TrustListOut.of(verification.trust_list),
+        "checked_at": now,
+    }
+
+
+def _unvouched(verification: LabelVerification, now: datetime) -> Resolution:
+    """A code that is not ours or not authentic: the verdict, and nothing from the records."""
+    head = _head(verification, [verification.reason], verification.detail, now)
+    return Resolution.model_validate(
+        head
+        | {
+            "signer": None,
+            "stars": None,
+            "product": None,
+            "producer": None,
+            "batch": None,
+            "scans": None,
+            "links": None,
+        }
+    )
+
+
+def _vouched(
+    verification: LabelVerification,
+    evidence: Evidence,
+    found: list[Finding],
+    producer: Producer | None,
+    steps: list[StoryStep],
+    scans: ScanSummary,
+    now: datetime,
+) -> Resolution:
+    label, unit, stored = evidence.label, evidence.unit, evidence.certifications
+    assert verification.producer is not None  # vouched for
+    assert verification.key is not None
+    state = ratings.state_at(stored, now)
+    in_force = state.certification if state.status is CertificationStatus.IN_FORCE else None
+    product, batch = evidence.product, evidence.batch
+    batch_view: BatchOut | None = None
+    if batch is not None:
+        batch_view = batch_out(batch, steps, unit.seq if unit is not None else None)
+    head = _head(verification, found, _detail(found[0], evidence, now), now)
+    return Resolution.model_validate(
+        head
+        | {
+            "signer": SignerOut(
+                key_id=verification.producer.key_id,
+                key_status=verification.key.status,
+                producer_id=verification.producer.producer_id,
+                authority_id=verification.producer.authority_id,
+            ),
+            "stars": StarsOut(
+                printed=label.batch.stars,
+                current=in_force.stars if in_force else 0,
+                status=state.status,
+                certificate=state.certification and ratings.certificate_out(state.certification),
+                revocation=state.revocation and ratings.revocation_out(state.revocation),
+                history=ratings.history(stored, now),
+            ),
+            "product": product
+            and ProductOut(
+                product_key=product.product_key,
+                name=product.name,
+                name_en=product.name_en,
+                product_group=product.product_group,
+                description=product.description,
+            ),
+            "producer": producer
+            and ProducerOut(
+                producer_id=producer.producer_id,
+                name=producer.name,
+                kind=producer.kind,
+                address=producer.address,
+                commune=producer.commune,
+                district=producer.district,
+                province=producer.province,
+            ),
+            "batch": batch_view,
+            "scans": ScansOut(count=scans.count, first=scans.first, last=scans.last),
+            "links": Links(
+                certifications=f"/products{label.batch.product_key}/certifications",
+                provenance=f"/batches{label.batch.batch_id}",
+            ),
+        }
+    )
+
+
+def _detail(lead: Finding, evidence: Evidence, now: datetime) -> str:
+    """The specific fact behind the leading finding, for support staff and logs (English)."""
+    label, batch = evidence.label, evidence.batch
+    state = ratings.state_at(evidence.certifications, now)
+    award, revocation = state.certification, state.revocation
+    printed = label.batch.stars
+    if lead is Reason.SIGNER_NOT_AUTHORISED:
+        owner = evidence.product.producer_id if evidence.product else "?"
+        return f"{label.batch.product_key} belongs to {owner}, signed by {evidence.producer_id}"
+    if lead is Reason.NO_CERTIFICATION:
+        return f"label shows {printed}★; {evidence.producer_id} never held a certification of it"
+    if lead is Reason.STARS_EXCEED_CERTIFICATION:
+        ever = ratings.most_stars_ever(evidence.certifications, now)
+        return f"label shows {printed}★; the product never held more than {ever}★"
+    if lead is ApiReason.NOT_PACKED:
+        return _not_as_packed(label, evidence.unit) or ""
+    if lead is ApiReason.RECALLED and batch is not None and batch.recalled_at is not None:
+        return (
+            f"batch {batch.batch_id} recalled {batch.recalled_at:%Y-%m-%d}: {batch.recall_reason}"
+        )
+    if lead is Reason.CERTIFICATION_REVOKED and award and revocation:
+        return (
+            f"certificate {award.certificate_no} revoked from {revocation.effective_at:%Y-%m-%d} "
+            f"by {revocation.decision_no}: {revocation.reason}"
+        )
+    if lead is Reason.CERTIFICATION_EXPIRED and award:
+        return f"certificate {award.certificate_no} valid until {award.valid_until:%Y-%m-%d}"
+    if lead is ApiReason.RATING_DOWNGRADED and award:
+        return (
+            f"label shows {printed}★; certificate {award.certificate_no} in force since "
+            f"{award.valid_from:%Y-%m-%d} awards {award.stars}★"
+        )
+    if lead is ApiReason.PAST_EXPIRY and batch is not None:
+        return f"expiry date {batch.expiry_date}"
+    where = (
+        f"packed in record {evidence.unit.seq} of {label.batch.batch_id}" if evidence.unit else ""
+    )
+    claim = (
+        f"; {printed}★ backed by certificate {award.certificate_no} until "
+        f"{award.valid_until:%Y-%m-%d}"
+        if printed and award
+        else ""
+    )
+    return f"signed by key {label.batch.key_id} of {evidence.producer_id}, {where}{claim}"

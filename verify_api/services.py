@@ -1,0 +1,140 @@
+"""What the API holds while it runs: the Cassandra reader, the trust list, the Kafka sender.
+
+`open_services` fails at start-up when Cassandra does not answer: an API that cannot read
+records would answer every scan with an error page. Kafka and the trust list may come
+later: scans are dropped (and counted) until Kafka is reached, and codes get 503 until an
+authority has published a trust list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from contract.events import Location, ScannerKind, ScanRecorded
+from contract.verdict import Reason
+from keys.ids import decode_public_key
+from records.rows import Inspection, Inspector
+from records.session import connect
+from records.store import RecordReader
+from verify_api.events import EventSink, KafkaEvents
+from verify_api.resolution import Records, Resolved, Resolver
+from verify_api.settings import ApiSettings
+from verify_api.trustcache import NoTrustList, TrustCache
+
+log = logging.getLogger(__name__)
+
+
+class Store(Records, Protocol):
+    """Every read the API makes; records.store.RecordReader is the real one."""
+
+    async def latest_trust_list(self) -> bytes | None: ...
+    async def seal_keys(self) -> dict[str, str]: ...
+    async def inspector(self, token_sha256: str) -> Inspector | None: ...
+    async def inspections(self, unit_key: str, limit: int = 50) -> list[Inspection]: ...
+
+
+@dataclass
+class Services:
+    settings: ApiSettings
+    store: Store
+    trust: TrustCache
+    resolver: Resolver
+    events: EventSink
+    device_key: bytes
+    close: Callable[[], Awaitable[None]]
+
+    async def resolve(self, text: str, now: datetime) -> Resolved:
+        """Raises NoTrustList when there is none to judge with."""
+        held = await self.trust.get()
+        resolved = await self.resolver.resolve(text, held.trust, now)
+        if resolved.verification.reason is Reason.UNKNOWN_KEY:
+            # a producer key certified a moment ago is in a newer list than the one held
+            newer = await self.trust.newer()
+            if newer is not None:
+                resolved = await self.resolver.resolve(text, newer.trust, now)
+        return resolved
+
+    def device_hash(self, device_id: str | None) -> str | None:
+        """A keyed hash: it tells devices apart, and without the key it cannot be matched
+        to a device id someone knows."""
+        if device_id is None:
+            return None
+        return hmac.new(self.device_key, device_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def record_scan(
+        self,
+        resolved: Resolved,
+        text: str,
+        now: datetime,
+        *,
+        scanner: ScannerKind,
+        province: str | None,
+        location: Location | None,
+        device_id: str | None,
+    ) -> None:
+        """Queue the scan event; a scan of a code that is not authentically ours names no
+        unit, so a forger's copy of a real serial never joins that unit's history."""
+        signer = resolved.resolution.signer
+        label = resolved.verification.label if signer is not None else None
+        self.events.offer(
+            ScanRecorded(
+                event_id=uuid.uuid4(),
+                occurred_at=now,
+                code=text[:1024],
+                batch_id=label.batch.batch_id if label else None,
+                serial=label.serial if label else None,
+                province=province,
+                location=location,
+                producer_id=signer and signer.producer_id,
+                reason=resolved.scan_reason,
+                scanner=scanner,
+                device=self.device_hash(device_id),
+            )
+        )
+
+
+async def open_services(settings: ApiSettings) -> Services:
+    cluster, session = await asyncio.to_thread(connect, settings, keyspace=settings.keyspace)
+    reader = await asyncio.to_thread(RecordReader, session)
+    events = KafkaEvents(
+        settings.kafka_bootstrap,
+        settings.scan_topic,
+        linger_ms=settings.kafka_linger_ms,
+        queue_size=settings.scan_queue_size,
+        deliver_timeout_s=settings.inspection_timeout_s,
+    )
+    await events.start()
+    trust = TrustCache(
+        reader, decode_public_key(settings.root_key), ttl_s=settings.trust_list_ttl_s
+    )
+    try:
+        await trust.get()
+    except NoTrustList:
+        log.warning("no trust list is stored yet: codes get 503 until one is published")
+    if settings.device_salt is not None:
+        device_key = settings.device_salt.get_secret_value().encode("utf-8")
+    else:  # development only (settings refuse this elsewhere): hashes change on restart
+        device_key = secrets.token_bytes(32)
+
+    async def close() -> None:
+        await events.stop()
+        await asyncio.to_thread(cluster.shutdown)
+
+    return Services(
+        settings=settings,
+        store=reader,
+        trust=trust,
+        resolver=Resolver(reader, cache_s=settings.record_cache_s),
+        events=events,
+        device_key=device_key,
+        close=close,
+    )

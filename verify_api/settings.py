@@ -1,0 +1,75 @@
+"""The API's settings: environment variables with the prefix OCOP_.
+
+There is no default trust root: an API that cannot check the trust list would answer
+"genuine" on someone else's word, so it refuses to start instead. Outside development the
+device-hash salt is required too: with a known salt, anyone could test whether a given
+device id is behind a stored scan.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from contract import topics
+from infra.settings import ConnectionSettings
+from keys.ids import decode_public_key
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ApiSettings(ConnectionSettings):
+    environment: Environment = Environment.PRODUCTION
+    root_key: str = Field(description="the national office's root public key (base64url)")
+    resolver_host: str = Field(
+        "ocop.vn",
+        description="the host printed in the labels this API resolves (the packing stations' "
+        "OCOP_RESOLVER_HOST): labels sign their host, so a path is checked as a label of it",
+    )
+    scan_topic: str = topics.SCAN_EVENTS
+    device_salt: SecretStr | None = Field(
+        None, description="secret key of the device hashes; required outside development"
+    )
+    trust_list_ttl_s: float = Field(
+        5.0, ge=0, description="how long a loaded trust list is used before asking Cassandra"
+    )
+    record_cache_s: float = Field(
+        5.0,
+        ge=0,
+        description="how long product, producer, certification and batch facts are reused; "
+        "a revocation or recall shows at most this much later (0: read every time)",
+    )
+    rate_limit_per_s: float = Field(
+        5.0, ge=0, description="sustained requests per second per client address; 0: no limit"
+    )
+    rate_limit_burst: int = Field(60, ge=1, description="requests a client may make at once")
+    max_body_bytes: int = Field(16_384, ge=1024, description="larger bodies get 413")
+    max_url_length: int = Field(2_048, ge=600, description="longer path and query get 414")
+    kafka_linger_ms: int = Field(10, ge=0)
+    scan_queue_size: int = Field(
+        10_000, ge=1, description="scan events waiting for Kafka; when full, new ones are dropped"
+    )
+    inspection_timeout_s: float = Field(
+        10.0, gt=0, description="how long a finding waits for Kafka's acknowledgement"
+    )
+
+    @field_validator("root_key")
+    @classmethod
+    def _public_key(cls, value: str) -> str:
+        decode_public_key(value)
+        return value
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Self:
+        if self.device_salt is None and self.environment is not Environment.DEVELOPMENT:
+            raise ValueError(
+                "OCOP_DEVICE_SALT is required outside development (OCOP_ENVIRONMENT=development)"
+            )
+        if self.device_salt is not None and len(self.device_salt.get_secret_value()) < 16:
+            raise ValueError("OCOP_DEVICE_SALT must be at least 16 characters")
+        return self

@@ -1,0 +1,83 @@
+"""A batch's story from raw material to shelf, read from its sealed chain of records.
+
+Each record holds the producer-signed event exactly as received, so the story is decoded
+from what was sealed, never from a second copy. Decoding a chain costs time proportional to
+its packing events (up to 10,000 serials each), so callers cache a story by the chain's
+head: a new record is a new head, and every unit of a batch shares one story.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from contract.events import (
+    BatchClosed,
+    BatchEvent,
+    BatchOpened,
+    BatchReceived,
+    BatchShipped,
+    UnitsPacked,
+    decode_signed_event,
+)
+from keys.chain import ChainRecord
+from records.rows import BatchState
+from verify_api.schemas import BatchOut, MaterialOut, StoryStep
+
+
+def story(records: Sequence[ChainRecord]) -> list[StoryStep]:
+    """One step per record, except that a run of packing records is one step: a consumer
+    wants "packed: 2,000 units", not forty lines of fifty."""
+    steps: list[StoryStep] = []
+    for record in records:
+        event = decode_signed_event(record.event).body
+        if not isinstance(event, BatchEvent):  # the processors chain batch events only
+            raise ValueError(f"record {record.seq} holds a {event.type} event")
+        units, party, note = _facts(event)
+        last = steps[-1] if steps else None
+        if isinstance(event, UnitsPacked) and last is not None and last.kind == event.type:
+            steps[-1] = last.model_copy(update={"units": (last.units or 0) + (units or 0)})
+            continue
+        steps.append(
+            StoryStep(
+                seq=record.seq,
+                kind=event.type,
+                at=event.occurred_at,
+                units=units,
+                party=party,
+                note=note,
+            )
+        )
+    return steps
+
+
+def _facts(event: BatchEvent) -> tuple[int | None, str | None, str | None]:
+    """(units, party, note) of a step."""
+    if isinstance(event, UnitsPacked):
+        return len(event.serials), None, None
+    if isinstance(event, BatchOpened):
+        return event.planned_units, None, None
+    if isinstance(event, BatchClosed):
+        return event.units_packed, None, None
+    if isinstance(event, BatchShipped):
+        return event.units, event.to_party, None
+    if isinstance(event, BatchReceived):
+        return event.units, event.receiver, None
+    return None, event.recalled_by, event.reason
+
+
+def batch_out(state: BatchState, steps: list[StoryStep], packed_in_record: int | None) -> BatchOut:
+    materials = [MaterialOut.model_validate(item) for item in json.loads(state.raw_materials)]
+    return BatchOut(
+        batch_id=state.batch_id,
+        lot=state.lot,
+        production_date=state.production_date,
+        expiry_date=state.expiry_date,
+        status=state.status,
+        units_packed=state.units_packed,
+        raw_materials=materials,
+        recalled_at=state.recalled_at,
+        recall_reason=state.recall_reason,
+        story=steps,
+        packed_in_record=packed_in_record,
+    )
