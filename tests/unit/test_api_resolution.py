@@ -1,0 +1,440 @@
+"""The verdict on a code, from the trust list and the records, without servers.
+
+`FakeStore` holds records in memory behind the reader's interface (the real one is tested
+against Cassandra in tests/integration/test_api_stack.py); `Shelf` builds the usual world:
+a registered producer and product, a 4★ certification, a packed batch with its sealed chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from contract import identifiers
+from contract.certification import CertificationStatus
+from contract.encoding import model_bytes
+from contract.events import BatchOpened, BatchShipped, RawMaterial, UnitsPacked
+from contract.events import Unit as QuantityUnit
+from contract.label import LabelBatch, SignedLabel
+from contract.records import GENESIS_HASH, record_hash
+from contract.verdict import Category, Reason
+from keys import certs
+from keys.chain import ChainRecord, seal
+from keys.signing import LabelSigner, SigningKey
+from records.rows import (
+    BatchState,
+    Inspection,
+    Inspector,
+    Producer,
+    Product,
+    ScanSummary,
+    StoredCertification,
+    Unit,
+)
+from tests.world import HOST, LOT, NOW, PACKED_ON, PRODUCER, PRODUCT, World
+from verify_api import ratings
+from verify_api.findings import ApiReason, Level
+from verify_api.resolution import Resolver
+from verify_api.schemas import RatingChange
+
+LATER = NOW + timedelta(days=1)
+
+
+@dataclass
+class FakeStore:
+    """The reads of records.store.RecordReader, from dictionaries; counts every read."""
+
+    units: dict[str, Unit] = field(default_factory=dict)
+    batches: dict[str, BatchState] = field(default_factory=dict)
+    chains: dict[str, list[ChainRecord]] = field(default_factory=dict)
+    products: dict[str, Product] = field(default_factory=dict)
+    producers: dict[str, Producer] = field(default_factory=dict)
+    awards: dict[str, list[StoredCertification]] = field(default_factory=dict)
+    trust_list: bytes | None = None
+    seals: dict[str, str] = field(default_factory=dict)
+    inspectors: dict[str, Inspector] = field(default_factory=dict)
+    findings: dict[str, list[Inspection]] = field(default_factory=dict)
+    scans: dict[str, ScanSummary] = field(default_factory=dict)
+    reads: Counter[str] = field(default_factory=Counter)
+    failure: Exception | None = None
+
+    def _read(self, what: str) -> None:
+        self.reads[what] += 1
+        if self.failure is not None:
+            raise self.failure
+
+    async def unit(self, unit_key: str) -> Unit | None:
+        self._read("unit")
+        return self.units.get(unit_key)
+
+    async def batch(self, batch_id: str) -> BatchState | None:
+        self._read("batch")
+        return self.batches.get(batch_id)
+
+    async def chain(self, batch_id: str) -> list[ChainRecord]:
+        self._read("chain")
+        return self.chains.get(batch_id, [])
+
+    async def product(self, product_key: str) -> Product | None:
+        self._read("product")
+        return self.products.get(product_key)
+
+    async def producer(self, producer_id: str) -> Producer | None:
+        self._read("producer")
+        return self.producers.get(producer_id)
+
+    async def certifications(self, product_key: str) -> list[StoredCertification]:
+        self._read("certifications")
+        return list(self.awards.get(product_key, []))
+
+    async def scan_summary(self, unit_key: str) -> ScanSummary:
+        self._read("scans")
+        return self.scans.get(unit_key, ScanSummary(0, None, None))
+
+    async def latest_trust_list(self) -> bytes | None:
+        self._read("trust_list")
+        return self.trust_list
+
+    async def seal_keys(self) -> dict[str, str]:
+        self._read("seal_keys")
+        return dict(self.seals)
+
+    async def inspector(self, token_sha256: str) -> Inspector | None:
+        self._read("inspector")
+        return self.inspectors.get(token_sha256)
+
+    async def inspections(self, unit_key: str, limit: int = 50) -> list[Inspection]:
+        self._read("inspections")
+        return self.findings.get(unit_key, [])[:limit]
+
+
+def stored(signed: Any, revocation: Any = None) -> StoredCertification:
+    return StoredCertification(
+        certification=signed.body,
+        certification_document=model_bytes(signed),
+        revocation=revocation and revocation.body,
+        revocation_document=revocation and model_bytes(revocation),
+    )
+
+
+class Shelf:
+    """A producer, its 4★ product, and a batch of `LOT` whose labels are packed and sealed."""
+
+    def __init__(self, world: World, *, stars: int = 4) -> None:
+        self.world = world
+        self.store = FakeStore(trust_list=world.trust_list_bytes())
+        self.seal_key = SigningKey.generate()
+        self.store.seals[self.seal_key.key_id] = self.seal_key.public_key_text
+        self.store.producers[PRODUCER] = Producer(
+            PRODUCER, "HTX Hồng Tiến", "cooperative", "Thôn Hồng Tiến", "Xã Hồng Tiến",
+            "Huyện Kiến Xương", "Thái Bình", None, "VN-34", NOW,
+        )  # fmt: skip
+        self.store.products[PRODUCT] = Product(
+            PRODUCT, PRODUCER, "Mắm cáy Hồng Tiến", "Hong Tien crab paste", "food", None, None,
+            "VN-34", NOW,
+        )  # fmt: skip
+        self.store.awards[PRODUCT] = [stored(world.certifications[0])]
+        self.signer = LabelSigner(
+            world.producer, LabelBatch(HOST, PRODUCT, LOT, PACKED_ON, stars, world.producer.key_id)
+        )
+        self.labels = [self.signer.sign() for _ in range(3)]
+        self.batch_id = identifiers.batch_id(PRODUCT, LOT)
+        opened = BatchOpened(
+            event_id=uuid.uuid4(), occurred_at=NOW, batch_id=self.batch_id, producer_id=PRODUCER,
+            product_key=PRODUCT, lot=LOT, production_date=date(2025, 3, 9),
+            expiry_date=date(2030, 3, 9),
+            raw_materials=(RawMaterial(material="cáy", origin="Tiền Hải", quantity="250",
+                                       unit=QuantityUnit.KILOGRAM),),
+        )  # fmt: skip
+        packs = [
+            UnitsPacked(
+                event_id=uuid.uuid4(),
+                occurred_at=NOW + timedelta(minutes=n),
+                batch_id=self.batch_id,
+                producer_id=PRODUCER,
+                serials=(label.serial,),
+                stars=stars,
+                key_id=world.producer.key_id,
+                packed_on=PACKED_ON,
+            )
+            for n, label in enumerate(self.labels)
+        ]
+        shipped = BatchShipped(
+            event_id=uuid.uuid4(), occurred_at=NOW + timedelta(hours=3), batch_id=self.batch_id,
+            producer_id=PRODUCER, shipment_id="SHIP-1", to_party="Siêu thị BigC Thái Bình",
+            units=3,
+        )  # fmt: skip
+        records = self.chain([opened, *packs, shipped])
+        self.store.chains[self.batch_id] = records
+        self.store.batches[self.batch_id] = BatchState(
+            batch_id=self.batch_id, product_key=PRODUCT, producer_id=PRODUCER, lot=LOT,
+            production_date=opened.production_date, expiry_date=opened.expiry_date,
+            raw_materials=json.dumps([m.model_dump(mode="json") for m in opened.raw_materials]),
+            planned_units=None, units_packed=3, status="shipped", recalled_at=None,
+            recall_reason=None, received_province=None, head_seq=records[-1].seq,
+            head_hash=records[-1].record_hash,
+        )  # fmt: skip
+        for seq, label in enumerate(self.labels, start=2):
+            key = identifiers.unit_key(PRODUCT, label.serial)
+            self.store.units[key] = Unit(
+                key, self.batch_id, PRODUCT, PRODUCER, label.serial, stars,
+                world.producer.key_id, PACKED_ON, seq,
+            )  # fmt: skip
+
+    def chain(self, events: list[Any]) -> list[ChainRecord]:
+        records, prev = [], GENESIS_HASH
+        for seq, event in enumerate(events, start=1):
+            data = model_bytes(self.world.producer.sign_document(event))
+            hashed = record_hash(self.batch_id, seq, prev, data)
+            records.append(
+                ChainRecord(
+                    self.batch_id,
+                    seq,
+                    data,
+                    prev,
+                    hashed,
+                    seal(self.seal_key, hashed),
+                    self.seal_key.key_id,
+                )
+            )
+            prev = hashed
+        return records
+
+    def certify(self, signed: Any, revocation: Any = None) -> None:
+        self.store.awards.setdefault(PRODUCT, []).append(stored(signed, revocation))
+
+    def resolve(self, text: str, at: datetime = LATER, **caching: Any) -> Any:
+        resolver = Resolver(self.store, cache_s=caching.get("cache_s", 0))
+        return asyncio.run(resolver.resolve(text, self.world.trust(), at))
+
+
+@pytest.fixture
+def shelf(world: World) -> Shelf:
+    return Shelf(world)
+
+
+def forge_stars(label: SignedLabel, stars: int) -> str:
+    return label.url.replace(f"&s={label.batch.stars}&", f"&s={stars}&")
+
+
+# -- the verdicts ------------------------------------------------------------------------------
+
+
+def test_a_packed_unit_under_a_rating_in_force_is_genuine_with_its_whole_story(shelf: Shelf):
+    label = shelf.labels[1]
+    result = shelf.resolve(label.url).resolution
+
+    assert (result.level, result.reason, result.category) == (
+        Level.GENUINE, Reason.GENUINE, Category.GENUINE,
+    )  # fmt: skip
+    assert result.stars is not None
+    assert (result.stars.printed, result.stars.current) == (4, 4)
+    assert result.stars.status is CertificationStatus.IN_FORCE
+    assert [e.change for e in result.stars.history] == [RatingChange.AWARDED]
+    assert result.product is not None
+    assert result.product.name == "Mắm cáy Hồng Tiến"
+    assert result.producer is not None
+    assert (result.producer.commune, result.producer.district, result.producer.province) == (
+        "Xã Hồng Tiến", "Huyện Kiến Xương", "Thái Bình",
+    )  # fmt: skip
+    assert result.batch is not None
+    assert [step.kind for step in result.batch.story] == [
+        "batch_opened", "units_packed", "batch_shipped",
+    ]  # fmt: skip
+    assert result.batch.story[1].units == 3  # three packing records, one step
+    assert result.batch.story[2].party == "Siêu thị BigC Thái Bình"
+    assert result.batch.packed_in_record == 3
+    assert result.batch.raw_materials[0].origin == "Tiền Hải"
+    assert result.links is not None
+    assert result.links.provenance == f"/batches{shelf.batch_id}"
+
+
+def test_a_changed_label_is_counterfeit_and_shows_nothing_from_the_records(shelf: Shelf):
+    resolved = shelf.resolve(forge_stars(shelf.labels[0], 5))
+    result = resolved.resolution
+    assert (result.level, result.reason, result.category) == (
+        Level.COUNTERFEIT, Reason.BAD_SIGNATURE, Category.NOT_AUTHENTIC,
+    )  # fmt: skip
+    assert (result.product, result.producer, result.batch, result.stars) == (None,) * 4
+    assert sum(shelf.store.reads.values()) == 0  # a forger's claims are never looked up
+    assert resolved.scan_reason is Reason.BAD_SIGNATURE
+
+
+def test_text_that_is_not_a_label_is_not_ours(shelf: Shelf):
+    result = shelf.resolve("https://example.com/hello").resolution
+    assert (result.level, result.reason, result.category) == (
+        Level.COUNTERFEIT, Reason.MALFORMED, Category.NOT_OURS,
+    )  # fmt: skip
+    assert result.defect is not None
+
+
+def test_a_label_signed_by_a_key_nobody_certified_is_counterfeit(shelf: Shelf, world: World):
+    stranger = world.label(key=SigningKey.generate())
+    assert shelf.resolve(stranger.url).resolution.reason is Reason.UNKNOWN_KEY
+
+
+def test_a_downgrade_since_printing_is_a_warning_with_both_ratings(shelf: Shelf, world: World):
+    shelf.certify(world.award(stars=3, score="61", number="9/GCN", valid_from=NOW))
+    result = shelf.resolve(shelf.labels[0].url).resolution
+    assert (result.level, result.reason) == (Level.WARNING, ApiReason.RATING_DOWNGRADED)
+    assert result.stars is not None
+    assert (result.stars.printed, result.stars.current) == (4, 3)
+    assert [(e.change, e.stars) for e in result.stars.history] == [
+        (RatingChange.AWARDED, 4), (RatingChange.DOWNGRADED, 3),
+    ]  # fmt: skip
+    assert result.category is Category.CLAIM_NOT_VALID
+
+
+def test_a_revoked_rating_is_a_warning_with_the_revocation(shelf: Shelf, world: World):
+    award = world.certifications[0]
+    revocation = certs.revoke_certification(
+        world.provincial, award.body, decision_no="47/QĐ-UBND", reason="vi phạm",
+        effective_at=NOW, now=NOW,
+    )  # fmt: skip
+    shelf.store.awards[PRODUCT] = [stored(award, revocation)]
+    result = shelf.resolve(shelf.labels[0].url).resolution
+    assert (result.level, result.reason) == (Level.WARNING, Reason.CERTIFICATION_REVOKED)
+    assert result.stars is not None
+    assert (result.stars.printed, result.stars.current) == (4, 0)
+    assert result.stars.revocation is not None
+    assert result.stars.revocation.decision_no == "47/QĐ-UBND"
+    assert result.stars.history[-1].change is RatingChange.REVOKED
+    assert "47/QĐ-UBND" in result.detail
+
+
+def test_an_expired_rating_is_a_warning(shelf: Shelf, world: World):
+    award = world.certifications[0].body
+    result = shelf.resolve(shelf.labels[0].url, at=award.valid_until + timedelta(days=1))
+    assert result.resolution.reason is Reason.CERTIFICATION_EXPIRED
+    assert result.resolution.stars.history[-1].change is RatingChange.EXPIRED
+
+
+def test_more_stars_than_ever_awarded_is_counterfeit_even_if_signed(shelf: Shelf, world: World):
+    five = world.label(stars=5)
+    result = shelf.resolve(five.url).resolution
+    assert (result.level, result.reason) == (Level.COUNTERFEIT, Reason.STARS_EXCEED_CERTIFICATION)
+
+
+def test_stars_on_a_product_never_certified_are_counterfeit(shelf: Shelf):
+    shelf.store.awards.clear()
+    result = shelf.resolve(shelf.labels[0].url).resolution
+    assert (result.level, result.reason) == (Level.COUNTERFEIT, Reason.NO_CERTIFICATION)
+
+
+def test_a_label_without_stars_claims_nothing(world: World):
+    plain = Shelf(world, stars=0)
+    plain.store.awards.clear()
+    result = plain.resolve(plain.labels[0].url).resolution
+    assert result.reason is Reason.GENUINE
+    assert result.stars is not None
+    assert (result.stars.printed, result.stars.current) == (0, 0)
+
+
+def test_a_signed_label_that_was_never_packed_is_a_warning(shelf: Shelf, world: World):
+    stray = world.label()  # the producer's key, a serial no packing event named
+    result = shelf.resolve(stray.url).resolution
+    assert (result.level, result.reason) == (Level.WARNING, ApiReason.NOT_PACKED)
+    assert result.category is Category.NOT_AUTHENTIC
+    assert result.batch is not None
+    assert result.batch.packed_in_record is None
+
+
+def test_a_label_that_differs_from_what_was_packed_was_not_packed(shelf: Shelf):
+    label = shelf.labels[0]
+    key = identifiers.unit_key(PRODUCT, label.serial)
+    shelf.store.units[key] = replace(shelf.store.units[key], printed_stars=3)
+    result = shelf.resolve(label.url).resolution
+    assert result.reason is ApiReason.NOT_PACKED
+    assert "stars 4 on the label, 3 when packed" in result.detail
+
+
+def test_a_recalled_batch_past_its_expiry_warns_of_both_recall_first(shelf: Shelf):
+    shelf.store.batches[shelf.batch_id] = replace(
+        shelf.store.batches[shelf.batch_id],
+        recalled_at=NOW + timedelta(hours=5),
+        recall_reason="nhiễm khuẩn",
+        expiry_date=date(2025, 3, 10),
+    )
+    result = shelf.resolve(shelf.labels[0].url).resolution
+    assert result.reason is ApiReason.RECALLED
+    assert [f.reason for f in result.findings] == [ApiReason.RECALLED, ApiReason.PAST_EXPIRY]
+    assert "nhiễm khuẩn" in result.detail
+
+
+def test_a_real_key_signing_another_producers_product_is_counterfeit(shelf: Shelf):
+    shelf.store.products[PRODUCT] = replace(shelf.store.products[PRODUCT], producer_id="OTHER-01")
+    result = shelf.resolve(shelf.labels[0].url).resolution
+    assert (result.level, result.reason) == (Level.COUNTERFEIT, Reason.SIGNER_NOT_AUTHORISED)
+
+
+def test_shared_facts_are_cached_and_the_unit_and_its_scans_are_not(shelf: Shelf):
+    resolver = Resolver(shelf.store, cache_s=60)
+    trust = shelf.world.trust()
+
+    async def twice() -> None:
+        for label in shelf.labels[:2]:
+            await resolver.resolve(label.url, trust, LATER)
+
+    asyncio.run(twice())
+    reads = shelf.store.reads
+    assert (reads["unit"], reads["scans"]) == (2, 2)
+    assert (reads["product"], reads["certifications"], reads["batch"], reads["chain"]) == (1,) * 4
+
+
+def test_a_new_head_of_the_chain_is_a_new_story(shelf: Shelf):
+    resolver = Resolver(shelf.store, cache_s=0)
+    trust = shelf.world.trust()
+    first = asyncio.run(resolver.resolve(shelf.labels[0].url, trust, LATER))
+    state = shelf.store.batches[shelf.batch_id]
+    records = shelf.store.chains[shelf.batch_id][:-1]  # as if the shipment were not yet recorded
+    shelf.store.chains[shelf.batch_id] = records
+    shelf.store.batches[shelf.batch_id] = replace(
+        state, head_seq=records[-1].seq, head_hash=records[-1].record_hash
+    )
+    second = asyncio.run(resolver.resolve(shelf.labels[0].url, trust, LATER))
+    stories = [resolved.resolution.batch for resolved in (first, second)]
+    assert [len(batch.story) if batch else None for batch in stories] == [3, 2]
+
+
+# -- the rating's history ------------------------------------------------------------------
+
+
+def test_a_renewal_on_the_day_of_expiry_is_a_renewal_not_an_expiry(world: World):
+    first = world.certifications[0]
+    renewal = world.award(stars=4, score="75", number="2/GCN", valid_from=first.body.valid_until)
+    upgrade = world.award(stars=5, score="92", number="3/GCN", valid_from=renewal.body.valid_until)
+    history = [stored(first), stored(renewal), stored(upgrade)]
+    later = upgrade.body.valid_until + timedelta(days=1)
+    assert [(e.change, e.certificate_no) for e in ratings.history(history, later)] == [
+        (RatingChange.AWARDED, "123/GCN-UBND"),
+        (RatingChange.RENEWED, "2/GCN"),
+        (RatingChange.UPGRADED, "3/GCN"),
+        (RatingChange.EXPIRED, "3/GCN"),
+    ]
+
+
+def test_an_award_after_a_lapse_is_a_new_award_and_a_revoked_downgrade_stays_revoked(
+    world: World,
+):
+    first = world.certifications[0]
+    downgrade = world.award(stars=3, score="61", number="2/GCN", valid_from=NOW)
+    revocation = certs.revoke_certification(
+        world.provincial, downgrade.body, decision_no="9/QĐ", reason="sai phạm",
+        effective_at=NOW + timedelta(days=10), now=NOW + timedelta(days=10),
+    )  # fmt: skip
+    history = [stored(first), stored(downgrade, revocation)]
+    at = NOW + timedelta(days=20)
+    assert [e.change for e in ratings.history(history, at)] == [
+        RatingChange.AWARDED, RatingChange.DOWNGRADED, RatingChange.REVOKED,
+    ]  # fmt: skip
+    assert ratings.state_at(history, at).status.value == "revoked"  # nothing revived
+    again = world.award(stars=3, score="60", number="4/GCN", valid_from=NOW + timedelta(days=30))
+    history.append(stored(again))
+    assert ratings.history(history, NOW + timedelta(days=40))[-1].change is RatingChange.AWARDED
