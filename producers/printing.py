@@ -1,17 +1,23 @@
-"""Rendering a print run on every core: codes and per-label files in worker processes, the
-PDF sheet assembled in order by the caller.
+"""Rendering a print run on every core.
 
-Workers get chunks of labels and return each code's PDF path (and write the SVG and PNG
-files themselves); the caller adds them to the one PDF file in the labels' order, so sheet
-positions follow the serials as issued. Workers start with the "forkserver" method, not
-"fork": the station may run a Kafka sender thread, and forking a process with threads can
-leave a child holding a lock no thread will ever release.
+The run is cut into parts of whole sheets. In one process the parts go, in order, onto one
+PDF; with several, each worker renders its parts completely (codes, the PDF part with its
+own page compression, the SVG and PNG files) and the caller only joins the PDF parts, in
+order, with pypdf. Joining copies the compressed page streams as they are, so nothing that
+costs per label is left to a single process: compressing the vector codes is most of a
+sheet's cost and it is spread over the workers with the rest. Each part embeds its own
+subset of the font (about 25 kB a part of 10 sheets).
+
+Workers start with the "forkserver" method, not "fork": the station may run a Kafka sender
+thread, and forking a process with threads can leave a child holding a lock no thread will
+ever release.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -19,13 +25,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from pypdf import PdfWriter
+
 from contract.label import LabelBatch, SignedLabel
 from producers.errors import LabelError
 from producers.labels import AVERY_L7160, Artwork, Fonts, LabelContent, SheetLayout, find_fonts
 from producers.qr import BatchQr
 from producers.render import PdfSheet, PngLabel, RunPath, SvgLabel, pdf_run, svg_run
 
-CHUNK = 250
+SHEETS_PER_PART = 10
 PDF_NAME = "labels.pdf"
 
 
@@ -46,6 +54,10 @@ class PrintJob:
     layout: SheetLayout
     fonts: Fonts
 
+    @property
+    def title(self) -> str:
+        return f"OCOP {self.batch.batch_id}"
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -58,6 +70,8 @@ class Rendered:
 
 
 Progress = Callable[[int], None]
+Part = list[tuple[str, str]]
+"""(serial, URL) of the labels of whole sheets."""
 
 
 def render_labels(
@@ -83,49 +97,64 @@ def render_labels(
     _folder(folder)
     job = PrintJob(batch, content, folder, frozenset(formats), layout, find_fonts())
     renderer = _Renderer(job)
-    chunks = [
-        [(label.serial, label.url) for label in labels[i : i + CHUNK]]
-        for i in range(0, len(labels), CHUNK)
+    size = layout.per_sheet * SHEETS_PER_PART
+    parts = [
+        [(label.serial, label.url) for label in labels[i : i + size]]
+        for i in range(0, len(labels), size)
     ]
-    workers = workers or os.cpu_count() or 1
-    sheet = None
-    if Format.PDF in job.formats:
-        sheet = PdfSheet(
-            folder / PDF_NAME, renderer.artwork, layout, job.fonts, title=f"OCOP {batch.batch_id}"
-        )
-    if workers == 1 or len(chunks) == 1:
-        _assemble(sheet, chunks, map(renderer.render, chunks), progress)
+    workers = min(workers or os.cpu_count() or 1, len(parts))
+    pdf = folder / PDF_NAME if Format.PDF in job.formats else None
+    if workers == 1:
+        sheet = PdfSheet(pdf, renderer.artwork, layout, job.fonts, title=job.title) if pdf else None
+        for part in parts:
+            renderer.render(part, sheet)
+            _advance(progress, part)
+        pages = sheet.close() if sheet else 0
     else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start_worker, initargs=(job,)
-        ) as pool:
-            _assemble(sheet, chunks, pool.map(_render_in_worker, chunks), progress)
-    pages = sheet.close() if sheet else 0
-    per_label = len(job.formats - {Format.PDF})
+        pages = _render_in_parallel(job, parts, workers, pdf, progress)
     return Rendered(
-        pdf=folder / PDF_NAME if sheet else None,
+        pdf=pdf,
         pages=pages,
-        files=per_label * len(labels),
+        files=len(job.formats - {Format.PDF}) * len(labels),
         labels=len(labels),
         qr_version=f"{renderer.qr.version}-M",
         seconds=time.perf_counter() - started,
     )
 
 
-def _assemble(
-    sheet: PdfSheet | None,
-    chunks: list[list[tuple[str, str]]],
-    results: Iterable[list[str]],
-    progress: Progress | None,
-) -> None:
-    for chunk, paths in zip(chunks, results, strict=True):
-        if sheet is not None:
-            for (serial, _), path in zip(chunk, paths, strict=True):
-                sheet.add(path, serial)
-        if progress is not None:
-            progress(len(chunk))
+def _render_in_parallel(
+    job: PrintJob, parts: list[Part], workers: int, pdf: Path | None, progress: Progress | None
+) -> int:
+    scratch = job.folder / ".parts"
+    numbered = [
+        (scratch / f"part-{i:05d}.pdf" if pdf else None, part) for i, part in enumerate(parts)
+    ]
+    if pdf:
+        _folder(scratch)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(job,)
+        ) as pool:
+            for (_, part), _done in zip(numbered, pool.map(_render_part, numbered), strict=True):
+                _advance(progress, part)
+        if pdf is None:
+            return 0
+        joined = PdfWriter()
+        for path, _ in numbered:
+            joined.append(str(path))
+        joined.add_metadata({"/Title": job.title, "/Creator": PdfSheet.CREATOR})
+        with pdf.open("wb") as file:
+            joined.write(file)
+        return len(joined.pages)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _advance(progress: Progress | None, part: Part) -> None:
+    if progress is not None:
+        progress(len(part))
 
 
 class _Renderer:
@@ -145,21 +174,26 @@ class _Renderer:
             self._png = PngLabel(self.artwork, job.fonts)
             _folder(job.folder / Format.PNG)
 
-    def render(self, chunk: list[tuple[str, str]]) -> list[str]:
-        """Writes the chunk's per-label files; returns each code's PDF path (if a PDF is made)."""
-        pdf_paths = []
+    def render(self, part: Part, sheet: PdfSheet | None) -> None:
+        """Adds the part's labels to `sheet` and writes their per-label files."""
         folder, size = self.job.folder, self.qr.size
-        for serial, url in chunk:
+        for serial, url in part:
             modules = self.qr.modules(url)
-            if self._pdf is not None:
-                pdf_paths.append(self._pdf(modules))
+            if sheet is not None and self._pdf is not None:
+                sheet.add(self._pdf(modules), serial)
             if self._svg is not None:
                 path, svg = self._svg
                 (folder / Format.SVG / f"{serial}.svg").write_text(svg(path(modules), serial))
             if self._png is not None:
                 image = self._png(modules, size, serial)
                 image.save(folder / Format.PNG / f"{serial}.png", compress_level=1)
-        return pdf_paths
+
+    def render_part(self, pdf: Path | None, part: Part) -> None:
+        job = self.job
+        sheet = PdfSheet(pdf, self.artwork, job.layout, job.fonts, title=job.title) if pdf else None
+        self.render(part, sheet)
+        if sheet is not None:
+            sheet.close()
 
 
 def _folder(path: Path) -> None:
@@ -177,6 +211,6 @@ def _start_worker(job: PrintJob) -> None:
     _worker = _Renderer(job)
 
 
-def _render_in_worker(chunk: list[tuple[str, str]]) -> list[str]:
+def _render_part(numbered: tuple[Path | None, Part]) -> None:
     assert _worker is not None, "worker started without its print job"
-    return _worker.render(chunk)
+    _worker.render_part(*numbered)

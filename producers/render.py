@@ -77,6 +77,7 @@ class PdfSheet:
     """Labels on A4 sheets, in order; the path of each code comes from `RunPath(size, pdf_run)`."""
 
     _FORM = "ocop_label"
+    CREATOR = "OCOP trace packing station"
 
     def __init__(
         self, path: Path, artwork: Artwork, layout: SheetLayout, fonts: Fonts, *, title: str
@@ -84,7 +85,7 @@ class PdfSheet:
         self._artwork, self._layout, self._fonts = artwork, layout, fonts
         self._canvas = Canvas(str(path), pagesize=A4, pageCompression=1, invariant=1)
         self._canvas.setTitle(title)
-        self._canvas.setCreator("OCOP trace packing station")
+        self._canvas.setCreator(self.CREATOR)
         self._count = 0
         self._define_form()
         scale = artwork.module * mm

@@ -15,6 +15,7 @@ import zxingcpp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from pypdf import PdfReader
 
 from contract.identifiers import SERIAL_ALPHABET
 from contract.label import LabelBatch
@@ -25,9 +26,10 @@ from producers.errors import LabelError
 from producers.labels import AVERY_L7160, Artwork, LabelContent, find_fonts
 from producers.printing import Format, render_labels
 from producers.qr import BatchQr
-from producers.render import PngLabel, RunPath, svg_run
+from producers.render import PngLabel, RunPath, pdf_run, svg_run
 from tests.world import HOST, LOT, NOW, OTHER_PRODUCT, PACKED_ON, PRODUCT
 
+CODE = re.compile(rb" cm\n((?:\d+ \d+ \d+ 1 re\n)+)f Q")
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 CONTENT = LabelContent(
     product_name="Mắm cáy Hồng Tiến",
@@ -149,13 +151,27 @@ def test_long_names_are_cut_to_two_lines(template):
     assert max(t.y for t in art.texts) < art.serial.y
 
 
-def test_every_core_gives_the_same_sheet(tmp_path, signer):
-    labels = [signer.sign() for _ in range(600)]
-    one = render_labels(labels, CONTENT, tmp_path / "one", formats=[Format.PDF], workers=1)
-    two = render_labels(labels, CONTENT, tmp_path / "two", formats=[Format.PDF], workers=2)
-    assert one.pdf is not None
-    assert two.pdf is not None
-    assert one.pdf.read_bytes() == two.pdf.read_bytes()
+def test_every_core_gives_the_same_sheets(tmp_path, signer, template):
+    labels = [signer.sign() for _ in range(500)]  # three parts of up to ten sheets
+    paths = RunPath(template.size, pdf_run)
+    expected = [paths(template.modules(label.url)).encode() for label in labels]
+
+    def codes(workers: int) -> list[list[bytes]]:
+        """The code paths on each page, in order, as drawn."""
+        rendered = render_labels(
+            labels, CONTENT, tmp_path / str(workers), formats=[Format.PDF], workers=workers
+        )
+        assert rendered.pdf is not None
+        reader = PdfReader(rendered.pdf)
+        assert reader.metadata is not None
+        assert reader.metadata.title == f"OCOP {signer.batch.batch_id}"
+        return [CODE.findall(page.get_contents().get_data()) for page in reader.pages]
+
+    one, two = codes(1), codes(2)
+    assert one == two
+    assert [len(page) for page in one] == [21] * 23 + [17]
+    assert [code for page in one for code in page] == expected
+    assert not (tmp_path / "2" / ".parts").exists()
 
 
 def test_no_font_no_labels(tmp_path):
