@@ -139,7 +139,9 @@ def print_labels(
         list[Format] | None,
         typer.Option("--format", help="Repeatable; default pdf and svg"),
     ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Processes; default all")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes; default all cores for large runs")
+    ] = None,
 ) -> None:
     """Sign labels with fresh serials and render them: an A4 PDF sheet (Avery L7160, 3 × 7)
     and one SVG or PNG per label."""
@@ -283,7 +285,7 @@ def status(context: typer.Context) -> None:
         batches, backlog = view.batches(), view.backlog()
     table = Table()
     table.add_column("lot", no_wrap=True)
-    table.add_column("product")  # the one column that wraps on a narrow terminal
+    table.add_column("product", min_width=12)  # the one column that wraps
     for heading in ("status", "planned", "issued", "packed", "shipped", "backlog"):
         table.add_column(heading, no_wrap=True)
     for batch in batches:

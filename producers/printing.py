@@ -34,6 +34,9 @@ from producers.qr import BatchQr
 from producers.render import PdfSheet, PngLabel, RunPath, SvgLabel, pdf_run, svg_run
 
 SHEETS_PER_PART = 10
+PARALLEL_FROM = 2_000
+"""Labels from which a run uses every core by default: starting the workers takes a second
+or two, which a run of a few sheets would spend waiting."""
 PDF_NAME = "labels.pdf"
 
 
@@ -86,7 +89,8 @@ def render_labels(
 ) -> Rendered:
     """Renders a print run's labels into `folder`: labels.pdf, svg/<serial>.svg, png/....
 
-    `workers`: processes to use; every core by default, 1 renders in this process.
+    `workers`: processes to use; by default every core from PARALLEL_FROM labels on, and
+    this process alone below that.
     """
     started = time.perf_counter()
     if not labels:
@@ -102,7 +106,9 @@ def render_labels(
         [(label.serial, label.url) for label in labels[i : i + size]]
         for i in range(0, len(labels), size)
     ]
-    workers = min(workers or os.cpu_count() or 1, len(parts))
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(labels) >= PARALLEL_FROM else 1
+    workers = min(workers, len(parts))
     pdf = folder / PDF_NAME if Format.PDF in job.formats else None
     if workers == 1:
         sheet = PdfSheet(pdf, renderer.artwork, layout, job.fonts, title=job.title) if pdf else None
