@@ -39,7 +39,7 @@ from producers.sender import Sender
 from producers.settings import StationSettings
 from producers.station import Batch, Station, StationView
 
-DELIVERY_WAIT_S = 10.0
+DELIVERY_WAIT_S = 5.0
 
 console = Console(highlight=False, soft_wrap=True)
 app = typer.Typer(

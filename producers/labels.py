@@ -10,9 +10,9 @@ The star mark follows the signed payload exactly: as many stars as the label's s
 covers, and no mark at all (nor the words "Sản phẩm OCOP") on a label that makes no star
 claim, because only a product certified 3★ or more in force may show them.
 
-The sheet is Avery L7160 (also sold as J8160 and by many Vietnamese stationers as "decal A4
-21 tem"): 3 × 7 labels of 63.5 × 38.1 mm, big enough for a version-10 code at 0.5 mm per
-module, comfortably above the 0.33 mm that phone cameras and shop scanners read reliably.
+The sheet is Avery L7160 (J8160 for inkjet printers), the common 21-label A4 sheet: 3 × 7
+labels of 63.5 × 38.1 mm, big enough for a version-10 code at 0.55 mm per module, well above
+the 0.33 mm that phone cameras and shop scanners read reliably.
 """
 
 from __future__ import annotations

@@ -362,8 +362,9 @@ class Station(StationView):
             " FROM units u JOIN print_runs r USING (run_id) WHERE u.serial = ?",
             (label.serial,),
         ).fetchone()
-        signed = (batch_id, label.batch.packed_on.isoformat(), label.batch.stars)
-        if issued is None or (issued[0], issued[2], issued[3]) != signed:
+        printed = label.batch
+        signed = (batch_id, printed.packed_on.isoformat(), printed.stars, printed.key_id)
+        if issued is None or (issued[0], *issued[2:]) != signed:
             raise ScanRejected(ScanProblem.NOT_ISSUED, f"serial {label.serial}")
         if issued[1] is not None:
             raise ScanRejected(

@@ -398,3 +398,17 @@ def test_a_key_outside_the_trust_list_is_no_station_identity(world):
 def test_every_refusal_is_a_station_error_the_cli_can_print():
     for error in (UnknownProduct, BatchStateError, InvalidInput, IdentityError, ScanRejected):
         assert issubclass(error, StationError)
+
+
+def test_an_issued_serial_signed_by_another_key_of_the_producer_is_not_ours(tmp_path, world):
+    """Another station of the same cooperative, with its own key, signed one of our serials:
+    authentic, but not the label this station printed."""
+    second = SigningKey.generate()
+    trust = world.trust(producer_keys=[world.producer_key(second)])
+    with make_station(tmp_path, world, trust=trust) as station:
+        batch = open_batch(station)
+        ours = station.print_labels(LOT, 1).labels[0]
+        twin = LabelSigner(second, LabelBatch(HOST, PRODUCT, LOT, PACKED_ON, 4, second.key_id))
+        copy = twin.sign(ours.serial)
+        refused_scan(station, batch, copy.url, ScanProblem.NOT_ISSUED, ours.serial)
+        station.scan(batch.batch_id, ours.url)
