@@ -1,53 +1,105 @@
-"""``ocop-demo``: the main job. For now it brings the stack up, applies schema and topics and
-reports it healthy; the pipeline issues extend it to the whole OCOP story."""
+"""``ocop-demo``: the main job. Brings the whole system up on this machine and plays the OCOP
+story through it, then says what to open and how to stop everything."""
 
 from __future__ import annotations
 
-import time
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from infra import stack
+from demo.settings import DemoSettings
+from demo.story import Advance, Outcome, Story
 from infra.process import StackError
-from infra.schema import migrate
-from infra.settings import StackSettings
-from infra.topics import apply_topics
+from keys.errors import KeysError
+from producers.errors import StationError
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # URLs stay whole for copying
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
 @app.command()
 def run() -> None:
-    """Start Kafka and Cassandra, apply the schema and topics, and say where to look."""
-    settings = StackSettings()
-    t0 = time.monotonic()
-    console.rule("[bold]OCOP trace: the local stack")
-    console.print("[bold]1/3[/] Kafka and Cassandra")
-    for status in stack.up(settings, report=lambda line: console.print(f"    {line}")):
-        rss = f", {status.rss_mib:.0f} MiB resident" if status.rss_mib else ""
-        console.print(f"    [green]✓[/] {status.name}: {status.detail}{rss}")
-    console.print("[bold]2/3[/] Cassandra schema")
-    for line in migrate(settings):
-        console.print(f"    {line}")
-    console.print("[bold]3/3[/] Kafka topics")
-    for line in apply_topics(settings):
-        console.print(f"    {line}")
-    console.rule(f"[green]ready in {time.monotonic() - t0:.1f} s")
-    console.print(f"Kafka      {settings.kafka_bootstrap}")
-    console.print(
-        f"Cassandra  {settings.cassandra_hosts}:{settings.cassandra_port}, "
-        f"keyspace {settings.keyspace}"
+    """Run the OCOP story on the local stack: keys, certifications, packing, labels, consumer
+    scans, a revoked rating and a copied code. A second run reuses the keys and the running
+    services and packs new batches. Stop everything with `./run stop`."""
+    settings = DemoSettings()
+    console.rule("[bold]OCOP trace: the main job")
+    with _progress() as progress:
+        outcome = Story(settings, say=console.print, progress=progress).run()
+    _summary(settings, outcome)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int], Advance]]:
+    bars = Progress(
+        TextColumn("    units packed"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     )
-    console.print(f"Logs       {settings.log_dir}")
-    console.print("Status     ./run ocop-stack status")
-    console.print("Stop       ./run stop")
+
+    def start(total: int) -> Advance:
+        bars.start()
+        task = bars.add_task("packing", total=total)
+
+        def advance(done: int) -> None:
+            bars.advance(task, done)
+            if bars.finished:
+                bars.stop()
+
+        return advance
+
+    try:
+        yield start
+    finally:
+        bars.stop()
+
+
+def _summary(settings: DemoSettings, outcome: Outcome) -> None:
+    api = settings.api_url
+    console.rule(f"[green]done in {outcome.seconds:.0f} s")
+    console.print("[bold]Open these (the consumer page; add ?lang=en for English):")
+    console.print(f"  genuine unit        {outcome.genuine_page}")
+    console.print(f"  revoked rating      {outcome.revoked_page}")
+    console.print(f"  copied code         {outcome.copied_page}")
+    console.print("[bold]Label sheets (A4, Avery L7160):")
+    for batch in outcome.batches:
+        console.print(f"  {batch.product.name:38} {batch.pdf}")
+    console.print("[bold]Alerts for inspectors:")
+    for alert in outcome.alerts:
+        console.print(f"  {alert.kind:26} {alert.unit_key}  {alert.detail}")
+    console.print("[bold]More:")
+    console.print(f"  API and its OpenAPI docs    {api}/docs")
+    trust = f"trust list (version {outcome.trust_version})"
+    console.print(f"  {trust:27} {api}/.well-known/ocop-trust-list")
+    metrics = f"http://127.0.0.1:{settings.worker_port}/ocop/metrics"
+    console.print(f"  processors' metrics         {metrics}")
+    console.print(f"  inspector token             {settings.folder / 'inspector-token'}")
+    console.print(f"  logs                        {settings.services_folder / 'logs'}")
+    console.print("[bold]Stop everything:[/] ./run stop")
 
 
 def main() -> None:
     try:
         app()
-    except StackError as exc:
+    except ValidationError as exc:
+        console.print(f"[red]error:[/] settings: {exc.errors()[0]['msg']}")
+        raise SystemExit(2) from None
+    except (StackError, KeysError, StationError) as exc:
         console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from None
+    except Exception as exc:  # the last resort: a sentence, and where to look, not a trace
+        if os.environ.get("OCOP_DEBUG"):
+            raise
+        console.print(
+            f"[red]unexpected error:[/] {type(exc).__name__}: {exc}\n"
+            "  (OCOP_DEBUG=1 shows the traceback; service logs are in .state/logs)"
+        )
         raise SystemExit(1) from None

@@ -1,0 +1,84 @@
+"""The worker and the API, started in the background for the story and left running after
+it, so the pages it prints can be opened; `./run stop` (ocop-stack down) stops them."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from contract import topics
+from demo.authority import Office
+from demo.settings import DemoSettings
+from infra.process import PythonService, StackError, launch, log_tail, running_pid
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Started:
+    name: str
+    pid: int
+    already_running: bool
+
+
+def service_env(settings: DemoSettings, office: Office) -> dict[str, str]:
+    """What both services are told: where the data is, and whom to trust."""
+    return {
+        "OCOP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "OCOP_CASSANDRA_HOSTS": settings.cassandra_hosts,
+        "OCOP_KEYSPACE": settings.keyspace,
+        "OCOP_ROOT_KEY": office.root.public_key_text,
+    }
+
+
+def worker(settings: DemoSettings, office: Office) -> PythonService:
+    env = service_env(settings, office) | {
+        "OCOP_APP_ID": settings.app_id,
+        "OCOP_SEAL_KEYSTORE": str(office.seal_keystore),
+        "OCOP_SEAL_PASSPHRASE": office.passphrase,
+        "OCOP_WEB_PORT": str(settings.worker_port),
+        "OCOP_DATA_DIR": str(settings.services_folder / "faust"),
+    }
+    return PythonService(
+        "ocop-worker", settings.services_folder, [str(VENV_BIN / "ocop-worker"), "run"], env
+    )
+
+
+def api(settings: DemoSettings, office: Office) -> PythonService:
+    env = service_env(settings, office) | {
+        "OCOP_RESOLVER_HOST": settings.resolver_host,
+        "OCOP_SCAN_TOPIC": topics.SCAN_EVENTS,
+        "OCOP_DEVICE_SALT": office.passphrase,
+        "OCOP_RATE_LIMIT_PER_S": "0",  # the story scans from one address, fast
+        "OCOP_RECORD_CACHE_S": "1",
+    }
+    argv = [str(VENV_BIN / "ocop-api"), "--port", str(settings.api_port), "--log-level", "warning"]
+    return PythonService("ocop-api", settings.services_folder, argv, env)
+
+
+def start(service: PythonService, ready_url: str, timeout_s: float = 90.0) -> Started:
+    pid = running_pid(service)
+    already = pid is not None
+    if pid is None:
+        pid = launch(service)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if running_pid(service) != pid:
+            raise StackError(
+                f"{service.name} exited at start-up. Last lines of {service.log_file}:\n"
+                f"{log_tail(service.log_file)}"
+            )
+        try:
+            if httpx.get(ready_url, timeout=2).status_code < 500:
+                return Started(service.name, pid, already)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise StackError(
+        f"{service.name} did not answer at {ready_url} within {timeout_s:.0f} s. "
+        f"Last lines of {service.log_file}:\n{log_tail(service.log_file)}"
+    )

@@ -1,0 +1,32 @@
+"""The main job's settings (OCOP_* variables), on top of the local stack's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from infra.settings import StackSettings
+
+
+class DemoSettings(StackSettings):
+    demo_dir: Path | None = Field(None, description="keys, labels, stations; <state>/demo")
+    services_dir: Path | None = Field(
+        None, description="pid files and logs of the worker and API; default: the state folder"
+    )
+    api_port: int = 8000
+    worker_port: int = 6066
+    app_id: str = "ocop-processors"
+    resolver_host: str = Field("ocop.vn", description="the host printed in the labels' QR")
+
+    @property
+    def folder(self) -> Path:
+        return self.demo_dir or self.state_dir / "demo"
+
+    @property
+    def services_folder(self) -> Path:
+        return self.services_dir or self.state_dir
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"

@@ -1,0 +1,245 @@
+"""The main job: the whole OCOP story on the local stack, step by step.
+
+1. the stack: Kafka, Cassandra, schema, topics
+2. the authorities' keys (made once, then reused) and the trust list
+3. the stream processors and the verify API, in the background
+4. registrations, certifications and an inspector, published on Kafka
+5. five producers pack a batch each, labels printed to PDF, events through their outboxes
+6. consumers scan labels in shops; the processors have sealed every batch's chain
+7. a province council revokes a rating: its labels now show a warning
+8. a copied label is scanned in far-apart provinces by many phones: an alert is raised
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from contract import identifiers, topics
+from contract.alerts import AlertKind
+from demo import services
+from demo.authority import open_office, product_key_of
+from demo.cast import COPIED, PRODUCTS, REVOKED, Product
+from demo.packing import PackedBatch, pack
+from demo.settings import DemoSettings
+from demo.shoppers import Shopper, local_page
+from infra import stack
+from infra.process import StackError
+from infra.schema import migrate
+from infra.topics import apply_topics
+from keys.publish import AuthorityPublisher
+from records.rows import AlertRow
+from records.session import connect
+from records.store import RecordReader
+
+T = TypeVar("T")
+Say = Callable[[str], None]
+Advance = Callable[[int], None]
+
+
+@dataclass
+class Outcome:
+    first_run: bool
+    batches: list[PackedBatch] = field(default_factory=list)
+    genuine_scans: int = 0
+    genuine_page: str = ""
+    revoked_page: str = ""
+    revoked_verdict: dict[str, Any] = field(default_factory=dict)
+    copied_page: str = ""
+    copied_unit: str = ""
+    alerts: list[AlertRow] = field(default_factory=list)
+    inspector_token: str = ""
+    trust_version: int = 0
+    seconds: float = 0.0
+
+
+class Story:
+    def __init__(
+        self, settings: DemoSettings, say: Say, progress: Callable[[int], Advance]
+    ) -> None:
+        self.settings = settings
+        self.say = say
+        self.progress = progress
+
+    def run(self) -> Outcome:
+        t0 = time.monotonic()
+        s = self.settings
+        self.say("1/8 Kafka and Cassandra, schema and topics")
+        stack.up(s, report=lambda line: self.say(f"    {line}"))
+        migrate(s)
+        apply_topics(s)
+
+        self.say("2/8 the authorities' keys and the trust list")
+        office, first = open_office(s.folder)
+        version = _next_version(s.folder)
+        outcome = Outcome(first_run=first, inspector_token=office.inspector_token)
+        self.say(
+            f"    {'made' if first else 'reused'} in {s.folder} (root key {office.root.key_id})"
+        )
+
+        self.say("3/8 the stream processors and the verify API")
+        worker = services.start(
+            services.worker(s, office), f"http://127.0.0.1:{s.worker_port}/ocop/metrics"
+        )
+        api = services.start(services.api(s, office), f"{s.api_url}/health")
+        for started in (worker, api):
+            how = "already running" if started.already_running else "started"
+            self.say(f"    {started.name}: {how} (pid {started.pid})")
+
+        self.say("4/8 registrations, certifications and an inspector, published")
+        publisher = AuthorityPublisher(s.kafka_bootstrap)
+        cluster, session = connect(s, keyspace=s.keyspace)
+        reader = RecordReader(session)
+        try:
+            sent = office.publish_all(publisher, version)
+            outcome.trust_version = version
+            self.say(f"    {sent} documents, trust list version {version}")
+            self._wait("the API to hold the trust list", lambda: _health_ok(s.api_url))
+            for product in PRODUCTS:
+                self._wait(f"{product.name} to be certified", partial(_certified, reader, product))
+
+            self.say("5/8 packing: labels printed, scanned at the packing table, shipped")
+            advance = self.progress(sum(p.units for p in PRODUCTS))
+            for product in PRODUCTS:
+                outcome.batches.append(pack(s, office, product, advance))
+            for batch in outcome.batches:
+                self.say(f"    {batch.product.name}: {len(batch.urls)} labels, QR "
+                         f"{batch.qr_version}, {batch.pdf}")  # fmt: skip
+
+            self.say("6/8 consumers scan labels in shops")
+            for batch in outcome.batches:
+                self._wait(
+                    f"the records of {batch.batch_id}", partial(_received, reader, batch.batch_id)
+                )
+            outcome.genuine_scans = self._shoppers_scan(outcome.batches)
+            by_code = {b.product.code: b for b in outcome.batches}
+            outcome.genuine_page = local_page(s.api_url, by_code["GAOTBR39"].urls[0])
+            self.say(f"    {outcome.genuine_scans} scans, every one genuine")
+
+            self.say("7/8 a council revokes the rating of one product")
+            revoked = by_code[REVOKED]
+            kept = s.folder / "revoked-label"
+            if office.revoked(revoked.product) is None:
+                office.publish_revocation(publisher, revoked.product, _next_version(s.folder))
+                outcome.trust_version += 1
+                kept.write_text(revoked.urls[0])
+            else:
+                self.say("    revoked in an earlier run; its labels print no stars since")
+            label = kept.read_text()
+            outcome.revoked_page = local_page(s.api_url, label)
+            shopper = Shopper(
+                httpx.Client(timeout=10), s.api_url, "demo-phone-revoked", "Thái Bình"
+            )
+            outcome.revoked_verdict = self._wait(
+                "the revocation to show", lambda: _warned(shopper.scan(label))
+            )
+            self.say(f"    {revoked.product.name}: {outcome.revoked_verdict['sentence']['en']}")
+
+            self.say("8/8 a copied label is scanned in far-apart provinces")
+            copied = by_code[COPIED]
+            outcome.copied_page = local_page(s.api_url, copied.urls[1])
+            outcome.copied_unit = _unit_key(copied.urls[1])
+            self._copy_scans(copied.urls[1])
+            outcome.alerts = self._wait(
+                "both alerts on the copied code", partial(_alerted, reader, outcome.copied_unit)
+            )
+            for alert in outcome.alerts:
+                self.say(f"    alert {alert.kind}: {alert.detail}")
+        finally:
+            publisher.close()
+            cluster.shutdown()
+        outcome.seconds = time.monotonic() - t0
+        return outcome
+
+    def _shoppers_scan(self, batches: list[PackedBatch]) -> int:
+        count = 0
+        with httpx.Client(timeout=10) as client:
+            for n, batch in enumerate(batches):
+                for i, url in enumerate(batch.urls[2:5]):
+                    phone = Shopper(client, self.settings.api_url, f"demo-phone-{n}-{i}",
+                                    batch.product.sold_in)  # fmt: skip
+                    verdict = phone.scan(url)
+                    if verdict["level"] != "genuine":
+                        raise StackError(f"a genuine label was answered {verdict['level']}: "
+                                         f"{verdict['detail']}")  # fmt: skip
+                    count += 1
+        return count
+
+    def _copy_scans(self, label_url: str) -> None:
+        places = ["Thái Bình", "Hồ Chí Minh", "Đà Nẵng", "Hà Nội", "Cần Thơ", "Lào Cai", "Huế"]
+        with httpx.Client(timeout=10) as client:
+            for n, province in enumerate(places):
+                Shopper(client, self.settings.api_url, f"demo-copy-{n}", province).scan(label_url)
+
+    def _wait(self, what: str, probe: Callable[[], T | None], timeout_s: float = 120.0) -> T:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = probe()
+            if found:
+                return found
+            time.sleep(0.3)
+        refused = _refused(self.settings.worker_port)
+        raise StackError(
+            f"timed out after {timeout_s:.0f} s waiting for {what}. The processors refused: "
+            f"{refused or 'nothing'} (the events are on {topics.DEAD_LETTER} with the reason); "
+            f"logs in {self.settings.services_folder / 'logs'}"
+        )
+
+
+def _refused(port: int) -> dict[str, int]:
+    try:
+        metrics = httpx.get(f"http://127.0.0.1:{port}/ocop/metrics", timeout=3).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+    return dict(metrics.get("refused", {}))
+
+
+def _awaited(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+def _health_ok(api_url: str) -> bool:
+    try:
+        return bool(httpx.get(f"{api_url}/health", timeout=3).json().get("status") == "ok")
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _certified(reader: RecordReader, product: Product) -> bool:
+    return bool(_awaited(reader.certifications(product_key_of(product))))
+
+
+def _alerted(reader: RecordReader, unit_key: str) -> list[AlertRow] | None:
+    alerts: list[AlertRow] = _awaited(reader.alerts_for_unit(unit_key))
+    expected = {AlertKind.IMPOSSIBLE_TRAVEL, AlertKind.TOO_MANY_DEVICES}
+    return alerts if expected <= {alert.kind for alert in alerts} else None
+
+
+def _received(reader: RecordReader, batch_id: str) -> bool:
+    state = _awaited(reader.batch(batch_id))
+    return state is not None and state.status == "received"
+
+
+def _warned(verdict: dict[str, Any]) -> dict[str, Any] | None:
+    return verdict if verdict["level"] == "warning" else None
+
+
+def _unit_key(label_url: str) -> str:
+    path = label_url.split("://", 1)[1].split("/", 1)[1].split("?")[0]
+    product, _, serial = f"/{path}".partition("/10/")
+    return identifiers.unit_key(product, serial.rsplit("/21/", 1)[1])
+
+
+def _next_version(folder: Path) -> int:
+    """Trust lists only move forward: every publication gets the next version number."""
+    path = folder / "trust-version"
+    version = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(f"{version}\n")
+    return version
