@@ -101,32 +101,32 @@ PRODUCERS = (
 PRODUCTS = (
     Product(
         "MAMCAY", gtin("100010001"), "Mắm cáy Hồng Tiến", "Hong Tien fiddler-crab paste",
-        ProductGroup.FOOD, "TB-HTX-HONGTIEN", 4, Decimal("78"), "12/2020/GCN-OCOP",
+        ProductGroup.FOOD, "TB-HTX-HONGTIEN", 4, Decimal("78"), "12/GCN-OCOP",
         "2468/QĐ-UBND", "cáy (fiddler crab)", "Bãi bồi Hồng Tiến, Kiến Xương", 48,
         "Siêu thị Thái Bình (minh họa)", "Thái Bình",
     ),
     Product(
         "BANHCAY", gtin("100020002"), "Bánh cáy làng Nguyễn", "Lang Nguyen cay cake",
-        ProductGroup.FOOD, "TB-HKD-LANGNGUYEN", 4, Decimal("74"), "31/2021/GCN-OCOP",
+        ProductGroup.FOOD, "TB-HKD-LANGNGUYEN", 4, Decimal("74"), "31/GCN-OCOP",
         "1120/QĐ-UBND", "gạo nếp, mạch nha, gấc", "Xã Nguyên Xá, Đông Hưng", 48,
         "Điểm bán sản phẩm OCOP Thái Bình (minh họa)", "Thái Bình",
     ),
     Product(
         "BANHDA", gtin("100030003"), "Bánh đa sợi Quỳnh Phụ", "Quynh Phu rice noodles",
-        ProductGroup.FOOD, "TB-HTX-BANHDA-QP", 3, Decimal("63"), "47/2022/GCN-OCOP",
+        ProductGroup.FOOD, "TB-HTX-BANHDA-QP", 3, Decimal("63"), "47/GCN-OCOP",
         "3051/QĐ-UBND", "gạo tẻ", "Cánh đồng Quỳnh Phụ", 48,
         "Siêu thị Thái Bình (minh họa)", "Thái Bình",
     ),
     Product(
         "GAOTBR39", gtin("100040004"), "Gạo TBR39 Hưng Cúc", "Hung Cuc TBR39 rice",
-        ProductGroup.FOOD, "TB-CTY-HUNGCUC", 4, Decimal("82"), "58/2022/GCN-OCOP",
+        ProductGroup.FOOD, "TB-CTY-HUNGCUC", 4, Decimal("82"), "58/GCN-OCOP",
         "3051/QĐ-UBND", "thóc TBR39", "Cánh đồng Đông Hưng", 500,
         "Siêu thị Hà Nội (minh họa)", "Hà Nội",
     ),
     Product(
         "THANGBINH", gtin("200010001"), "Sản phẩm OCOP Thăng Bình (minh họa)",
         "A Thang Binh OCOP product (illustrative)", ProductGroup.FOOD, "QN-HKD-THANGBINH",
-        3, Decimal("58"), "09/2023/GCN-OCOP", "1790/QĐ-UBND", "nguyên liệu địa phương",
+        3, Decimal("58"), "09/GCN-OCOP", "1790/QĐ-UBND", "nguyên liệu địa phương",
         "Huyện Thăng Bình, Quảng Nam", 48, "Điểm bán OCOP Quảng Nam (minh họa)", "Quảng Nam",
     ),
 )  # fmt: skip

@@ -43,6 +43,7 @@ def station_settings(settings: DemoSettings, office: Office, product: Product) -
         root_key=str(office.root_key_file),
         resolver_host=settings.resolver_host,
         kafka_bootstrap=settings.kafka_bootstrap,
+        batch_topic=settings.batch_topic,
         pack_event_units=100,
     )
 

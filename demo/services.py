@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 
-from contract import topics
 from demo.authority import Office
 from demo.settings import DemoSettings
 from infra.process import PythonService, StackError, launch, log_tail, running_pid
@@ -27,7 +26,7 @@ class Started:
 
 def service_env(settings: DemoSettings, office: Office) -> dict[str, str]:
     """What both services are told: where the data is, and whom to trust."""
-    return {
+    return settings.topic_env() | {
         "OCOP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "OCOP_CASSANDRA_HOSTS": settings.cassandra_hosts,
         "OCOP_KEYSPACE": settings.keyspace,
@@ -51,7 +50,6 @@ def worker(settings: DemoSettings, office: Office) -> PythonService:
 def api(settings: DemoSettings, office: Office) -> PythonService:
     env = service_env(settings, office) | {
         "OCOP_RESOLVER_HOST": settings.resolver_host,
-        "OCOP_SCAN_TOPIC": topics.SCAN_EVENTS,
         "OCOP_DEVICE_SALT": office.passphrase,
         "OCOP_RATE_LIMIT_PER_S": "0",  # the story scans from one address, fast
         "OCOP_RECORD_CACHE_S": "1",

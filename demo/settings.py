@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from contract import topics
 from infra.settings import StackSettings
 
 
@@ -18,6 +19,17 @@ class DemoSettings(StackSettings):
     worker_port: int = 6066
     app_id: str = "ocop-processors"
     resolver_host: str = Field("ocop.vn", description="the host printed in the labels' QR")
+    batch_topic: str = topics.BATCH_EVENTS
+    authority_topic: str = topics.AUTHORITY_EVENTS
+    trust_topic: str = topics.TRUST_LISTS
+    scan_topic: str = topics.SCAN_EVENTS
+    alert_topic: str = topics.ALERTS
+    dead_letter_topic: str = topics.DEAD_LETTER
+
+    def topic_env(self) -> dict[str, str]:
+        """The topic names as the services read them (OCOP_*_TOPIC)."""
+        names = ("batch", "authority", "trust", "scan", "alert", "dead_letter")
+        return {f"OCOP_{n.upper()}_TOPIC": getattr(self, f"{n}_topic") for n in names}
 
     @property
     def folder(self) -> Path:

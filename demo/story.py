@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from contract import identifiers, topics
+from contract import identifiers
 from contract.alerts import AlertKind
 from demo import services
 from demo.authority import open_office, product_key_of
@@ -94,7 +94,9 @@ class Story:
             self.say(f"    {started.name}: {how} (pid {started.pid})")
 
         self.say("4/8 registrations, certifications and an inspector, published")
-        publisher = AuthorityPublisher(s.kafka_bootstrap)
+        publisher = AuthorityPublisher(
+            s.kafka_bootstrap, authority_topic=s.authority_topic, trust_topic=s.trust_topic
+        )
         cluster, session = connect(s, keyspace=s.keyspace)
         reader = RecordReader(session)
         try:
@@ -188,7 +190,8 @@ class Story:
         refused = _refused(self.settings.worker_port)
         raise StackError(
             f"timed out after {timeout_s:.0f} s waiting for {what}. The processors refused: "
-            f"{refused or 'nothing'} (the events are on {topics.DEAD_LETTER} with the reason); "
+            f"{refused or 'nothing'} (the events are on {self.settings.dead_letter_topic} "
+            "with the reason); "
             f"logs in {self.settings.services_folder / 'logs'}"
         )
 

@@ -1,0 +1,97 @@
+"""The main job's story, end to end on the real stack, checked through the verify API.
+
+It runs in its own topics, keyspace, consumer group, ports and folders, so it neither sees
+nor disturbs a demo a developer left running.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from kafka.admin import NewTopic
+
+from contract.alerts import AlertKind
+from demo.cast import PRODUCTS
+from demo.settings import DemoSettings
+from demo.story import Outcome, Story
+from infra import stack
+from infra.schema import connect
+from infra.settings import StackSettings
+from infra.topics import admin_client
+from tests.integration.pipeline import free_port
+
+TOPICS = ("batch", "authority", "trust", "scan", "alert", "dead_letter")
+
+
+@dataclass(frozen=True)
+class Run:
+    settings: DemoSettings
+    outcome: Outcome
+
+
+@pytest.fixture(scope="module")
+def run(stack_settings: StackSettings, tmp_path_factory):
+    suffix = uuid.uuid4().hex[:8]
+    folder = tmp_path_factory.mktemp("main-job")
+    settings = DemoSettings(
+        **stack_settings.model_dump(include={"state_dir", "kafka_bootstrap", "cassandra_hosts"}),
+        keyspace=f"e2e_{suffix}",
+        demo_dir=folder / "demo",
+        services_dir=folder,
+        api_port=free_port(),
+        worker_port=free_port(),
+        app_id=f"e2e-processors-{suffix}",
+        **{f"{name}_topic": f"e2e.{name}.{suffix}" for name in TOPICS},
+    )
+    names = list(settings.topic_env().values())
+    with admin_client(settings) as admin:
+        admin.create_topics([NewTopic(name, 3, replication_factor=1) for name in names])
+    try:
+        yield Run(settings, Story(settings, say=print, progress=lambda total: _ignore).run())
+    finally:
+        stack.down(StackSettings(state_dir=folder), only={"ocop-worker", "ocop-api"})
+        cluster, session = connect(settings)
+        session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}")
+        cluster.shutdown()
+        with admin_client(settings) as admin:
+            admin.delete_topics(names)
+
+
+def _ignore(done: int) -> None:
+    pass
+
+
+def as_json(url: str) -> dict[str, Any]:
+    response = httpx.get(url, headers={"Accept": "application/json"}, timeout=10)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_every_product_was_packed_and_its_labels_resolve_genuine(run: Run):
+    outcome = run.outcome
+    assert [b.product.code for b in outcome.batches] == [p.code for p in PRODUCTS]
+    assert all(b.qr_version == "10-M" for b in outcome.batches)
+    assert all(b.pdf is not None and b.pdf.stat().st_size > 0 for b in outcome.batches)
+    assert outcome.genuine_scans == 3 * len(PRODUCTS)
+    genuine = as_json(outcome.genuine_page)
+    assert genuine["level"] == "genuine"
+    assert genuine["product"]["name"] == "Gạo TBR39 Hưng Cúc"
+    assert genuine["producer"]["province"] == "Thái Bình"
+
+
+def test_the_revoked_product_shows_its_current_status(run: Run):
+    revoked = as_json(run.outcome.revoked_page)
+    assert revoked["level"] == "warning"
+    assert (revoked["stars"]["printed"], revoked["stars"]["current"]) == (3, 0)
+    assert revoked["stars"]["status"] == "revoked"
+
+
+def test_the_copied_code_has_alerts(run: Run):
+    kinds = {alert.kind for alert in run.outcome.alerts}
+    assert {AlertKind.IMPOSSIBLE_TRAVEL, AlertKind.TOO_MANY_DEVICES} <= kinds
+    assert all(alert.unit_key == run.outcome.copied_unit for alert in run.outcome.alerts)
