@@ -336,7 +336,7 @@ class RecordWriter(RecordReader):
         )
         self._write_unit_alert = p(
             "INSERT INTO alerts_by_unit (unit_key, alert_id, kind, raised_at, day, province, "
-            "detail, scan_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            "detail, scan_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
         )
         self._write_day_alert = p(
             "INSERT INTO alerts_by_province_day (province, day, raised_at, alert_id, unit_key, "
@@ -485,24 +485,33 @@ class RecordWriter(RecordReader):
         )
         await run(self.session, self._write_scan, _unset_none(values))
 
-    async def raise_alert(self, alert: Alert, day: date) -> None:
-        """Store an alert (its id is deterministic, so a replay rewrites the same rows)."""
-        batch = BatchStatement(batch_type=BatchType.LOGGED)
-        batch.add(
-            self._write_unit_alert,
-            _unset_none(
-                (
-                    alert.unit_key, alert.alert_id, alert.kind.value, alert.raised_at, day,
-                    alert.province, alert.detail, alert.scan_event_id,
-                )
-            ),
+    async def raise_alert(self, alert: Alert, day: date) -> bool:
+        """Store an alert; True if it is new. The first raising of an id wins: later scans
+        that raise the same alert (same unit, kind and day), or replays, change nothing.
+
+        The unit's row is written first, conditionally; the province-and-day row is then
+        written from whatever the unit's row holds, so a crash between the two is mended by
+        the replay, never duplicated.
+        """
+        values = (
+            alert.unit_key, alert.alert_id, alert.kind.value, alert.raised_at, day,
+            alert.province, alert.detail, alert.scan_event_id,
         )  # fmt: skip
-        batch.add(
+        [result] = await run(self.session, self._write_unit_alert, _unset_none(values))
+        new = bool(result.applied)
+        # not applied: the driver returns the stored row, whose first raising stands
+        province, first_day, raised_at, detail = (
+            (alert.province, day, alert.raised_at, alert.detail)
+            if new
+            else (result.province, result.day, result.raised_at, result.detail)
+        )
+        await run(
+            self.session,
             self._write_day_alert,
-            (alert.province or "", day, alert.raised_at, alert.alert_id, alert.unit_key,
-             alert.kind.value, alert.detail),
+            (province or "", first_day, raised_at, alert.alert_id, alert.unit_key,
+             alert.kind.value, detail),
         )  # fmt: skip
-        await run(self.session, batch)
+        return new
 
     async def close_alert(self, event: AlertClosed) -> bool:
         """Close an alert with the inspector's finding; False if there is no such alert."""

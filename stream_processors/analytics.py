@@ -64,11 +64,11 @@ class ScanAnalytics:
             )
             for finding in findings
         ]
-        for alert in alerts:
-            await self.store.raise_alert(alert, vietnam_date(alert.raised_at))
+        raised = [a for a in alerts if await self.store.raise_alert(a, vietnam_date(a.raised_at))]
+        for alert in raised:
             await self.publish(key, model_bytes(alert))
         self.window[key] = _encode(remember(seen, recent, self.limits))
-        return alerts
+        return raised
 
     async def _facts(self, unit_key: str, at: datetime) -> UnitFacts:
         unit = await self.store.unit(unit_key)
