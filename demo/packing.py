@@ -77,8 +77,14 @@ def pack(settings: DemoSettings, office: Office, product: Product, advance: Adva
             station.scan(batch.batch_id, label.url)
             advance(1)
         station.close_batch(batch.batch_id)
-        shipment = station.ship(batch.batch_id, to_party=product.sold_at, units=product.units)
-        station.receive(shipment.shipment_id, receiver=product.sold_at, units=product.units)
+        shipment = station.ship(
+            batch.batch_id, to_party=product.sold_at, units=product.units,
+            to_province=product.sold_in,
+        )  # fmt: skip
+        station.receive(
+            shipment.shipment_id, receiver=product.sold_at, units=product.units,
+            receiver_province=product.sold_in,
+        )  # fmt: skip
         sender.wake()
         if not sender.drain(timeout=60):
             raise RuntimeError(f"the station of {product.code} could not reach Kafka in 60 s")

@@ -232,14 +232,16 @@ def ship(
     to: Annotated[str, typer.Option(help="Distributor or shop")],
     units: Annotated[int, typer.Option()],
     to_gln: Annotated[str | None, typer.Option(help="Its GLN, if it has one")] = None,
+    to_province: Annotated[str | None, typer.Option(help="The province it goes to")] = None,
     shipment_id: Annotated[str | None, typer.Option(help="Default: a new id")] = None,
 ) -> None:
     """Ship units of a closed batch ("one step forward")."""
     desk: Desk = context.obj
     with desk.station() as station:
         shipment = station.ship(
-            batch, to_party=to, units=units, to_gln=to_gln, shipment_id=shipment_id
-        )
+            batch, to_party=to, units=units, to_gln=to_gln, to_province=to_province,
+            shipment_id=shipment_id,
+        )  # fmt: skip
     console.print(f"shipment {shipment.shipment_id}: {shipment.units} units to {shipment.to_party}")
     desk.send_now()
 
@@ -251,13 +253,17 @@ def receive(
     receiver: Annotated[str, typer.Option(help="Who received it")],
     units: Annotated[int, typer.Option(help="Units that arrived")],
     receiver_gln: Annotated[str | None, typer.Option()] = None,
+    receiver_province: Annotated[
+        str | None, typer.Option(help="Where it is sold: scans far from it raise an alert")
+    ] = None,
 ) -> None:
     """Record that a shipment arrived."""
     desk: Desk = context.obj
     with desk.station() as station:
         shipment = station.receive(
-            shipment_id, receiver=receiver, units=units, receiver_gln=receiver_gln
-        )
+            shipment_id, receiver=receiver, units=units, receiver_gln=receiver_gln,
+            receiver_province=receiver_province,
+        )  # fmt: skip
     console.print(f"shipment {shipment.shipment_id}: {shipment.received_units} units received")
     desk.send_now()
 

@@ -408,6 +408,7 @@ class Station(StationView):
         to_party: str,
         units: int,
         to_gln: str | None = None,
+        to_province: str | None = None,
         shipment_id: str | None = None,
     ) -> Shipment:
         batch = self.batch(reference)
@@ -430,6 +431,7 @@ class Station(StationView):
                 shipment_id=shipment_id,
                 to_party=to_party,
                 to_gln=to_gln,
+                to_province=to_province,
                 units=units,
             )
             self._db.execute(
@@ -440,7 +442,13 @@ class Station(StationView):
         return self.shipment(shipment_id)
 
     def receive(
-        self, shipment_id: str, *, receiver: str, units: int, receiver_gln: str | None = None
+        self,
+        shipment_id: str,
+        *,
+        receiver: str,
+        units: int,
+        receiver_gln: str | None = None,
+        receiver_province: str | None = None,
     ) -> Shipment:
         """Records that a shipment arrived; fewer units than shipped is a loss on the way."""
         shipment = self.shipment(shipment_id)
@@ -455,6 +463,7 @@ class Station(StationView):
                 shipment_id=shipment_id,
                 receiver=receiver,
                 receiver_gln=receiver_gln,
+                receiver_province=receiver_province,
                 units=units,
             )
             self._db.execute(
