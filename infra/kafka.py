@@ -14,6 +14,11 @@ from infra.maven import ensure_jars
 from infra.process import JavaServer, StackError, java_binary
 from infra.settings import StackSettings
 from infra.templates import render
+from infra.topics import admin_client
+
+with warnings.catch_warnings():  # kafka-python warns on import
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka.errors import KafkaError
 
 NAME = "kafka"
 MAIN_CLASS = "kafka.Kafka"
@@ -76,24 +81,10 @@ def _storage_tool(lib: Path, logging_flag: str, *args: str) -> str:
 
 def probe(settings: StackSettings) -> str:
     """One real metadata request; raises when the broker does not answer it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
-
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap,
-            request_timeout_ms=3000,
-            client_id="ocop-stack-probe",
-        )
-    except KafkaError as exc:
-        raise StackError(f"Kafka at {settings.kafka_bootstrap} does not answer: {exc}") from exc
-    try:
-        cluster = admin.describe_cluster()
+        with admin_client(settings, timeout_ms=3000) as admin:
+            cluster = admin.describe_cluster()
     except KafkaError as exc:
         raise StackError(f"Kafka metadata request failed: {exc}") from exc
-    finally:
-        admin.close()
     brokers = cluster.get("brokers", [])
     return f"cluster {cluster.get('cluster_id')}, {len(brokers)} broker(s)"

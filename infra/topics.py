@@ -55,12 +55,12 @@ def topic_specs(settings: DataSettings) -> list[TopicSpec]:
 
 
 @contextmanager
-def admin_client(settings: ConnectionSettings) -> Iterator[Any]:
+def admin_client(settings: ConnectionSettings, *, timeout_ms: int = 10_000) -> Iterator[Any]:
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.kafka_bootstrap,
-            request_timeout_ms=10_000,
-            client_id="ocop-topics",
+            request_timeout_ms=timeout_ms,
+            client_id="ocop-admin",
         )
     except KafkaError as exc:
         raise StackError(f"Kafka at {settings.kafka_bootstrap} does not answer: {exc}") from exc

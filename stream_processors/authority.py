@@ -14,21 +14,11 @@ from contract.events import (
     ProductRegistered,
 )
 from keys.errors import TrustListError
-from records.store import RecordWriter
-from stream_processors.ingest import verified
-from stream_processors.outcomes import Message, Metrics, Refuser
-from stream_processors.trust import TrustHolder
+from stream_processors.handler import SignedHandler
+from stream_processors.outcomes import Message
 
 
-class TrustListIngest:
-    def __init__(
-        self, store: RecordWriter, trust: TrustHolder, refuse: Refuser, metrics: Metrics
-    ) -> None:
-        self.store = store
-        self.trust = trust
-        self.refuse = refuse
-        self.metrics = metrics
-
+class TrustListIngest(SignedHandler):
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
         try:
@@ -52,26 +42,13 @@ class TrustListIngest:
             self.metrics.duplicates[message.topic] += 1
 
 
-class AuthorityIngest:
-    def __init__(
-        self, store: RecordWriter, trust: TrustHolder, refuse: Refuser, metrics: Metrics
-    ) -> None:
-        self.store = store
-        self.trust = trust
-        self.refuse = refuse
-        self.metrics = metrics
-
+class AuthorityIngest(SignedHandler):
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
         # 1. Signed by an authority entitled to say it (keys.verifier decides who may).
-        verdict = await verified(message, self.trust)
-        if isinstance(verdict, str):
-            await self.refuse(message, "unknown_key", verdict)
+        event = await self.authenticated(message)
+        if event is None:
             return
-        if not verdict.genuine or verdict.event is None:
-            await self.refuse(message, verdict.reason.value, verdict.detail)
-            return
-        event = verdict.event
         # 2. What it refers to must exist; then store it.
         if isinstance(event, ProducerRegistered):
             await self.store.register_producer(event)

@@ -13,13 +13,12 @@ import logging
 
 from contract.events import BatchEvent, BatchOpened, UnitsPacked
 from contract.records import record_hash
-from contract.verdict import Reason
 from keys.certs import ProducerKeyCertificate
 from keys.chain import ChainRecord, seal
 from keys.signing import SigningKey
-from keys.verifier import EventVerification, verify_event
 from records.rows import BatchState
 from records.store import RecordWriter
+from stream_processors.handler import SignedHandler
 from stream_processors.outcomes import Message, Metrics, Refuser
 from stream_processors.rules import Facts, Refusal, apply
 from stream_processors.trust import TrustHolder
@@ -27,20 +26,7 @@ from stream_processors.trust import TrustHolder
 log = logging.getLogger(__name__)
 
 
-async def verified(message: Message, trust: TrustHolder) -> EventVerification | str:
-    """The event's verification, or why there is none to be had (no trust list yet)."""
-    current = trust.current or await trust.refresh()
-    if current is None:
-        return "no trust list has been published yet"
-    verdict = verify_event(message.value, trust=current)
-    if verdict.reason is Reason.UNKNOWN_KEY:  # a newer list may name the key
-        newer = await trust.refresh()
-        if newer is not None and newer.version > current.version:
-            verdict = verify_event(message.value, trust=newer)
-    return verdict
-
-
-class BatchIngest:
+class BatchIngest(SignedHandler):
     def __init__(
         self,
         store: RecordWriter,
@@ -49,23 +35,15 @@ class BatchIngest:
         refuse: Refuser,
         metrics: Metrics,
     ) -> None:
-        self.store = store
-        self.trust = trust
+        super().__init__(store, trust, refuse, metrics)
         self.seal_key = seal_key
-        self.refuse = refuse
-        self.metrics = metrics
 
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
         # 1. The producer's signature, by a key valid when the event happened.
-        verdict = await verified(message, self.trust)
-        if isinstance(verdict, str):
-            await self.refuse(message, Reason.UNKNOWN_KEY.value, verdict)
+        event = await self.authenticated(message)
+        if event is None:
             return
-        if not verdict.genuine or verdict.event is None:
-            await self.refuse(message, verdict.reason.value, verdict.detail)
-            return
-        event = verdict.event
         if not isinstance(event, BatchEvent):
             await self.refuse(message, "wrong_topic", f"{event.type} is not a batch event")
             return
