@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from verify_api.errors import ApiError, ErrorCode
+from verify_api.errors import ApiError, ErrorCode, describe
 from verify_api.guards import Guard, TokenBuckets
 from verify_api.rendering import error_response
 from verify_api.routes import ROUTERS
@@ -66,11 +66,7 @@ def create_app(settings: ApiSettings, *, services: ServicesFactory = open_servic
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
-        return error_response(request, ErrorCode.INVALID_REQUEST, problems)
+        return error_response(request, ErrorCode.INVALID_REQUEST, describe(exc.errors()))
 
     async def no_trust_list(request: Request, exc: Exception) -> Response:
         return error_response(request, ErrorCode.NO_TRUST_LIST)

@@ -3,11 +3,13 @@
 A hot product is scanned by thousands of phones a minute; reading its certifications once
 per scan would spend Cassandra on the same answer. Each entry lives `ttl_s` seconds, so a
 revocation or recall shows that much later at most; the oldest entries go first when the
-cache is full. No single-flight: two concurrent misses both read, which is harmless.
+cache is full. Concurrent misses of one key share one load: fifty phones arriving together
+after an entry expired cause one read (and one decoding of a long chain), not fifty.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -29,16 +31,40 @@ class TtlCache(Generic[K, V]):
         self.max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._loading: dict[K, asyncio.Future[V]] = {}
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         if self.ttl_s <= 0:
             return await load()
-        now = self._clock()
-        hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        value = await load()
-        self._entries[key] = (now + self.ttl_s, value)
+        while True:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] > self._clock():
+                return hit[1]
+            pending = self._loading.get(key)
+            if pending is None:
+                return await self._load(key, load)
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this waiter was cancelled, not the load
+                # the loading request was cancelled: try again, loading if need be
+
+    async def _load(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        pending = self._loading[key] = asyncio.get_running_loop().create_future()
+        try:
+            value = await load()
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except Exception as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: a failure no one else awaited is not "unhandled"
+            raise
+        finally:
+            del self._loading[key]
+        pending.set_result(value)
+        self._entries[key] = (self._clock() + self.ttl_s, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contract.events import InspectorRole, Location, LocationSource
 from contract.verdict import Lang
 from records.rows import Inspector
-from verify_api.errors import ApiError, ErrorCode
+from verify_api.errors import ApiError, ErrorCode, describe
 from verify_api.negotiation import language
 from verify_api.schemas import Province
 from verify_api.services import Services, Store
@@ -58,73 +60,113 @@ async def get_trust(services: ServicesDep) -> HeldTrustList:
 TrustDep = Annotated[HeldTrustList, Depends(get_trust)]
 
 
-async def get_lang(
-    request: Request,
-    lang: Annotated[Lang | None, Query(description="vi (default) or en")] = None,
-) -> Lang:
-    return language(lang, request.headers.get("accept-language"))
+class PlaceQuery(BaseModel):
+    """The coarse place a client chooses to share: a province, or a position in micro-degrees
+    with its accuracy. Never derived from the client's address."""
 
+    model_config = ConfigDict(extra="ignore")
 
-LangDep = Annotated[Lang, Depends(get_lang)]
+    province: Province | None = None
+    lat_e6: Annotated[int, Field(ge=-90_000_000, le=90_000_000)] | None = None
+    lon_e6: Annotated[int, Field(ge=-180_000_000, le=180_000_000)] | None = None
+    accuracy_m: Annotated[int, Field(ge=0, le=20_000_000)] | None = None
+    source: LocationSource = LocationSource.GPS
 
+    @model_validator(mode="after")
+    def _together(self) -> PlaceQuery:
+        given = [value is not None for value in (self.lat_e6, self.lon_e6, self.accuracy_m)]
+        if any(given) and not all(given):
+            raise ValueError("lat_e6, lon_e6 and accuracy_m are given together")
+        return self
 
-async def get_place(
-    province: Annotated[Province | None, Query(description="the province the client is in")] = None,
-    lat_e6: Annotated[int | None, Query(ge=-90_000_000, le=90_000_000)] = None,
-    lon_e6: Annotated[int | None, Query(ge=-180_000_000, le=180_000_000)] = None,
-    accuracy_m: Annotated[int | None, Query(ge=0, le=20_000_000)] = None,
-    source: LocationSource = LocationSource.GPS,
-) -> tuple[str | None, Location | None]:
-    """The coarse place a client chooses to share: a province, or a position in
-    micro-degrees with its accuracy. Never derived from the client's address."""
-    given = (lat_e6, lon_e6, accuracy_m)
-    if all(value is None for value in given):
-        return province, None
-    if lat_e6 is None or lon_e6 is None or accuracy_m is None:
-        raise ApiError(
-            ErrorCode.INVALID_REQUEST, "lat_e6, lon_e6 and accuracy_m are given together"
+    def location(self) -> Location | None:
+        if self.lat_e6 is None or self.lon_e6 is None or self.accuracy_m is None:
+            return None
+        return Location(
+            latitude_e6=self.lat_e6,
+            longitude_e6=self.lon_e6,
+            accuracy_m=self.accuracy_m,
+            source=self.source,
         )
-    location = Location(
-        latitude_e6=lat_e6, longitude_e6=lon_e6, accuracy_m=accuracy_m, source=source
+
+
+PLACE_PARAMETERS = frozenset(PlaceQuery.model_fields)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is scanning and what they chose to share; read straight from the request (one
+    dependency instead of nine keeps FastAPI's share of a resolution small)."""
+
+    lang: Lang
+    province: str | None
+    location: Location | None
+    device_id: str | None
+    """An app's X-Device-Id, else the consumer page's cookie; only if well formed."""
+    inspector: Inspector | None
+    """Set when the request carries a valid inspector token."""
+
+
+async def get_caller(request: Request, store: StoreDep) -> Caller:
+    query = request.query_params
+    place = PlaceQuery()
+    if any(name in query for name in PLACE_PARAMETERS):
+        try:
+            place = PlaceQuery.model_validate(dict(query))
+        except ValidationError as exc:
+            raise ApiError(ErrorCode.INVALID_REQUEST, describe(exc.errors())) from None
+    device = request.headers.get("x-device-id") or request.cookies.get(DEVICE_COOKIE)
+    return Caller(
+        lang=language(query.get("lang"), request.headers.get("accept-language")),
+        province=place.province,
+        location=place.location(),
+        device_id=device if device is not None and _DEVICE_ID.fullmatch(device) else None,
+        inspector=await _authenticated(request.headers.get("authorization"), store),
     )
-    return province, location
 
 
-PlaceDep = Annotated[tuple[str | None, Location | None], Depends(get_place)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+CALLER_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "lang", "in": "query", "schema": {"enum": ["vi", "en"]},
+     "description": "vi (default) or en; else Accept-Language"},
+    {"name": "province", "in": "query", "schema": {"type": "string", "maxLength": 64},
+     "description": "the province the client is in, if it chooses to say"},
+    {"name": "lat_e6", "in": "query", "schema": {"type": "integer"},
+     "description": "latitude in micro-degrees (with lon_e6 and accuracy_m)"},
+    {"name": "lon_e6", "in": "query", "schema": {"type": "integer"}},
+    {"name": "accuracy_m", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {"name": "source", "in": "query", "schema": {"enum": [s.value for s in LocationSource]}},
+    {"name": "X-Device-Id", "in": "header", "schema": {"type": "string", "maxLength": 128},
+     "description": "an app's stable device id; only a keyed hash of it is sent on"},
+]  # fmt: skip
+"""OpenAPI for what `get_caller` reads: it reads them itself, so FastAPI cannot list them."""
 
 
-async def get_device_id(
-    request: Request,
-    x_device_id: Annotated[
-        str | None, Header(description="an app's own stable device id; hashed, never stored")
-    ] = None,
-) -> str | None:
-    """An app's header, else the cookie the consumer page sets; ignored unless well formed."""
-    device = x_device_id or request.cookies.get(DEVICE_COOKIE)
-    return device if device is not None and _DEVICE_ID.fullmatch(device) else None
-
-
-DeviceDep = Annotated[str | None, Depends(get_device_id)]
-
-
-async def optional_inspector(
-    request: Request,
-    store: StoreDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Inspector | None:
-    """The inspector a request authenticates as; None only if it sends no Authorization at
-    all (a consumer). Sending a bad one is refused, never treated as anonymous."""
-    if credentials is None:
-        if "authorization" in request.headers:
-            raise ApiError(ErrorCode.UNAUTHENTICATED, "use Authorization: Bearer", _CHALLENGE)
+async def _authenticated(authorization: str | None, store: Store) -> Inspector | None:
+    """The inspector an Authorization header names; None only when there is no header at all
+    (a consumer). A bad one is refused, never taken as anonymous."""
+    if authorization is None:
         return None
-    token = credentials.credentials
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise ApiError(ErrorCode.UNAUTHENTICATED, "use Authorization: Bearer", _CHALLENGE)
+    token = token.strip()
     if not _TOKEN.fullmatch(token):
         raise ApiError(ErrorCode.UNAUTHENTICATED, "malformed token", _CHALLENGE)
     inspector = await store.inspector(hashlib.sha256(token.encode("ascii")).hexdigest())
     if inspector is None or not inspector.active:
         raise ApiError(ErrorCode.UNAUTHENTICATED, "unknown or withdrawn token", _CHALLENGE)
     return inspector
+
+
+async def optional_inspector(
+    request: Request,
+    store: StoreDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Inspector | None:
+    """As `_authenticated`; the HTTPBearer dependency puts the scheme in the OpenAPI."""
+    return await _authenticated(request.headers.get("authorization"), store)
 
 
 OptionalInspector = Annotated[Inspector | None, Depends(optional_inspector)]

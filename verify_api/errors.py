@@ -6,6 +6,7 @@ errors (a counterfeit is an answer), so they are not here: see verify_api.findin
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
@@ -116,6 +117,11 @@ _SENTENCES = {
         "The finding could not be recorded. Please send it again.",
     ),
 }
+
+
+def describe(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Pydantic's validation errors as one line: "where: what; where: what"."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
 
 
 def error_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:

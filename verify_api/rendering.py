@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -28,6 +29,14 @@ def _day(value: date | datetime) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+_STARS = Markup('<span class="stars" aria-label="{}">{}<span class="off">{}</span></span>')
+
+
+def _stars(count: int, label: str) -> Markup:
+    """★★★☆☆ with the empty ones dimmed, and the count for screen readers."""
+    return _STARS.format(label.format(n=count), "★" * count, "☆" * (5 - count))
+
+
 def _moment(value: datetime) -> str:
     return value.astimezone(VIETNAM_TIME).strftime("%d/%m/%Y %H:%M")
 
@@ -41,6 +50,7 @@ _ENV = Environment(
 )
 _ENV.filters["day"] = _day
 _ENV.filters["moment"] = _moment
+_ENV.filters["stars"] = _stars
 _RESOLUTION = _ENV.get_template("resolution.html")
 _ERROR = _ENV.get_template("error.html")
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Protocol
 
 from contract import identifiers
-from contract.certification import CertificationStatus
+from contract.certification import CertificationState, CertificationStatus
 from contract.label import SignedLabel, vietnam_date
 from contract.verdict import Lang, Reason
 from keys.chain import ChainRecord
@@ -69,12 +69,26 @@ class Evidence:
     """What the records hold about an authentically signed label."""
 
     label: SignedLabel
+    batch_id: str
     producer_id: str
     unit: Unit | None
     batch: BatchState | None
     product: Product | None
     certifications: Sequence[StoredCertification]
     """The label's producer's certifications of the product."""
+    rating: CertificationState
+    """The certification that applies now."""
+    most_stars: int
+    """The most stars the product ever held."""
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    """A product as the cache holds it: the row, its public view, its certifications."""
+
+    product: Product | None
+    view: ProductOut | None
+    certifications: list[StoredCertification]
 
 
 @dataclass(frozen=True)
@@ -99,12 +113,12 @@ def judge(evidence: Evidence, now: datetime) -> list[Finding]:
     if product is not None and product.producer_id != evidence.producer_id:
         return [Reason.SIGNER_NOT_AUTHORISED]  # a real key signing another producer's product
     found: list[Finding] = []
-    claim = _claim(label.batch.stars, evidence.certifications, now)
+    claim = _claim(label.batch.stars, evidence.most_stars, evidence.rating)
     if claim is not None:
         if findings.level(claim) is findings.Level.COUNTERFEIT:
             return [claim]
         found.append(claim)
-    if _not_as_packed(label, evidence.unit) is not None:
+    if _not_as_packed(label, evidence.batch_id, evidence.unit) is not None:
         found.append(ApiReason.NOT_PACKED)
     batch = evidence.batch
     if batch is not None and batch.recalled_at is not None:
@@ -114,18 +128,14 @@ def judge(evidence: Evidence, now: datetime) -> list[Finding]:
     return sorted(found, key=findings.PRIORITY.index) or [Reason.GENUINE]
 
 
-def _claim(
-    printed: int, certifications: Sequence[StoredCertification], now: datetime
-) -> Finding | None:
+def _claim(printed: int, ever: int, state: CertificationState) -> Finding | None:
     """What is wrong with the printed stars today, if anything."""
     if printed == 0:
         return None  # no star logo, no claim
-    ever = ratings.most_stars_ever(certifications, now)
     if ever == 0:
         return Reason.NO_CERTIFICATION
     if printed > ever:
         return Reason.STARS_EXCEED_CERTIFICATION
-    state = ratings.state_at(certifications, now)
     if state.status is CertificationStatus.REVOKED:
         return Reason.CERTIFICATION_REVOKED
     if state.status is not CertificationStatus.IN_FORCE:
@@ -136,7 +146,7 @@ def _claim(
     return None
 
 
-def _not_as_packed(label: SignedLabel, unit: Unit | None) -> str | None:
+def _not_as_packed(label: SignedLabel, batch_id: str, unit: Unit | None) -> str | None:
     """Why this exact label was never packed, or None if it was."""
     if unit is None:
         return f"no unit {label.serial} of {label.batch.product_key} was ever packed"
@@ -144,7 +154,7 @@ def _not_as_packed(label: SignedLabel, unit: Unit | None) -> str | None:
     differences = [
         f"{name} {printed} on the label, {packed} when packed"
         for name, printed, packed in (
-            ("batch", batch.batch_id, unit.batch_id),
+            ("batch", batch_id, unit.batch_id),
             ("stars", batch.stars, unit.printed_stars),
             ("key", batch.key_id, unit.key_id),
             ("packing day", batch.packed_on, unit.packed_on),
@@ -155,14 +165,18 @@ def _not_as_packed(label: SignedLabel, unit: Unit | None) -> str | None:
 
 
 class Resolver:
-    """Resolves codes against the trust list and the records, caching what scans share."""
+    """Resolves codes against the trust list and the records, caching what scans share.
+
+    Per scan, two reads: the unit and its scan history. The product with its certifications,
+    the producer and the batch with its story are shared by every unit of a batch, so they
+    are read once per `cache_s` and kept with their public views already built.
+    """
 
     def __init__(self, records: Records, *, cache_s: float) -> None:
         self._records = records
-        self._products: TtlCache[str, tuple[Product | None, list[StoredCertification]]]
-        self._products = TtlCache(cache_s)
-        self._producers: TtlCache[str, Producer | None] = TtlCache(cache_s)
-        self._batches: TtlCache[str, BatchState | None] = TtlCache(cache_s)
+        self._products: TtlCache[str, ProductFacts] = TtlCache(cache_s)
+        self._producers: TtlCache[str, ProducerOut | None] = TtlCache(cache_s)
+        self._batches: TtlCache[str, tuple[BatchState, BatchOut] | None] = TtlCache(cache_s)
         # a story is fixed by its chain head, so it can be kept for as long as there is room
         self._stories: TtlCache[tuple[str, int, bytes], list[StoryStep]] = TtlCache(
             float("inf"), max_entries=STORIES_HELD
@@ -176,42 +190,55 @@ class Resolver:
         if signer is None or key is None or not key.usable or label is None:
             reason = verification.reason
             return Resolved(_unvouched(verification, now), verification, [reason])
-        unit_key = identifiers.unit_key(label.batch.product_key, label.serial)
+        product_key = label.batch.product_key
+        unit_key = identifiers.unit_key(product_key, label.serial)
         batch_id, producer_id = label.batch.batch_id, signer.producer_id
-        unit, (product, stored), producer, batch, scans = await asyncio.gather(
+        unit, facts, producer, batch, scans = await asyncio.gather(
             self._records.unit(unit_key),
-            self._products.get(label.batch.product_key, lambda: self._product(label)),
-            self._producers.get(producer_id, lambda: self._records.producer(producer_id)),
-            self._batches.get(batch_id, lambda: self._records.batch(batch_id)),
+            self._products.get(product_key, lambda: self._product(product_key)),
+            self._producers.get(producer_id, lambda: self._producer(producer_id)),
+            self._batches.get(batch_id, lambda: self._batch(batch_id)),
             self._records.scan_summary(unit_key),
         )
+        certifications = ratings.of_producer(facts.certifications, producer_id)
         evidence = Evidence(
             label=label,
+            batch_id=batch_id,
             producer_id=producer_id,
             unit=unit,
-            batch=batch,
-            product=product,
-            certifications=ratings.of_producer(stored, producer_id),
+            batch=batch and batch[0],
+            product=facts.product,
+            certifications=certifications,
+            rating=ratings.state_at(certifications, now),
+            most_stars=ratings.most_stars_ever(certifications, now),
         )
         found = judge(evidence, now)
-        steps = await self._story(batch) if batch is not None else []
-        resolution = _vouched(verification, evidence, found, producer, steps, scans, now)
-        return Resolved(resolution, verification, found)
-
-    async def _product(
-        self, label: SignedLabel
-    ) -> tuple[Product | None, list[StoredCertification]]:
-        key = label.batch.product_key
-        product, stored = await asyncio.gather(
-            self._records.product(key), self._records.certifications(key)
+        batch_view = batch and batch[1].model_copy(
+            update={"packed_in_record": unit.seq if unit is not None else None}
         )
-        return product, stored
+        views = Views(facts.view, producer, batch_view, scans)
+        return Resolved(_vouched(verification, evidence, found, views, now), verification, found)
 
-    async def _story(self, batch: BatchState) -> list[StoryStep]:
+    async def _product(self, product_key: str) -> ProductFacts:
+        product, stored = await asyncio.gather(
+            self._records.product(product_key), self._records.certifications(product_key)
+        )
+        return ProductFacts(product, product_out(product) if product else None, stored)
+
+    async def _producer(self, producer_id: str) -> ProducerOut | None:
+        producer = await self._records.producer(producer_id)
+        return producer_out(producer) if producer else None
+
+    async def _batch(self, batch_id: str) -> tuple[BatchState, BatchOut] | None:
+        state = await self._records.batch(batch_id)
+        if state is None:
+            return None
+
         async def load() -> list[StoryStep]:
-            return story(await self._records.chain(batch.batch_id))
+            return story(await self._records.chain(batch_id))
 
-        return await self._stories.get((batch.batch_id, batch.head_seq, batch.head_hash), load)
+        steps = await self._stories.get((batch_id, state.head_seq, state.head_hash), load)
+        return state, batch_out(state, steps, None)
 
 
 # -- building the answer ------------------------------------------------------------------
@@ -276,25 +303,50 @@ def _unvouched(verification: LabelVerification, now: datetime) -> Resolution:
     )
 
 
+@dataclass(frozen=True)
+class Views:
+    """The public views of what the records hold, as the cache keeps them."""
+
+    product: ProductOut | None
+    producer: ProducerOut | None
+    batch: BatchOut | None
+    scans: ScanSummary
+
+
+def product_out(product: Product) -> ProductOut:
+    return ProductOut(
+        product_key=product.product_key,
+        name=product.name,
+        name_en=product.name_en,
+        product_group=product.product_group,
+        description=product.description,
+    )
+
+
+def producer_out(producer: Producer) -> ProducerOut:
+    return ProducerOut(
+        producer_id=producer.producer_id,
+        name=producer.name,
+        kind=producer.kind,
+        address=producer.address,
+        commune=producer.commune,
+        district=producer.district,
+        province=producer.province,
+    )
+
+
 def _vouched(
     verification: LabelVerification,
     evidence: Evidence,
     found: list[Finding],
-    producer: Producer | None,
-    steps: list[StoryStep],
-    scans: ScanSummary,
+    views: Views,
     now: datetime,
 ) -> Resolution:
-    label, unit, stored = evidence.label, evidence.unit, evidence.certifications
+    label, state = evidence.label, evidence.rating
     assert verification.producer is not None  # vouched for
     assert verification.key is not None
-    state = ratings.state_at(stored, now)
     in_force = state.certification if state.status is CertificationStatus.IN_FORCE else None
-    product, batch = evidence.product, evidence.batch
-    batch_view: BatchOut | None = None
-    if batch is not None:
-        batch_view = batch_out(batch, steps, unit.seq if unit is not None else None)
-    head = _head(verification, found, _detail(found[0], evidence, now), now)
+    head = _head(verification, found, _detail(found[0], evidence), now)
     return Resolution.model_validate(
         head
         | {
@@ -310,41 +362,26 @@ def _vouched(
                 status=state.status,
                 certificate=state.certification and ratings.certificate_out(state.certification),
                 revocation=state.revocation and ratings.revocation_out(state.revocation),
-                history=ratings.history(stored, now),
+                history=ratings.history(evidence.certifications, now),
             ),
-            "product": product
-            and ProductOut(
-                product_key=product.product_key,
-                name=product.name,
-                name_en=product.name_en,
-                product_group=product.product_group,
-                description=product.description,
+            "product": views.product,
+            "producer": views.producer,
+            "batch": views.batch,
+            "scans": ScansOut(
+                count=views.scans.count, first=views.scans.first, last=views.scans.last
             ),
-            "producer": producer
-            and ProducerOut(
-                producer_id=producer.producer_id,
-                name=producer.name,
-                kind=producer.kind,
-                address=producer.address,
-                commune=producer.commune,
-                district=producer.district,
-                province=producer.province,
-            ),
-            "batch": batch_view,
-            "scans": ScansOut(count=scans.count, first=scans.first, last=scans.last),
             "links": Links(
                 certifications=f"/products{label.batch.product_key}/certifications",
-                provenance=f"/batches{label.batch.batch_id}",
+                provenance=f"/batches{evidence.batch_id}",
             ),
         }
     )
 
 
-def _detail(lead: Finding, evidence: Evidence, now: datetime) -> str:
+def _detail(lead: Finding, evidence: Evidence) -> str:
     """The specific fact behind the leading finding, for support staff and logs (English)."""
     label, batch = evidence.label, evidence.batch
-    state = ratings.state_at(evidence.certifications, now)
-    award, revocation = state.certification, state.revocation
+    award, revocation = evidence.rating.certification, evidence.rating.revocation
     printed = label.batch.stars
     if lead is Reason.SIGNER_NOT_AUTHORISED:
         owner = evidence.product.producer_id if evidence.product else "?"
@@ -352,10 +389,10 @@ def _detail(lead: Finding, evidence: Evidence, now: datetime) -> str:
     if lead is Reason.NO_CERTIFICATION:
         return f"label shows {printed}★; {evidence.producer_id} never held a certification of it"
     if lead is Reason.STARS_EXCEED_CERTIFICATION:
-        ever = ratings.most_stars_ever(evidence.certifications, now)
+        ever = evidence.most_stars
         return f"label shows {printed}★; the product never held more than {ever}★"
     if lead is ApiReason.NOT_PACKED:
-        return _not_as_packed(label, evidence.unit) or ""
+        return _not_as_packed(label, evidence.batch_id, evidence.unit) or ""
     if lead is ApiReason.RECALLED and batch is not None and batch.recalled_at is not None:
         return (
             f"batch {batch.batch_id} recalled {batch.recalled_at:%Y-%m-%d}: {batch.recall_reason}"

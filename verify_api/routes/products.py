@@ -14,7 +14,8 @@ from keys.certs import utc_now
 from verify_api import ratings
 from verify_api.deps import StoreDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
-from verify_api.schemas import CertificationHistory, CertificationOut, ProductOut
+from verify_api.resolution import product_out
+from verify_api.schemas import CertificationHistory, CertificationOut
 
 router = APIRouter(prefix="/products", tags=["products"])
 
@@ -49,14 +50,7 @@ async def _history(store: StoreDep, scheme: KeyScheme, value: str) -> Certificat
     in_force = state.status is CertificationStatus.IN_FORCE and state.certification
     return CertificationHistory(
         product_key=product_key,
-        product=product
-        and ProductOut(
-            product_key=product.product_key,
-            name=product.name,
-            name_en=product.name_en,
-            product_group=product.product_group,
-            description=product.description,
-        ),
+        product=product_out(product) if product else None,
         current=state.status,
         current_certificate=in_force.certificate_no if in_force else None,
         history=ratings.history(stored, now),

@@ -9,22 +9,15 @@ position) are taken out first; anything else is part of the label and must verif
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from contract.events import ScannerKind
-from contract.verdict import Reason
+from contract.verdict import Lang, Reason
 from keys.certs import utc_now
-from verify_api.deps import (
-    DEVICE_COOKIE,
-    DeviceDep,
-    LangDep,
-    OptionalInspector,
-    PlaceDep,
-    ServicesDep,
-)
+from verify_api.deps import CALLER_PARAMETERS, DEVICE_COOKIE, CallerDep, ServicesDep
 from verify_api.errors import ErrorCode, error_responses
 from verify_api.negotiation import wants_json
 from verify_api.rendering import NO_STORE, resolution_page
@@ -72,6 +65,33 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+_LABEL_PARAMETERS = [
+    {"name": "lot", "in": "path", "required": True, "schema": {"type": "string"},
+     "description": "lot (GS1 AI 10), percent-escaped as printed"},
+    {"name": "serial", "in": "path", "required": True, "schema": {"type": "string"},
+     "description": "unit serial (12 characters, Crockford base32)"},
+    {"name": "13", "in": "query", "required": True, "schema": {"type": "string"},
+     "description": "packing day YYMMDD (GS1 AI 13)"},
+    {"name": "s", "in": "query", "required": True, "schema": {"type": "integer"},
+     "description": "printed stars: 0, 3, 4 or 5"},
+    {"name": "k", "in": "query", "required": True, "schema": {"type": "string"},
+     "description": "the producer key's id"},
+    {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"},
+     "description": "Ed25519 signature, base64url"},
+]  # fmt: skip
+
+
+def _openapi(key: str, description: str) -> dict[str, Any]:
+    """The route reads the label from the raw request (see `label_text`) and the caller with
+    one dependency, so its parameters are described here rather than declared."""
+    product = {"name": key, "in": "path", "required": True, "schema": {"type": "string"},
+               "description": description}  # fmt: skip
+    return {
+        "parameters": [product, *_LABEL_PARAMETERS, *CALLER_PARAMETERS],
+        "security": [{}, {"HTTPBearer": []}],
+    }
+
+
 def label_text(host: str, request: Request) -> str:
     """The label URL as printed, rebuilt from the request as the client sent it."""
     query = "&".join(
@@ -88,29 +108,22 @@ def _raw_path(request: Request) -> str:
     return raw.decode("latin-1") if raw else request.url.path
 
 
-async def _resolve(
-    request: Request,
-    services: ServicesDep,
-    lang: LangDep,
-    place: PlaceDep,
-    device_id: DeviceDep,
-    inspector: OptionalInspector,
-) -> Response:
+async def _resolve(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
     text = label_text(services.settings.resolver_host, request)
     now = utc_now()
     resolved = await services.resolve(text, now)
     as_json = wants_json(request.headers.get("accept"))
+    inspector = caller.inspector
     # a browser without our cookie gets one, so its later scans count as the same device
-    new_device = None if as_json or device_id or inspector else secrets.token_urlsafe(18)
-    province, location = place
+    new_device = None if as_json or caller.device_id or inspector else secrets.token_urlsafe(18)
     services.record_scan(
         resolved,
         text,
         now,
         scanner=ScannerKind.INSPECTOR if inspector else ScannerKind.CONSUMER,
-        province=province,
-        location=location,
-        device_id=device_id or new_device,
+        province=caller.province,
+        location=caller.location,
+        device_id=caller.device_id or new_device,
     )
     resolution = resolved.resolution
     status = 400 if resolution.reason is Reason.MALFORMED else 200
@@ -121,8 +134,8 @@ async def _resolve(
             media_type="application/json",
             headers=NO_STORE,
         )
-    other = "en" if lang.value == "vi" else "vi"
-    switch = f"{_raw_path(request)}?{_with_lang(request, other)}"
+    lang = caller.lang
+    switch = f"{_raw_path(request)}?{_with_lang(request, 'en' if lang is Lang.VI else 'vi')}"
     page = HTMLResponse(resolution_page(resolution, lang, switch), status, headers=NO_STORE)
     if new_device is not None:
         page.set_cookie(
@@ -142,11 +155,6 @@ def _with_lang(request: Request, lang: str) -> str:
     return "&".join([*kept, f"lang={lang}"])
 
 
-Gtin = Annotated[str, Path(description="GTIN-14", examples=["08931234567897"])]
-Lot = Annotated[str, Path(description="lot (GS1 AI 10), percent-escaped as printed")]
-Serial = Annotated[str, Path(description="unit serial (12 characters, Crockford base32)")]
-
-
 @router.get(
     "/01/{gtin}/10/{lot:path}/21/{serial}",
     operation_id="resolve_gtin_unit",
@@ -154,19 +162,10 @@ Serial = Annotated[str, Path(description="unit serial (12 characters, Crockford 
     description=_DESCRIPTION,
     response_model=Resolution,
     responses=_RESPONSES,
+    openapi_extra=_openapi("gtin", "GTIN-14"),
 )
-async def resolve_gtin_unit(
-    gtin: Gtin,
-    lot: Lot,
-    serial: Serial,
-    request: Request,
-    services: ServicesDep,
-    lang: LangDep,
-    place: PlaceDep,
-    device_id: DeviceDep,
-    inspector: OptionalInspector,
-) -> Response:
-    return await _resolve(request, services, lang, place, device_id, inspector)
+async def resolve_gtin_unit(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
+    return await _resolve(request, services, caller)
 
 
 @router.get(
@@ -176,16 +175,9 @@ async def resolve_gtin_unit(
     description=_DESCRIPTION,
     response_model=Resolution,
     responses=_RESPONSES,
+    openapi_extra=_openapi("code", "OCOP product code (products without a GTIN)"),
 )
 async def resolve_product_code_unit(
-    code: Annotated[str, Path(description="OCOP product code", examples=["TB-BANHCAY-01"])],
-    lot: Lot,
-    serial: Serial,
-    request: Request,
-    services: ServicesDep,
-    lang: LangDep,
-    place: PlaceDep,
-    device_id: DeviceDep,
-    inspector: OptionalInspector,
+    request: Request, services: ServicesDep, caller: CallerDep
 ) -> Response:
-    return await _resolve(request, services, lang, place, device_id, inspector)
+    return await _resolve(request, services, caller)

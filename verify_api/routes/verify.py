@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from contract.events import ScannerKind
 from keys.certs import utc_now
-from verify_api.deps import DeviceDep, OptionalInspector, ServicesDep
+from verify_api.deps import CallerDep, ServicesDep
 from verify_api.errors import ErrorCode, error_responses
 from verify_api.rendering import NO_STORE
 from verify_api.schemas import Resolution, VerifyRequest
@@ -36,8 +36,7 @@ router = APIRouter(prefix="/verify", tags=["verify"])
 async def verify_code(
     body: VerifyRequest,
     services: ServicesDep,
-    device_id: DeviceDep,
-    inspector: OptionalInspector,
+    caller: CallerDep,
 ) -> Response:
     now = utc_now()
     resolved = await services.resolve(body.text, now)
@@ -45,10 +44,10 @@ async def verify_code(
         resolved,
         body.text,
         now,
-        scanner=ScannerKind.INSPECTOR if inspector else ScannerKind.CONSUMER,
+        scanner=ScannerKind.INSPECTOR if caller.inspector else ScannerKind.CONSUMER,
         province=body.province,
         location=body.location,
-        device_id=device_id,
+        device_id=caller.device_id,
     )
     return Response(
         resolved.resolution.model_dump_json(), media_type="application/json", headers=NO_STORE
