@@ -76,6 +76,32 @@ def test_a_cache_entry_lives_its_ttl_and_the_oldest_goes_first():
     assert loads == ["a", "a", "b", "c", "a"]
 
 
+def test_concurrent_misses_share_one_load_and_a_failure_is_not_kept():
+    cache: TtlCache[str, int] = TtlCache(60.0)
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0.01)
+        return 7
+
+    async def failing() -> int:
+        raise RuntimeError("store down")
+
+    async def scenario() -> None:
+        assert await asyncio.gather(*(cache.get("a", load) for _ in range(50))) == [7] * 50
+        assert loads == 1
+        for _ in range(2):  # each caller sees the failure; nothing is cached
+            results = await asyncio.gather(
+                *(cache.get("b", failing) for _ in range(3)), return_exceptions=True
+            )
+            assert all(isinstance(r, RuntimeError) for r in results)
+        assert await cache.get("b", load) == 7
+
+    asyncio.run(scenario())
+
+
 class Source:
     def __init__(self, document: bytes | None) -> None:
         self.document = document
