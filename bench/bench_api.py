@@ -1,0 +1,307 @@
+"""Resolutions per second and latency of the verify API, against a bare FastAPI route that does
+one Cassandra read, in the same server under the same load, in the same run.
+
+- The server: one uvicorn process (uvloop, httptools), the real app (create_app) plus a bare
+  route `/bare/{serial}` that reads the unit's row with one prepared statement and returns a
+  small JSON object. Only this benchmark mounts it.
+- Peak: wrk on loopback (1 thread, 50 connections, 10 s per run), cycling through 2,000
+  different packed units, alternating bare / consumer page / JSON over several rounds.
+- Paced: an open-loop client at half the page's peak rate (wrk has no rate option and wrk2 is
+  not packaged): requests are sent on a fixed schedule whatever the responses do, and latency
+  is counted from the scheduled time, so a stalled server cannot hide its queue.
+
+The worker is stopped once the units are stored, so it does not compete for the two cores;
+scan events still go to Kafka. The rate limit is set high enough never to refuse.
+
+    .venv/bin/python bench/bench_api.py [--rounds 3] [--duration 10] [--units 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.integration
+
+from fastapi import FastAPI, Request  # at module level: the bare route's annotations name them
+
+from infra import stack
+from infra.settings import StackSettings
+
+WRK_CONNECTIONS = 50
+KINDS = {
+    "bare": {},
+    "page": {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"},
+    "json": {"Accept": "application/json"},
+}
+LUA = """
+local paths = {}
+for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n % #paths) + 1])
+end
+"""
+
+
+# -- the server (a subprocess of the benchmark) ------------------------------------------------
+
+
+def serve(port: int) -> None:
+    import uvicorn
+
+    from contract import identifiers
+    from records.session import run
+    from tests.world import PRODUCT
+    from verify_api.app import create_app
+    from verify_api.settings import ApiSettings
+
+    app: FastAPI = create_app(ApiSettings())
+    prepared: dict[str, Any] = {}
+
+    @app.get("/bare/{serial}")
+    async def bare(serial: str, request: Request) -> dict[str, bool]:
+        session = request.app.state.services.store.session
+        if "unit" not in prepared:
+            prepared["unit"] = session.prepare("SELECT * FROM units WHERE unit_key = ?")
+        rows = await run(session, prepared["unit"], (identifiers.unit_key(PRODUCT, serial),))
+        return {"found": bool(rows)}
+
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning",
+        access_log=False,
+    )  # fmt: skip
+
+
+# -- load ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_ms: float = 0.0
+    """The server's CPU time per request: the cost itself, whatever else the cores are doing."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(
+    base: str, paths_file: Path, script: Path, headers: dict[str, str], seconds: int, pid: int
+) -> Run:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{WRK_CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+    ]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    cpu_before = cpu_seconds(pid)
+    output = subprocess.run(
+        [*command, base], capture_output=True, text=True, check=True,
+        env=os.environ | {"BENCH_PATHS": str(paths_file)},
+    ).stdout  # fmt: skip
+    cpu = cpu_seconds(pid) - cpu_before
+    latency = {
+        q: float(value) * _UNITS[unit]
+        for q, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    }
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    if socket_errors:
+        print(f"  wrk socket errors: {socket_errors.group(1)}")
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    failed = int(errors.group(1)) if errors else 0
+    return Run(rate, latency["50"], latency["99"], failed, cpu / requests * 1000)
+
+
+async def paced(host: str, port: int, paths: list[str], headers: dict[str, str], rate: float,
+                seconds: float) -> tuple[Run, float]:  # fmt: skip
+    """Open loop: request i is due at start + i / rate; its latency counts from then."""
+    free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(path: str, due: float) -> None:
+        nonlocal errors
+        try:
+            reader, writer = free.get_nowait()
+        except asyncio.QueueEmpty:
+            reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - due)
+        if not head.startswith(b"HTTP/1.1 200"):
+            errors += 1
+        free.put_nowait((reader, writer))
+
+    start = time.perf_counter() + 0.1
+    tasks = []
+    total = int(rate * seconds)
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(paths[i % len(paths)], due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    while not free.empty():
+        free.get_nowait()[1].close()
+    ordered = sorted(latencies)
+    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+    return Run(total / elapsed, p(0.5), p(0.99), errors), max(ordered) * 1000
+
+
+def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        server = subprocess.Popen(
+            [sys.executable, __file__, "serve", "--port", str(port)], env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()["trust_list"]:
+                return server
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the server did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="bench", choices=["bench", "serve"])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--units", type=int, default=2000)
+    args = parser.parse_args()
+    if args.command == "serve":
+        serve(args.port)
+        return
+
+    from tests.integration.pipeline import Pipeline, free_port
+    from tests.integration.test_api_stack import SALT, Storefront, path_of
+    from tests.world import PRODUCT, World
+
+    settings = StackSettings()
+    stack.up(settings)
+    with tempfile.TemporaryDirectory(prefix="ocop-bench-api-") as tmp:
+        folder = Path(tmp)
+        pipeline = Pipeline(settings, folder, World())
+        server = None
+        try:
+            pipeline.start_worker()
+            storefront = Storefront(pipeline)
+            labels = storefront.pack(PRODUCT, "L2503BENCH", args.units, shipped_to="BigC")
+            pipeline.stop_worker()  # the units are stored; the worker would only compete
+            port = free_port()
+            env = pipeline.env | {
+                "OCOP_RESOLVER_HOST": "ocop.vn", "OCOP_DEVICE_SALT": SALT,
+                "OCOP_RATE_LIMIT_PER_S": "1000000", "OCOP_RATE_LIMIT_BURST": "1000000",
+            }  # fmt: skip
+            server = start_server(env, port, folder / "server.log")
+            files = {
+                "bare": [f"/bare/{label.serial}" for label in labels],
+                "page": [path_of(label) for label in labels],
+                "json": [path_of(label) for label in labels],
+            }
+            for kind, paths in files.items():
+                (folder / f"{kind}.txt").write_text("\n".join(paths) + "\n")
+            script = folder / "paths.lua"
+            script.write_text(LUA)
+            base = f"http://127.0.0.1:{port}"
+
+            for kind in KINDS:  # warm up: caches, JIT of Cassandra's read path, connections
+                wrk(base, folder / f"{kind}.txt", script, KINDS[kind], 3, server.pid)
+            runs: dict[str, list[Run]] = {kind: [] for kind in KINDS}
+            for round_ in range(args.rounds):
+                for kind in KINDS:
+                    runs[kind].append(
+                        wrk(
+                            base,
+                            folder / f"{kind}.txt",
+                            script,
+                            KINDS[kind],
+                            args.duration,
+                            server.pid,
+                        )
+                    )
+                    last = runs[kind][-1]
+                    print(
+                        f"round {round_ + 1} {kind:5s} {last.rate:7.0f} req/s  p50 "
+                        f"{last.p50_ms:6.1f} ms  p99 {last.p99_ms:6.1f} ms  server CPU "
+                        f"{last.cpu_ms:5.2f} ms/request  errors {last.errors}"
+                    )
+            peak = {kind: statistics.median(r.rate for r in runs[kind]) for kind in KINDS}
+            half = peak["page"] / 2
+            at_half, worst = asyncio.run(
+                paced("127.0.0.1", port, files["page"], KINDS["page"], half, 15)
+            )
+        finally:
+            if server is not None and server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
+            pipeline.close()
+
+    def line(kind: str, label: str) -> str:
+        p50 = statistics.median(r.p50_ms for r in runs[kind])
+        p99 = statistics.median(r.p99_ms for r in runs[kind])
+        cpu = statistics.median(r.cpu_ms for r in runs[kind])
+        ratio = "" if kind == "bare" else f"  {peak[kind] / peak['bare']:4.0%} of bare"
+        return (
+            f"{label:42s} {peak[kind]:6.0f} req/s  p50 {p50:5.1f} ms  p99 {p99:6.1f} ms  "
+            f"server CPU {cpu:4.2f} ms/req{ratio}"
+        )
+
+    print(
+        f"\nwrk -t1 -c{WRK_CONNECTIONS}, {args.duration} s runs, medians of {args.rounds} "
+        f"rounds, {args.units} distinct units"
+    )
+    print(line("bare", "bare route, one Cassandra read (baseline)"))
+    print(line("page", "resolution, consumer page (HTML)"))
+    print(line("json", "resolution, JSON"))
+    print(
+        f"paced at {half:.0f} req/s (half the page's peak), open loop, 15 s: achieved "
+        f"{at_half.rate:.0f} req/s, p50 {at_half.p50_ms:.1f} ms, p99 {at_half.p99_ms:.1f} ms "
+        f"(target < 50 ms), max {worst:.1f} ms, errors {at_half.errors}"
+    )
+
+
+if __name__ == "__main__":
+    main()
