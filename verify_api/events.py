@@ -17,12 +17,16 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from contract.events import InspectionRecorded, ScanRecorded, encode_event
+from contract.events import AlertClosed, InspectionRecorded, ScanRecorded, encode_event
 
 log = logging.getLogger(__name__)
 
 RETRY_START_S = (0.5, 1.0, 2.0, 5.0)
 DRAIN_ON_STOP_S = 5.0
+
+
+Finding = InspectionRecorded | AlertClosed
+"""What an inspector sends: evidence that must reach Kafka or be refused."""
 
 
 class EventsUnavailable(Exception):
@@ -44,7 +48,7 @@ class EventSink(Protocol):
     def offer(self, scan: ScanRecorded) -> None:
         """Queue a scan if there is room; never blocks, never raises."""
 
-    async def deliver(self, finding: InspectionRecorded) -> None:
+    async def deliver(self, finding: Finding) -> None:
         """Send a finding and wait for Kafka's acknowledgement; raises EventsUnavailable."""
 
 
@@ -95,7 +99,7 @@ class KafkaEvents:
                 log.warning("scan queue full (Kafka down or slow): dropping scan events")
                 self._dropping = True
 
-    async def deliver(self, finding: InspectionRecorded) -> None:
+    async def deliver(self, finding: Finding) -> None:
         producer = self._producer if self._ready.is_set() else None
         if producer is None:
             raise EventsUnavailable("Kafka is not connected")

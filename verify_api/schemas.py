@@ -276,6 +276,43 @@ class InspectionList(_Out):
     inspections: list[InspectionOut]
 
 
+class AlertOut(_Out):
+    alert_id: UUID
+    kind: Short
+    unit_key: Short
+    """A unit key, or the hash of a code that names no unit."""
+    raised_at: datetime
+    province: Short | None
+    detail: Annotated[str, Field(max_length=1000)]
+    sentence: Sentences | None
+    """What the alert means, for a kind this API knows."""
+    status: Short
+    closed_by: Short | None
+    finding: Short | None
+
+
+class AlertList(_Out):
+    count: int
+    alerts: list[AlertOut]
+
+
+class AlertClosing(BaseModel):
+    """An inspector's finding that closes an alert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit_key: Annotated[str, Field(min_length=1, max_length=300)]
+    finding: InspectionVerdict
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class Accepted(_Out):
+    """Kafka has the event; the processors store it shortly."""
+
+    event_id: UUID
+    recorded_at: datetime
+
+
 class InspectorOut(_Out):
     inspector_id: Short
     name: Short

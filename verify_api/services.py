@@ -16,13 +16,13 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from contract.events import Location, ScannerKind, ScanRecorded
 from contract.verdict import Reason
 from keys.ids import decode_public_key
-from records.rows import Inspection, Inspector
+from records.rows import AlertRow, Inspection, Inspector
 from records.session import connect
 from records.store import RecordReader
 from verify_api.events import EventSink, KafkaEvents
@@ -40,6 +40,10 @@ class Store(Records, Protocol):
     async def seal_keys(self) -> dict[str, str]: ...
     async def inspector(self, token_sha256: str) -> Inspector | None: ...
     async def inspections(self, unit_key: str, limit: int = 50) -> list[Inspection]: ...
+    async def alerts_for_unit(self, unit_key: str) -> list[AlertRow]: ...
+    async def alerts_on(
+        self, province: str | None, day: date, limit: int = 500
+    ) -> list[AlertRow]: ...
 
 
 @dataclass

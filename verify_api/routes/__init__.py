@@ -1,14 +1,21 @@
-"""The routes, one module per concern, each an APIRouter with its prefix and tags.
-
-A new concern is a new module added to `ROUTERS` (counterfeit alerts for inspectors will be
-`alerts.py`: prefix /inspectors/alerts, behind `deps.CurrentSupervisor`).
-"""
+"""The routes, one module per concern, each an APIRouter with its prefix and tags; a new
+concern is a new module added to `ROUTERS`. The consumer's Digital Link routes come first:
+they are the hot path, and routes are matched in order."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from verify_api.routes import batches, health, inspectors, products, resolve, trust, verify
+from verify_api.routes import (
+    alerts,
+    batches,
+    health,
+    inspectors,
+    products,
+    resolve,
+    trust,
+    verify,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     resolve.router,
@@ -17,5 +24,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     batches.router,
     trust.router,
     inspectors.router,
+    alerts.router,
     health.router,
 )

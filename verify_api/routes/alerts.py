@@ -1,0 +1,129 @@
+"""Counterfeit alerts for inspectors: what scan analytics raised, by province and day or by
+unit, and closing one with a finding.
+
+The processors raise and store alerts; the API reads them and sends an inspector's closing
+as an AlertClosed event (202 once Kafka has it, 503 if not: send it again).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from contract import identifiers
+from contract.alerts import AlertKind
+from contract.events import AlertClosed
+from contract.label import vietnam_date
+from contract.verdict import Lang
+from keys.certs import utc_now
+from records.rows import AlertRow
+from verify_api.deps import FieldInspector, ServicesDep, StoreDep
+from verify_api.errors import ApiError, ErrorCode, error_responses
+from verify_api.events import EventsUnavailable
+from verify_api.schemas import Accepted, AlertClosing, AlertList, AlertOut, Province, Sentences
+
+router = APIRouter(prefix="/inspectors/alerts", tags=["alerts"])
+_AUTH = (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.RATE_LIMITED)
+_CODE_HASH = re.compile(r"[0-9a-f]{64}")
+_KINDS = {kind.value: kind for kind in AlertKind}
+
+
+def _alert_out(row: AlertRow) -> AlertOut:
+    kind = _KINDS.get(row.kind)
+    return AlertOut(
+        alert_id=row.alert_id,
+        kind=row.kind,
+        unit_key=row.unit_key,
+        raised_at=row.raised_at,
+        province=row.province,
+        detail=row.detail,
+        sentence=kind and Sentences(vi=kind.sentence(Lang.VI), en=kind.sentence(Lang.EN)),
+        status=row.status,
+        closed_by=row.closed_by,
+        finding=row.finding,
+    )
+
+
+def _filed_under(unit: str) -> str:
+    """A unit key, or the hash under which alerts on a code naming no unit are filed."""
+    if _CODE_HASH.fullmatch(unit):
+        return unit
+    product_key, _, serial = unit.rpartition("/21/")
+    try:
+        return identifiers.unit_key(product_key, serial)
+    except ValueError as exc:
+        raise ApiError(ErrorCode.BAD_REQUEST, str(exc)) from None
+
+
+@router.get(
+    "",
+    operation_id="list_alerts",
+    summary="Alerts raised in a province on a day, newest first",
+    description="`province` omitted: the alerts whose place was unknown. `day` defaults to "
+    "today in Vietnam.",
+    response_model=AlertList,
+    responses=error_responses(*_AUTH, ErrorCode.INVALID_REQUEST, ErrorCode.STORE_UNAVAILABLE),
+)
+async def list_alerts(
+    inspector: FieldInspector,
+    store: StoreDep,
+    province: Annotated[Province | None, Query()] = None,
+    day: Annotated[date | None, Query(description="YYYY-MM-DD")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AlertList:
+    rows = await store.alerts_on(province, day or vietnam_date(utc_now()), limit)
+    return AlertList(count=len(rows), alerts=[_alert_out(row) for row in rows])
+
+
+@router.get(
+    "/unit",
+    operation_id="unit_alerts",
+    summary="Alerts on one unit (or on a code that names no unit, by its hash)",
+    response_model=AlertList,
+    responses=error_responses(*_AUTH, ErrorCode.BAD_REQUEST, ErrorCode.STORE_UNAVAILABLE),
+)
+async def unit_alerts(
+    inspector: FieldInspector,
+    store: StoreDep,
+    unit: Annotated[str, Query(max_length=300, description="unit key or 64-hex code hash")],
+) -> AlertList:
+    rows = await store.alerts_for_unit(_filed_under(unit))
+    return AlertList(count=len(rows), alerts=[_alert_out(row) for row in rows])
+
+
+@router.post(
+    "/{alert_id}/close",
+    operation_id="close_alert",
+    summary="Close an alert with the inspector's finding",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=error_responses(
+        *_AUTH,
+        ErrorCode.BAD_REQUEST,
+        ErrorCode.INVALID_REQUEST,
+        ErrorCode.EVENTS_UNAVAILABLE,
+        ErrorCode.STORE_UNAVAILABLE,
+    ),
+)
+async def close_alert(
+    alert_id: uuid.UUID, body: AlertClosing, inspector: FieldInspector, services: ServicesDep
+) -> Accepted:
+    now = utc_now()
+    closing = AlertClosed(
+        event_id=uuid.uuid4(),
+        occurred_at=now,
+        alert_id=alert_id,
+        unit_key=_filed_under(body.unit_key),
+        inspector_id=inspector.inspector_id,
+        finding=body.finding,
+        note=body.note,
+    )
+    try:
+        await services.events.deliver(closing)
+    except EventsUnavailable as exc:
+        raise ApiError(ErrorCode.EVENTS_UNAVAILABLE, str(exc)) from None
+    return Accepted(event_id=closing.event_id, recorded_at=now)
