@@ -419,3 +419,34 @@ def test_the_trust_list_downloads_and_verifies_under_the_root(shop, client):
     trust = TrustList.load(response.content, root_public_key=storefront.world.root.public_key)
     assert trust.version == 2
     assert response.content == storefront.trust_list
+
+
+def test_a_never_packed_code_raises_an_alert_an_inspector_reads_and_closes(shop, client):
+    storefront, _ = shop
+    stray = storefront.world.label()  # the producer's real key, a serial no packing named
+    unit = identifiers.unit_key(PRODUCT, stray.serial)
+    assert client.get(path_of(stray) + "&province=Thái Bình", headers=JSON).json()["reason"] == (
+        "not_packed"
+    )
+    headers = {"Authorization": f"Bearer {TOKENS['inspector'][3]}"}
+
+    def listed() -> list[dict[str, Any]]:
+        found = client.get("/inspectors/alerts/unit", params={"unit": unit}, headers=headers)
+        alerts: list[dict[str, Any]] = found.json()["alerts"]
+        return alerts
+
+    (alert,) = wait_for("analytics to raise the alert", listed)
+    assert (alert["kind"], alert["status"], alert["province"]) == (
+        "never_packed", "open", "Thái Bình",
+    )  # fmt: skip
+    closing = {"unit_key": unit, "finding": "counterfeit", "note": "tem in trái phép"}
+    closed = client.post(f"/inspectors/alerts/{alert['alert_id']}/close", json=closing,
+                         headers=headers)  # fmt: skip
+    assert closed.status_code == 202
+
+    def is_closed() -> dict[str, Any] | None:
+        (now,) = listed()
+        return now if now["status"] == "closed" else None
+
+    final = wait_for("the closing to be stored", is_closed)
+    assert (final["closed_by"], final["finding"]) == ("QLTT-TB-07", "counterfeit")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,14 +22,20 @@ from cassandra.cluster import NoHostAvailable
 from starlette.exceptions import StarletteDeprecationWarning
 
 from contract import identifiers
-from contract.events import InspectionRecorded, InspectionVerdict, ScannerKind, ScanRecorded
+from contract.events import (
+    AlertClosed,
+    InspectionRecorded,
+    InspectionVerdict,
+    ScannerKind,
+    ScanRecorded,
+)
 from contract.verdict import Reason
 from keys.certs import utc_now
 from keys.chain import ChainRecord, verify_chain
 from keys.ids import decode_public_key
 from keys.signing import SigningKey
 from keys.trustlist import build_trust_list
-from records.rows import Inspection, Inspector
+from records.rows import AlertRow, Inspection, Inspector
 from tests.unit.test_api_resolution import Shelf, forge_stars
 from tests.world import LOT, NOW, PRODUCT, World
 from verify_api.app import create_app
@@ -57,13 +64,13 @@ class FakeEvents:
     def __init__(self) -> None:
         self.counters = EventCounters()
         self.scans: list[ScanRecorded] = []
-        self.findings: list[InspectionRecorded] = []
+        self.findings: list[InspectionRecorded | AlertClosed] = []
         self.down = False
 
     def offer(self, scan: ScanRecorded) -> None:
         self.scans.append(scan)
 
-    async def deliver(self, finding: InspectionRecorded) -> None:
+    async def deliver(self, finding: InspectionRecorded | AlertClosed) -> None:
         if self.down:
             raise EventsUnavailable("Kafka is not connected")
         self.findings.append(finding)
@@ -343,6 +350,7 @@ def test_an_inspector_records_a_finding_once_kafka_has_it(api: Api, client: Test
     assert response.status_code == 202
     assert (response.json()["reason"], response.json()["level"]) == ("bad_signature", "counterfeit")
     (sent,) = api.events.findings
+    assert isinstance(sent, InspectionRecorded)
     assert (sent.inspector_id, sent.stars_seen, sent.verdict) == (
         "QLTT-inspector", 5, InspectionVerdict.COUNTERFEIT,
     )  # fmt: skip
@@ -374,6 +382,37 @@ def test_only_supervisors_read_findings(api: Api, client: TestClient):
     assert bad.status_code == 400
     me = client.get("/inspectors/me", headers=bearer(SUPERVISOR_TOKEN)).json()
     assert (me["inspector_id"], me["role"]) == ("QLTT-supervisor", "supervisor")
+
+
+def test_inspectors_read_alerts_and_close_one_with_a_finding(api: Api, client: TestClient):
+    unit = identifiers.unit_key(PRODUCT, api.shelf.labels[0].serial)
+    raised = NOW + timedelta(days=400)
+    api.shelf.store.alerts = [
+        AlertRow(unit, uuid.uuid4(), "too_many_devices", raised, "Thái Bình", "9 devices", "open"),
+        AlertRow(unit, uuid.uuid4(), "some_future_kind", raised, "Hà Nội", "?", "open"),
+    ]
+    headers = bearer(INSPECTOR_TOKEN)
+    day = client.get(
+        "/inspectors/alerts", params={"province": "Thái Bình", "day": raised.date().isoformat()},
+        headers=headers,
+    ).json()  # fmt: skip
+    assert day["count"] == 1
+    assert day["alerts"][0]["kind"] == "too_many_devices"
+    assert "devices" in day["alerts"][0]["sentence"]["en"]
+    on_unit = client.get("/inspectors/alerts/unit", params={"unit": unit}, headers=headers).json()
+    assert [a["sentence"] for a in on_unit["alerts"]][1] is None  # a kind this API does not know
+    assert client.get("/inspectors/alerts/unit?unit=nonsense", headers=headers).status_code == 400
+    assert client.get("/inspectors/alerts").status_code == 401
+
+    alert_id = day["alerts"][0]["alert_id"]
+    closing = {"unit_key": unit, "finding": "counterfeit", "note": "tem giả"}
+    response = client.post(f"/inspectors/alerts/{alert_id}/close", json=closing, headers=headers)
+    assert response.status_code == 202
+    (sent,) = api.events.findings
+    assert isinstance(sent, AlertClosed)
+    assert (str(sent.alert_id), sent.unit_key, sent.inspector_id) == (
+        alert_id, unit, "QLTT-inspector",
+    )  # fmt: skip
 
 
 # -- trust list, certifications, provenance ---------------------------------------------------
@@ -431,7 +470,7 @@ def test_openapi_has_stable_operation_ids(client: TestClient):
     assert {
         "resolve_gtin_unit", "resolve_product_code_unit", "verify_code", "trust_list",
         "product_certifications_gtin", "batch_provenance_gtin", "record_inspection",
-        "list_inspections", "inspector_me", "health",
+        "list_inspections", "inspector_me", "health", "list_alerts", "unit_alerts", "close_alert",
     } <= ids  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from keys import certs
 from keys.chain import ChainRecord, seal
 from keys.signing import LabelSigner, SigningKey
 from records.rows import (
+    AlertRow,
     BatchState,
     Inspection,
     Inspector,
@@ -62,6 +63,7 @@ class FakeStore:
     inspectors: dict[str, Inspector] = field(default_factory=dict)
     findings: dict[str, list[Inspection]] = field(default_factory=dict)
     scans: dict[str, ScanSummary] = field(default_factory=dict)
+    alerts: list[AlertRow] = field(default_factory=list)
     reads: Counter[str] = field(default_factory=Counter)
     failure: Exception | None = None
 
@@ -113,6 +115,15 @@ class FakeStore:
     async def inspections(self, unit_key: str, limit: int = 50) -> list[Inspection]:
         self._read("inspections")
         return self.findings.get(unit_key, [])[:limit]
+
+    async def alerts_for_unit(self, unit_key: str) -> list[AlertRow]:
+        self._read("alerts")
+        return [alert for alert in self.alerts if alert.unit_key == unit_key]
+
+    async def alerts_on(self, province: str | None, day: date, limit: int = 500) -> list[AlertRow]:
+        self._read("alerts")
+        found = [a for a in self.alerts if a.province == province and a.raised_at.date() == day]
+        return found[:limit]
 
 
 def stored(signed: Any, revocation: Any = None) -> StoredCertification:
