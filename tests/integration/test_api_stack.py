@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
 import os
 import signal
 import subprocess
@@ -264,7 +265,8 @@ def client(shop) -> Iterator[httpx.Client]:
 def test_a_packed_unit_resolves_with_its_provenance(shop, client: httpx.Client):
     storefront, _ = shop
     labels = storefront.pack(PRODUCT, "L2503API01", 3, shipped_to="Siêu thị BigC Thái Bình")
-    response = client.get(path_of(labels[1]), headers=JSON)
+    device = {"X-Device-Id": "phone-of-a-shopper-0001"}
+    response = client.get(path_of(labels[1]) + "&province=Thái Bình", headers=JSON | device)
     assert response.status_code == 200
     body = response.json()
     assert (body["level"], body["reason"]) == ("genuine", "genuine")
@@ -308,12 +310,20 @@ def test_a_packed_unit_resolves_with_its_provenance(shop, client: httpx.Client):
         "in_force", ["awarded"],
     )  # fmt: skip
 
-    # the scan went through Kafka to the worker: the unit now has a scan history
+    # the scan went through Kafka to the worker: the unit now has a scan history, with the
+    # place the phone offered and a keyed hash of its device id, never the id itself
     unit = identifiers.unit_key(PRODUCT, labels[1].serial)
-    summary = wait_for(
-        "the scan to be stored", lambda: storefront.pipeline.scan_summary(unit).count
+    stored = wait_for(
+        "the scan to be stored",
+        lambda: storefront.pipeline.session.execute(
+            "SELECT province, device, scanner, reason FROM scans_by_unit WHERE unit_key = %s",
+            (unit,),
+        ).one(),
     )
-    assert summary >= 1
+    hashed = hmac.new(SALT.encode(), b"phone-of-a-shopper-0001", hashlib.sha256).hexdigest()
+    assert (stored.province, stored.device, stored.scanner, stored.reason) == (
+        "Thái Bình", hashed, "consumer", "genuine",
+    )  # fmt: skip
     assert client.get(path_of(labels[1]), headers=JSON).json()["scans"]["count"] >= 1
 
 
