@@ -1,1 +1,19 @@
-"""The FastAPI app: QR resolution, consumer page, inspector API, trust list. Reads records only."""
+"""The verify API (FastAPI): resolves the QR code on an OCOP product to a verdict and its facts.
+
+It only reads records (records.store.RecordReader) and sends events (scans, inspectors'
+findings, alert closings) to Kafka; the processors store them. Run it with `ocop-api`.
+
+- app: create_app(settings) with its lifespan; one error shape for every failure
+- settings: OCOP_* variables; no default root key, no default device salt in production
+- services: what the running app holds (store reader, trust list cache, resolver, Kafka)
+- deps: typed dependencies (ServicesDep, StoreDep, CallerDep, CurrentInspector, ...)
+- routes/: one APIRouter per concern (resolve, verify, products, batches, trust,
+  inspectors, alerts, health)
+- resolution, findings, ratings, story: from a code and the records to a verdict (pure logic
+  apart from the reads), its reason codes, the rating history, the batch story
+- schemas: the public request and response bodies; rendering, templates/, i18n: the
+  consumer page in Vietnamese and English; negotiation: HTML or JSON, vi or en
+- trustcache, cache: the trust list checked against the pinned root, facts shared by scans
+- events: the scan queue and the inspectors' acknowledged sends to Kafka
+- guards: per-client rate limit and size limits in front of every route
+"""
