@@ -3,7 +3,8 @@
 A hot product is scanned by thousands of phones a minute; reading its certifications once
 per scan would spend Cassandra on the same answer. Each entry lives `ttl_s` seconds, so a
 revocation or recall shows that much later at most; the oldest entries go first when the
-cache is full. Concurrent misses of one key share one load: fifty phones arriving together
+cache is full (by count, and by weight when entries differ in size, like the packed serials
+of batches). Concurrent misses of one key share one load: fifty phones arriving together
 after an entry expired cause one read (and one decoding of a long chain), not fifty.
 """
 
@@ -25,12 +26,17 @@ class TtlCache(Generic[K, V]):
         ttl_s: float,
         *,
         max_entries: int = 10_000,
+        weigh: Callable[[V], int] = lambda _: 1,
+        max_weight: float = float("inf"),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
+        self.weigh = weigh
+        self.max_weight = max_weight
+        self.weight = 0
         self._clock = clock
-        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._entries: OrderedDict[K, tuple[float, V, int]] = OrderedDict()
         self._loading: dict[K, asyncio.Future[V]] = {}
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
@@ -64,8 +70,11 @@ class TtlCache(Generic[K, V]):
         finally:
             del self._loading[key]
         pending.set_result(value)
-        self._entries[key] = (self._clock() + self.ttl_s, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        weight = self.weigh(value)
+        replaced = self._entries.pop(key, None)
+        self.weight += weight - (replaced[2] if replaced else 0)
+        self._entries[key] = (self._clock() + self.ttl_s, value, weight)
+        while len(self._entries) > self.max_entries or self.weight > self.max_weight:
+            _, (_, _, dropped) = self._entries.popitem(last=False)
+            self.weight -= dropped
         return value

@@ -5,8 +5,9 @@
    claims is looked up, so a forger's code never shows a real product's facts.
 2. The records say what the trust list cannot: the rating NOW (certifications reach
    Cassandra as soon as an authority issues them; the trust list is republished
-   periodically), whether this exact label was packed, whether its batch was recalled or
-   is past its expiry date. `judge` turns them into findings; it is a pure function.
+   periodically), whether this exact label was packed (by the batch's sealed chain, or the
+   units table), whether its batch was recalled or is past its expiry date. `judge` turns
+   them into findings; it is a pure function.
 3. The findings, the facts and the trust list's age become one `Resolution`, which the
    consumer page renders and JSON clients receive as it is.
 
@@ -44,12 +45,11 @@ from verify_api.schemas import (
     Sentences,
     SignerOut,
     StarsOut,
-    StoryStep,
     TrustListOut,
 )
-from verify_api.story import batch_out, story
+from verify_api.story import ChainFacts, Packing, batch_out, read_chain
 
-STORIES_HELD = 2_000
+CHAINS_HELD = 2_000
 
 
 class Records(Protocol):
@@ -164,22 +164,37 @@ def _not_as_packed(label: SignedLabel, batch_id: str, unit: Unit | None) -> str 
     return "; ".join(differences) or None
 
 
+@dataclass(frozen=True)
+class BatchFacts:
+    state: BatchState
+    view: BatchOut
+    """With `packed_in_record` unset: each unit sets its own."""
+    packed: dict[str, Packing]
+
+
 class Resolver:
     """Resolves codes against the trust list and the records, caching what scans share.
 
-    Per scan, two reads: the unit and its scan history. The product with its certifications,
-    the producer and the batch with its story are shared by every unit of a batch, so they
-    are read once per `cache_s` and kept with their public views already built.
+    The product with its certifications, the producer and the batch with its chain are
+    shared by every unit of a batch, so they are read once per `cache_s` and kept with their
+    public views built. The chain also says which serials were packed, so a scan usually
+    needs one read of its own (its scan history); a serial the cached chain does not name
+    (packed after it was read, or a batch too large to index) is looked up in the units
+    table. `index_serials` bounds the serials held, about 110 bytes each.
     """
 
-    def __init__(self, records: Records, *, cache_s: float) -> None:
+    def __init__(self, records: Records, *, cache_s: float, index_serials: int = 200_000) -> None:
         self._records = records
+        self._index_serials = index_serials
         self._products: TtlCache[str, ProductFacts] = TtlCache(cache_s)
         self._producers: TtlCache[str, ProducerOut | None] = TtlCache(cache_s)
-        self._batches: TtlCache[str, tuple[BatchState, BatchOut] | None] = TtlCache(cache_s)
-        # a story is fixed by its chain head, so it can be kept for as long as there is room
-        self._stories: TtlCache[tuple[str, int, bytes], list[StoryStep]] = TtlCache(
-            float("inf"), max_entries=STORIES_HELD
+        self._batches: TtlCache[str, BatchFacts | None] = TtlCache(cache_s)
+        # a chain's facts are fixed by its head, so they are kept for as long as there is room
+        self._chains: TtlCache[tuple[str, int, bytes], ChainFacts] = TtlCache(
+            float("inf"),
+            max_entries=CHAINS_HELD,
+            weigh=lambda chain: 1 + len(chain.packed),
+            max_weight=CHAINS_HELD + index_serials,
         )
 
     async def resolve(self, text: str, trust: TrustList, now: datetime) -> Resolved:
@@ -193,28 +208,37 @@ class Resolver:
         product_key = label.batch.product_key
         unit_key = identifiers.unit_key(product_key, label.serial)
         batch_id, producer_id = label.batch.batch_id, signer.producer_id
-        unit, facts, producer, batch, scans = await asyncio.gather(
-            self._records.unit(unit_key),
+        scans, facts, producer, batch = await asyncio.gather(
+            self._records.scan_summary(unit_key),
             self._products.get(product_key, lambda: self._product(product_key)),
             self._producers.get(producer_id, lambda: self._producer(producer_id)),
             self._batches.get(batch_id, lambda: self._batch(batch_id)),
-            self._records.scan_summary(unit_key),
         )
+        packing = batch.packed.get(label.serial) if batch else None
+        if batch is not None and packing is not None:
+            unit: Unit | None = Unit(
+                unit_key, batch_id, product_key, batch.state.producer_id, label.serial,
+                packing.stars, packing.key_id, packing.packed_on, packing.seq,
+            )  # fmt: skip
+        else:
+            unit = await self._records.unit(unit_key)
         certifications = ratings.of_producer(facts.certifications, producer_id)
         evidence = Evidence(
             label=label,
             batch_id=batch_id,
             producer_id=producer_id,
             unit=unit,
-            batch=batch and batch[0],
+            batch=batch.state if batch else None,
             product=facts.product,
             certifications=certifications,
             rating=ratings.state_at(certifications, now),
             most_stars=ratings.most_stars_ever(certifications, now),
         )
         found = judge(evidence, now)
-        batch_view = batch and batch[1].model_copy(
-            update={"packed_in_record": unit.seq if unit is not None else None}
+        batch_view = (
+            batch.view.model_copy(update={"packed_in_record": unit.seq if unit else None})
+            if batch
+            else None
         )
         views = Views(facts.view, producer, batch_view, scans)
         return Resolved(_vouched(verification, evidence, found, views, now), verification, found)
@@ -229,16 +253,17 @@ class Resolver:
         producer = await self._records.producer(producer_id)
         return producer_out(producer) if producer else None
 
-    async def _batch(self, batch_id: str) -> tuple[BatchState, BatchOut] | None:
+    async def _batch(self, batch_id: str) -> BatchFacts | None:
         state = await self._records.batch(batch_id)
         if state is None:
             return None
 
-        async def load() -> list[StoryStep]:
-            return story(await self._records.chain(batch_id))
+        async def load() -> ChainFacts:
+            records = await self._records.chain(batch_id)
+            return read_chain(records, index_up_to=self._index_serials)
 
-        steps = await self._stories.get((batch_id, state.head_seq, state.head_hash), load)
-        return state, batch_out(state, steps, None)
+        chain = await self._chains.get((batch_id, state.head_seq, state.head_hash), load)
+        return BatchFacts(state, batch_out(state, chain.steps, None), chain.packed)
 
 
 # -- building the answer ------------------------------------------------------------------

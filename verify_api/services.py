@@ -137,7 +137,11 @@ async def open_services(settings: ApiSettings) -> Services:
         settings=settings,
         store=reader,
         trust=trust,
-        resolver=Resolver(reader, cache_s=settings.record_cache_s),
+        resolver=Resolver(
+            reader,
+            cache_s=settings.record_cache_s,
+            index_serials=settings.packed_index_serials,
+        ),
         events=events,
         device_key=device_key,
         close=close,

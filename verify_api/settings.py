@@ -44,6 +44,12 @@ class ApiSettings(ConnectionSettings):
         description="how long product, producer, certification and batch facts are reused; "
         "a revocation or recall shows at most this much later (0: read every time)",
     )
+    packed_index_serials: int = Field(
+        200_000,
+        ge=0,
+        description="packed serials held from cached batch chains, so that a scan of a packed "
+        "unit needs no read of the units table (about 110 bytes each; 0: always read it)",
+    )
     rate_limit_per_s: float = Field(
         5.0, ge=0, description="sustained requests per second per client address; 0: no limit"
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 
 from contract.events import (
     BatchClosed,
@@ -25,14 +27,38 @@ from records.rows import BatchState
 from verify_api.schemas import BatchOut, MaterialOut, StoryStep
 
 
-def story(records: Sequence[ChainRecord]) -> list[StoryStep]:
-    """One step per record, except that a run of packing records is one step: a consumer
-    wants "packed: 2,000 units", not forty lines of fifty."""
+@dataclass(frozen=True)
+class Packing:
+    """One packing record: what every label it packed says, and where it is in the chain."""
+
+    seq: int
+    stars: int
+    key_id: str
+    packed_on: date
+
+
+@dataclass(frozen=True)
+class ChainFacts:
+    steps: list[StoryStep]
+    packed: dict[str, Packing]
+    """Serial to the record that packed it: the chain itself answers "was this packed, as
+    labelled?" (the units table is an index the processors derive from these records).
+    Empty when the batch has more serials than the caller wants held."""
+
+
+def read_chain(records: Sequence[ChainRecord], *, index_up_to: int) -> ChainFacts:
+    """The story, one step per record except that a run of packing records is one step (a
+    consumer wants "packed: 2,000 units", not forty lines of fifty); and the packed serials,
+    if there are at most `index_up_to` of them."""
     steps: list[StoryStep] = []
+    packed: dict[str, Packing] = {}
     for record in records:
         event = decode_signed_event(record.event).body
         if not isinstance(event, BatchEvent):  # the processors chain batch events only
             raise ValueError(f"record {record.seq} holds a {event.type} event")
+        if isinstance(event, UnitsPacked):
+            packing = Packing(record.seq, event.stars, event.key_id, event.packed_on)
+            packed.update(dict.fromkeys(event.serials, packing))
         units, party, note = _facts(event)
         last = steps[-1] if steps else None
         if isinstance(event, UnitsPacked) and last is not None and last.kind == event.type:
@@ -48,7 +74,11 @@ def story(records: Sequence[ChainRecord]) -> list[StoryStep]:
                 note=note,
             )
         )
-    return steps
+    return ChainFacts(steps, packed if len(packed) <= index_up_to else {})
+
+
+def story(records: Sequence[ChainRecord]) -> list[StoryStep]:
+    return read_chain(records, index_up_to=0).steps
 
 
 def _facts(event: BatchEvent) -> tuple[int | None, str | None, str | None]:

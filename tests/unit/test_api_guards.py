@@ -76,6 +76,27 @@ def test_a_cache_entry_lives_its_ttl_and_the_oldest_goes_first():
     assert loads == ["a", "a", "b", "c", "a"]
 
 
+def test_heavy_entries_push_out_the_oldest_to_stay_within_the_weight():
+    cache: TtlCache[str, list[int]] = TtlCache(float("inf"), weigh=len, max_weight=10)
+
+    async def put(key: str, size: int) -> None:
+        async def load() -> list[int]:
+            return [0] * size
+
+        await cache.get(key, load)
+
+    async def scenario() -> None:
+        await put("a", 4)
+        await put("b", 4)
+        await put("c", 4)  # 12 > 10: "a" goes
+        assert list(cache._entries) == ["b", "c"]
+        assert cache.weight == 8
+        await put("huge", 11)  # heavier than the whole cache: nothing else stays, nor it
+        assert (list(cache._entries), cache.weight) == ([], 0)
+
+    asyncio.run(scenario())
+
+
 def test_concurrent_misses_share_one_load_and_a_failure_is_not_kept():
     cache: TtlCache[str, int] = TtlCache(60.0)
     loads = 0

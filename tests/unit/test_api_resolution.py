@@ -221,8 +221,8 @@ class Shelf:
     def certify(self, signed: Any, revocation: Any = None) -> None:
         self.store.awards.setdefault(PRODUCT, []).append(stored(signed, revocation))
 
-    def resolve(self, text: str, at: datetime = LATER, **caching: Any) -> Any:
-        resolver = Resolver(self.store, cache_s=caching.get("cache_s", 0))
+    def resolve(self, text: str, at: datetime = LATER, **options: Any) -> Any:
+        resolver = Resolver(self.store, cache_s=0, **options)
         return asyncio.run(resolver.resolve(text, self.world.trust(), at))
 
 
@@ -357,13 +357,15 @@ def test_a_signed_label_that_was_never_packed_is_a_warning(shelf: Shelf, world: 
     assert result.batch.packed_in_record is None
 
 
-def test_a_label_that_differs_from_what_was_packed_was_not_packed(shelf: Shelf):
-    label = shelf.labels[0]
-    key = identifiers.unit_key(PRODUCT, label.serial)
-    shelf.store.units[key] = replace(shelf.store.units[key], printed_stars=3)
-    result = shelf.resolve(label.url).resolution
-    assert result.reason is ApiReason.NOT_PACKED
-    assert "stars 4 on the label, 3 when packed" in result.detail
+def test_a_label_that_differs_from_what_was_packed_was_not_packed(shelf: Shelf, world: World):
+    serial = shelf.labels[0].serial  # packed with 4 stars; the same key signs it again with 3
+    relabelled = LabelSigner(
+        world.producer, LabelBatch(HOST, PRODUCT, LOT, PACKED_ON, 3, world.producer.key_id)
+    ).sign(serial)
+    for index_serials in (200_000, 0):  # the chain says so, and so does the units table
+        result = shelf.resolve(relabelled.url, index_serials=index_serials).resolution
+        assert result.reason is ApiReason.NOT_PACKED
+        assert "stars 3 on the label, 4 when packed" in result.detail
 
 
 def test_a_recalled_batch_past_its_expiry_warns_of_both_recall_first(shelf: Shelf):
@@ -385,18 +387,28 @@ def test_a_real_key_signing_another_producers_product_is_counterfeit(shelf: Shel
     assert (result.level, result.reason) == (Level.COUNTERFEIT, Reason.SIGNER_NOT_AUTHORISED)
 
 
-def test_shared_facts_are_cached_and_the_unit_and_its_scans_are_not(shelf: Shelf):
+def test_shared_facts_are_cached_and_a_scan_reads_only_its_history(shelf: Shelf, world: World):
     resolver = Resolver(shelf.store, cache_s=60)
     trust = shelf.world.trust()
+    late = shelf.signer.sign()  # packed after the chain was cached: only the units table knows
+    key = identifiers.unit_key(PRODUCT, late.serial)
+    shelf.store.units[key] = replace(
+        shelf.store.units[identifiers.unit_key(PRODUCT, shelf.labels[0].serial)],
+        unit_key=key, serial=late.serial, seq=9,
+    )  # fmt: skip
 
-    async def twice() -> None:
-        for label in shelf.labels[:2]:
-            await resolver.resolve(label.url, trust, LATER)
+    async def scans() -> list[Any]:
+        return [
+            await resolver.resolve(label.url, trust, LATER) for label in [*shelf.labels[:2], late]
+        ]
 
-    asyncio.run(twice())
+    first, second, third = asyncio.run(scans())
     reads = shelf.store.reads
-    assert (reads["unit"], reads["scans"]) == (2, 2)
+    assert reads["scans"] == 3  # every scan reads its own history
+    assert reads["unit"] == 1  # only the serial the cached chain does not name
     assert (reads["product"], reads["certifications"], reads["batch"], reads["chain"]) == (1,) * 4
+    assert [r.resolution.reason for r in (first, second, third)] == [Reason.GENUINE] * 3
+    assert third.resolution.batch.packed_in_record == 9
 
 
 def test_a_new_head_of_the_chain_is_a_new_story(shelf: Shelf):
