@@ -98,6 +98,9 @@ class Resolved:
     resolution: Resolution
     verification: LabelVerification
     findings: list[Finding]
+    unit: tuple[str, str] | None = None
+    """(batch id, serial) of an authentically signed label; None for any other code, so a
+    forger's copy of a real serial never joins that unit's history."""
 
     @property
     def scan_reason(self) -> Reason:
@@ -241,7 +244,8 @@ class Resolver:
             else None
         )
         views = Views(facts.view, producer, batch_view, scans)
-        return Resolved(_vouched(verification, evidence, found, views, now), verification, found)
+        resolution = _vouched(verification, evidence, found, views, now)
+        return Resolved(resolution, verification, found, (batch_id, label.serial))
 
     async def _product(self, product_key: str) -> ProductFacts:
         product, stored = await asyncio.gather(

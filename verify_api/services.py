@@ -85,17 +85,16 @@ class Services:
         location: Location | None,
         device_id: str | None,
     ) -> None:
-        """Queue the scan event; a scan of a code that is not authentically ours names no
-        unit, so a forger's copy of a real serial never joins that unit's history."""
+        """Queue the scan event, naming the unit only if the code is authentically ours."""
         signer = resolved.resolution.signer
-        label = resolved.verification.label if signer is not None else None
+        batch_id, serial = resolved.unit or (None, None)
         self.events.offer(
             ScanRecorded(
                 event_id=uuid.uuid4(),
                 occurred_at=now,
                 code=text[:1024],
-                batch_id=label.batch.batch_id if label else None,
-                serial=label.serial if label else None,
+                batch_id=batch_id,
+                serial=serial,
                 province=province,
                 location=location,
                 producer_id=signer and signer.producer_id,

@@ -76,14 +76,13 @@ async def record_inspection(
 ) -> InspectionAccepted:
     now = utc_now()
     resolved = await services.resolve(body.code, now)
-    vouched = resolved.resolution.signer is not None
-    label = resolved.verification.label if vouched else None
+    batch_id, serial = resolved.unit or (None, None)
     finding = InspectionRecorded(
         event_id=uuid.uuid4(),
         occurred_at=now,
         code=body.code,
-        batch_id=label.batch.batch_id if label else None,
-        serial=label.serial if label else None,
+        batch_id=batch_id,
+        serial=serial,
         province=body.province,
         location=body.location,
         inspector_id=inspector.inspector_id,

@@ -17,11 +17,12 @@ from fastapi.responses import HTMLResponse, Response
 from contract.events import ScannerKind
 from contract.verdict import Lang, Reason
 from keys.certs import utc_now
-from verify_api.deps import CALLER_PARAMETERS, DEVICE_COOKIE, CallerDep, ServicesDep
+from verify_api.deps import CALLER_PARAMETERS, DEVICE_COOKIE, read_caller
 from verify_api.errors import ErrorCode, error_responses
 from verify_api.negotiation import wants_json
 from verify_api.rendering import NO_STORE, resolution_page
 from verify_api.schemas import Resolution
+from verify_api.services import Services
 
 API_PARAMETERS = frozenset({"lang", "province", "lat_e6", "lon_e6", "accuracy_m", "source"})
 DEVICE_COOKIE_MAX_AGE_S = 2 * 365 * 86_400
@@ -108,7 +109,9 @@ def _raw_path(request: Request) -> str:
     return raw.decode("latin-1") if raw else request.url.path
 
 
-async def _resolve(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
+async def _resolve(request: Request) -> Response:
+    services: Services = request.app.state.services
+    caller = await read_caller(request, services.store)
     text = label_text(services.settings.resolver_host, request)
     now = utc_now()
     resolved = await services.resolve(text, now)
@@ -164,8 +167,8 @@ def _with_lang(request: Request, lang: str) -> str:
     responses=_RESPONSES,
     openapi_extra=_openapi("gtin", "GTIN-14"),
 )
-async def resolve_gtin_unit(request: Request, services: ServicesDep, caller: CallerDep) -> Response:
-    return await _resolve(request, services, caller)
+async def resolve_gtin_unit(request: Request) -> Response:
+    return await _resolve(request)
 
 
 @router.get(
@@ -177,7 +180,5 @@ async def resolve_gtin_unit(request: Request, services: ServicesDep, caller: Cal
     responses=_RESPONSES,
     openapi_extra=_openapi("code", "OCOP product code (products without a GTIN)"),
 )
-async def resolve_product_code_unit(
-    request: Request, services: ServicesDep, caller: CallerDep
-) -> Response:
-    return await _resolve(request, services, caller)
+async def resolve_product_code_unit(request: Request) -> Response:
+    return await _resolve(request)
