@@ -8,6 +8,8 @@ nothing, so a missing fact is a failing test, not a silently blank line.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Hashable
 from datetime import date, datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -52,14 +54,43 @@ _ENV.filters["day"] = _day
 _ENV.filters["moment"] = _moment
 _ENV.filters["stars"] = _stars
 _RESOLUTION = _ENV.get_template("resolution.html")
+_FACTS = _ENV.get_template("facts.html")
 _ERROR = _ENV.get_template("error.html")
 
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
 """A verdict is about now (ratings lapse, scans are counted): never cached, per language."""
 
 
-def resolution_page(resolution: Resolution, lang: Lang, switch_href: str) -> str:
-    return _RESOLUTION.render(r=resolution, t=STRINGS[lang], lang=lang, switch_href=switch_href)
+class Pages:
+    """Renders the consumer page. The rating, product, producer and batch sections are the
+    same for every unit of a batch while those facts are cached, so they are rendered once
+    per language and reused: they are most of the page's cost. The key (from the resolver)
+    names the cached objects themselves and what the rating is now, so a fragment can never
+    outlive the facts it shows."""
+
+    def __init__(self, held: int = 1_000) -> None:
+        self.held = held
+        self._fragments: OrderedDict[tuple[Lang, Hashable], Markup] = OrderedDict()
+
+    def render(
+        self, resolution: Resolution, facts_key: Hashable | None, lang: Lang, switch_href: str
+    ) -> str:
+        facts = self._fragment(resolution, facts_key, lang)
+        return _RESOLUTION.render(
+            r=resolution, t=STRINGS[lang], lang=lang, switch_href=switch_href, facts=facts
+        )
+
+    def _fragment(self, resolution: Resolution, facts_key: Hashable | None, lang: Lang) -> Markup:
+        key = (lang, facts_key)
+        if facts_key is not None and (held := self._fragments.get(key)) is not None:
+            return held
+        html = _FACTS.render(r=resolution, t=STRINGS[lang], lang=lang)
+        fragment = Markup(html)  # noqa: S704 (the output of an autoescaping template)
+        if facts_key is not None:
+            self._fragments[key] = fragment
+            if len(self._fragments) > self.held:
+                self._fragments.popitem(last=False)
+        return fragment
 
 
 def error_response(

@@ -17,7 +17,7 @@ Every code path ends in findings; there is no default verdict.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -101,6 +101,9 @@ class Resolved:
     unit: tuple[str, str] | None = None
     """(batch id, serial) of an authentically signed label; None for any other code, so a
     forger's copy of a real serial never joins that unit's history."""
+    facts_key: Hashable | None = None
+    """Equal for two resolutions only if they show the same rating, product, producer and
+    batch: the cached objects they came from, and the rating's state now."""
 
     @property
     def scan_reason(self) -> Reason:
@@ -167,11 +170,26 @@ def _not_as_packed(label: SignedLabel, batch_id: str, unit: Unit | None) -> str 
     return "; ".join(differences) or None
 
 
+class Identity:
+    """Hashes and compares as the very object it holds, which it keeps alive: a key for a
+    cached object that no equal copy can stand in for."""
+
+    __slots__ = ("held",)
+
+    def __init__(self, held: object) -> None:
+        self.held = held
+
+    def __hash__(self) -> int:
+        return id(self.held)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Identity) and other.held is self.held
+
+
 @dataclass(frozen=True)
 class BatchFacts:
     state: BatchState
     view: BatchOut
-    """With `packed_in_record` unset: each unit sets its own."""
     packed: dict[str, Packing]
 
 
@@ -238,14 +256,14 @@ class Resolver:
             most_stars=ratings.most_stars_ever(certifications, now),
         )
         found = judge(evidence, now)
-        batch_view = (
-            batch.view.model_copy(update={"packed_in_record": unit.seq if unit else None})
-            if batch
-            else None
-        )
-        views = Views(facts.view, producer, batch_view, scans)
+        views = Views(facts.view, producer, batch.view if batch else None, scans)
         resolution = _vouched(verification, evidence, found, views, now)
-        return Resolved(resolution, verification, found, (batch_id, label.serial))
+        state = evidence.rating
+        facts_key = (
+            Identity(facts), Identity(producer), Identity(batch), producer_id, label.batch.stars,
+            state.status, state.certification and state.certification.certificate_no,
+        )  # fmt: skip
+        return Resolved(resolution, verification, found, (batch_id, label.serial), facts_key)
 
     async def _product(self, product_key: str) -> ProductFacts:
         product, stored = await asyncio.gather(
@@ -267,7 +285,7 @@ class Resolver:
             return read_chain(records, index_up_to=self._index_serials)
 
         chain = await self._chains.get((batch_id, state.head_seq, state.head_hash), load)
-        return BatchFacts(state, batch_out(state, chain.steps, None), chain.packed)
+        return BatchFacts(state, batch_out(state, chain.steps), chain.packed)
 
 
 # -- building the answer ------------------------------------------------------------------
@@ -326,6 +344,7 @@ def _unvouched(verification: LabelVerification, now: datetime) -> Resolution:
             "product": None,
             "producer": None,
             "batch": None,
+            "packed_in_record": None,
             "scans": None,
             "links": None,
         }
@@ -396,6 +415,7 @@ def _vouched(
             "product": views.product,
             "producer": views.producer,
             "batch": views.batch,
+            "packed_in_record": evidence.unit.seq if evidence.unit else None,
             "scans": ScansOut(
                 count=views.scans.count, first=views.scans.first, last=views.scans.last
             ),

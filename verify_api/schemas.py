@@ -166,8 +166,6 @@ class BatchOut(_Out):
     recalled_at: datetime | None
     recall_reason: Short | None
     story: list[StoryStep]
-    packed_in_record: int | None
-    """The record of the chain that packed this unit (None if it was never packed)."""
 
 
 class ScansOut(_Out):
@@ -215,6 +213,8 @@ class Resolution(_Out):
     product: ProductOut | None
     producer: ProducerOut | None
     batch: BatchOut | None
+    packed_in_record: int | None
+    """The record of the batch's chain that packed this unit (None if none did)."""
     scans: ScansOut | None
     trust_list: TrustListOut
     links: Links | None

@@ -15,7 +15,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
@@ -26,6 +26,7 @@ from records.rows import AlertRow, Inspection, Inspector
 from records.session import connect
 from records.store import RecordReader
 from verify_api.events import EventSink, KafkaEvents
+from verify_api.rendering import Pages
 from verify_api.resolution import Records, Resolved, Resolver
 from verify_api.settings import ApiSettings
 from verify_api.trustcache import NoTrustList, TrustCache
@@ -55,6 +56,7 @@ class Services:
     events: EventSink
     device_key: bytes
     close: Callable[[], Awaitable[None]]
+    pages: Pages = field(default_factory=Pages)
 
     async def resolve(self, text: str, now: datetime) -> Resolved:
         """Raises NoTrustList when there is none to judge with."""

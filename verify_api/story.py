@@ -96,7 +96,7 @@ def _facts(event: BatchEvent) -> tuple[int | None, str | None, str | None]:
     return None, event.recalled_by, event.reason
 
 
-def batch_out(state: BatchState, steps: list[StoryStep], packed_in_record: int | None) -> BatchOut:
+def batch_out(state: BatchState, steps: list[StoryStep]) -> BatchOut:
     materials = [MaterialOut.model_validate(item) for item in json.loads(state.raw_materials)]
     return BatchOut(
         batch_id=state.batch_id,
@@ -109,5 +109,4 @@ def batch_out(state: BatchState, steps: list[StoryStep], packed_in_record: int |
         recalled_at=state.recalled_at,
         recall_reason=state.recall_reason,
         story=steps,
-        packed_in_record=packed_in_record,
     )

@@ -283,7 +283,7 @@ def test_a_packed_unit_resolves_with_its_provenance(shop, client: httpx.Client):
     ]  # fmt: skip
     assert story[3]["party"] == "Siêu thị BigC Thái Bình"
     assert body["batch"]["raw_materials"][0]["origin"] == "Xã Nam Hưng, Tiền Hải"
-    assert body["batch"]["packed_in_record"] == 2
+    assert body["packed_in_record"] == 2
 
     # the chain behind the story, re-verified here from the JSON alone
     chain = client.get(body["links"]["provenance"]).json()

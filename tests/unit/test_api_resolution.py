@@ -24,7 +24,7 @@ from contract.events import BatchOpened, BatchShipped, RawMaterial, UnitsPacked
 from contract.events import Unit as QuantityUnit
 from contract.label import LabelBatch, SignedLabel
 from contract.records import GENESIS_HASH, record_hash
-from contract.verdict import Category, Reason
+from contract.verdict import Category, Lang, Reason
 from keys import certs
 from keys.chain import ChainRecord, seal
 from keys.signing import LabelSigner, SigningKey
@@ -42,6 +42,7 @@ from records.rows import (
 from tests.world import HOST, LOT, NOW, PACKED_ON, PRODUCER, PRODUCT, World
 from verify_api import ratings
 from verify_api.findings import ApiReason, Level
+from verify_api.rendering import Pages
 from verify_api.resolution import Resolver
 from verify_api.schemas import RatingChange
 
@@ -261,7 +262,7 @@ def test_a_packed_unit_under_a_rating_in_force_is_genuine_with_its_whole_story(s
     ]  # fmt: skip
     assert result.batch.story[1].units == 3  # three packing records, one step
     assert result.batch.story[2].party == "Siêu thị BigC Thái Bình"
-    assert result.batch.packed_in_record == 3
+    assert result.packed_in_record == 3
     assert result.batch.raw_materials[0].origin == "Tiền Hải"
     assert result.links is not None
     assert result.links.provenance == f"/batches{shelf.batch_id}"
@@ -353,8 +354,8 @@ def test_a_signed_label_that_was_never_packed_is_a_warning(shelf: Shelf, world: 
     result = shelf.resolve(stray.url).resolution
     assert (result.level, result.reason) == (Level.WARNING, ApiReason.NOT_PACKED)
     assert result.category is Category.NOT_AUTHENTIC
-    assert result.batch is not None
-    assert result.batch.packed_in_record is None
+    assert result.batch is not None  # the batch the label names, though it was not packed
+    assert result.packed_in_record is None
 
 
 def test_a_label_that_differs_from_what_was_packed_was_not_packed(shelf: Shelf, world: World):
@@ -408,7 +409,7 @@ def test_shared_facts_are_cached_and_a_scan_reads_only_its_history(shelf: Shelf,
     assert reads["unit"] == 1  # only the serial the cached chain does not name
     assert (reads["product"], reads["certifications"], reads["batch"], reads["chain"]) == (1,) * 4
     assert [r.resolution.reason for r in (first, second, third)] == [Reason.GENUINE] * 3
-    assert third.resolution.batch.packed_in_record == 9
+    assert third.resolution.packed_in_record == 9
 
 
 def test_a_new_head_of_the_chain_is_a_new_story(shelf: Shelf):
@@ -461,3 +462,36 @@ def test_an_award_after_a_lapse_is_a_new_award_and_a_revoked_downgrade_stays_rev
     again = world.award(stars=3, score="60", number="4/GCN", valid_from=NOW + timedelta(days=30))
     history.append(stored(again))
     assert ratings.history(history, NOW + timedelta(days=40))[-1].change is RatingChange.AWARDED
+
+
+def test_units_of_a_batch_share_the_rendered_facts_until_the_rating_changes(
+    shelf: Shelf, world: World
+):
+    award = world.certifications[0]
+    revocation = certs.revoke_certification(
+        world.provincial, award.body, decision_no="47/QĐ-UBND", reason="vi phạm",
+        effective_at=LATER + timedelta(days=1), now=LATER,
+    )  # fmt: skip
+    shelf.store.awards[PRODUCT] = [stored(award, revocation)]
+    resolver = Resolver(shelf.store, cache_s=600)
+    trust = world.trust()
+    first, second, revoked = (
+        asyncio.run(resolver.resolve(label.url, trust, at))
+        for label, at in (
+            (shelf.labels[0], LATER),
+            (shelf.labels[1], LATER),
+            (shelf.labels[0], LATER + timedelta(days=2)),  # same cached facts, rating revoked
+        )
+    )
+    assert first.facts_key == second.facts_key != revoked.facts_key
+
+    pages = Pages()
+    html = [
+        pages.render(r.resolution, r.facts_key, Lang.VI, "?lang=en")
+        for r in (first, second, revoked)
+    ]
+    assert shelf.labels[0].serial in html[0]
+    assert shelf.labels[1].serial in html[1]  # the unit's own part is the unit's
+    assert shelf.labels[0].serial not in html[1]
+    assert "còn hiệu lực đến" in html[1]
+    assert "đã bị thu hồi từ" in html[2]  # never the cached fragment of the earlier rating

@@ -72,7 +72,7 @@ async def _provenance(store: StoreDep, scheme: KeyScheme, value: str, lot: str) 
         check=ChainCheck(
             ok=check.ok, defect=check.defect, detail=check.detail, verified=check.verified
         ),
-        batch=batch_out(state, story(records), None),
+        batch=batch_out(state, story(records)),
     )
 
 

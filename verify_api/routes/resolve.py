@@ -20,7 +20,7 @@ from keys.certs import utc_now
 from verify_api.deps import CALLER_PARAMETERS, DEVICE_COOKIE, read_caller
 from verify_api.errors import ErrorCode, error_responses
 from verify_api.negotiation import wants_json
-from verify_api.rendering import NO_STORE, resolution_page
+from verify_api.rendering import NO_STORE
 from verify_api.schemas import Resolution
 from verify_api.services import Services
 
@@ -139,7 +139,8 @@ async def _resolve(request: Request) -> Response:
         )
     lang = caller.lang
     switch = f"{_raw_path(request)}?{_with_lang(request, 'en' if lang is Lang.VI else 'vi')}"
-    page = HTMLResponse(resolution_page(resolution, lang, switch), status, headers=NO_STORE)
+    html = services.pages.render(resolution, resolved.facts_key, lang, switch)
+    page = HTMLResponse(html, status, headers=NO_STORE)
     if new_device is not None:
         page.set_cookie(
             DEVICE_COOKIE,
