@@ -49,6 +49,7 @@ _ENV = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # templates are part of the package: no stat() of them per render
 )
 _ENV.filters["day"] = _day
 _ENV.filters["moment"] = _moment
