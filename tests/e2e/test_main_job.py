@@ -37,16 +37,17 @@ class Run:
 def run(stack_settings: StackSettings, tmp_path_factory):
     suffix = uuid.uuid4().hex[:8]
     folder = tmp_path_factory.mktemp("main-job")
-    settings = DemoSettings(
+    fields: dict[str, Any] = {
         **stack_settings.model_dump(include={"state_dir", "kafka_bootstrap", "cassandra_hosts"}),
-        keyspace=f"e2e_{suffix}",
-        demo_dir=folder / "demo",
-        services_dir=folder,
-        api_port=free_port(),
-        worker_port=free_port(),
-        app_id=f"e2e-processors-{suffix}",
+        "keyspace": f"e2e_{suffix}",
+        "demo_dir": folder / "demo",
+        "services_dir": folder,
+        "api_port": free_port(),
+        "worker_port": free_port(),
+        "app_id": f"e2e-processors-{suffix}",
         **{f"{name}_topic": f"e2e.{name}.{suffix}" for name in TOPICS},
-    )
+    }
+    settings = DemoSettings(**fields)
     names = list(settings.topic_env().values())
     with admin_client(settings) as admin:
         admin.create_topics([NewTopic(name, 3, replication_factor=1) for name in names])
