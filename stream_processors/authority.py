@@ -1,5 +1,9 @@
 """Authority messages: trust lists, registrations and star certifications.
 
+Checks that one record exists before another are made only within a partition, where
+Kafka keeps order: a certification needs its product's registration (both keyed by product
+key); a product does not need its producer's (keyed by producer id, another partition).
+
 Writes are keyed by what they describe (producer id, product key, certificate number), so a
 replayed message overwrites itself and needs no duplicate check.
 """
@@ -55,11 +59,8 @@ class AuthorityIngest(SignedHandler):
         elif isinstance(event, InspectorRegistered):
             await self.store.register_inspector(event)
         elif isinstance(event, ProductRegistered):
-            if await self.store.producer(event.producer_id) is None:
-                await self.refuse(
-                    message, "unknown_producer", f"producer {event.producer_id} is not registered"
-                )
-                return
+            # not refused for an unregistered producer: producers and products are keyed
+            # apart, so Kafka gives no order between the two registrations
             await self.store.register_product(event)
         elif isinstance(event, CertificationIssued):
             award = event.certification.body

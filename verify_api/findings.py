@@ -34,6 +34,9 @@ class ApiReason(StrEnum):
     PAST_EXPIRY = "past_expiry"
     RATING_DOWNGRADED = "rating_downgraded"
     """A later certification gives fewer stars than the label shows."""
+    SUSPECTED_COPY = "suspected_copy"
+    """Scan analytics hold an open alert that this code was copied (places or devices one
+    package cannot explain)."""
 
 
 Finding = Reason | ApiReason
@@ -55,6 +58,7 @@ _LEVELS: dict[Finding, Level] = {
     ApiReason.NOT_PACKED: Level.WARNING,
     ApiReason.RECALLED: Level.WARNING,
     ApiReason.PAST_EXPIRY: Level.WARNING,
+    ApiReason.SUSPECTED_COPY: Level.WARNING,
 }
 
 PRIORITY: tuple[Finding, ...] = (
@@ -66,6 +70,7 @@ PRIORITY: tuple[Finding, ...] = (
     Reason.NO_CERTIFICATION,
     Reason.STARS_EXCEED_CERTIFICATION,
     ApiReason.NOT_PACKED,
+    ApiReason.SUSPECTED_COPY,
     ApiReason.RECALLED,
     Reason.CERTIFICATION_REVOKED,
     ApiReason.RATING_DOWNGRADED,
@@ -77,6 +82,7 @@ PRIORITY: tuple[Finding, ...] = (
 
 _CATEGORIES: dict[ApiReason, Category] = {
     ApiReason.NOT_PACKED: Category.NOT_AUTHENTIC,
+    ApiReason.SUSPECTED_COPY: Category.NOT_AUTHENTIC,
     ApiReason.RATING_DOWNGRADED: Category.CLAIM_NOT_VALID,
     # the code is ours and its claim holds; the product itself is the problem
     ApiReason.RECALLED: Category.GENUINE,
@@ -89,6 +95,12 @@ _SENTENCES: dict[ApiReason, tuple[str, str]] = {
         "Hãy báo cho cơ quan quản lý thị trường.",
         "The code is validly signed but was never recorded as packed: the label may have been "
         "printed without authorisation. Please report it to market inspectors.",
+    ),
+    ApiReason.SUSPECTED_COPY: (
+        "Mã này đã được quét ở những nơi hoặc từ những thiết bị mà một sản phẩm thật khó có "
+        "thể gặp: có thể là tem sao chép. Hãy báo cho cơ quan quản lý thị trường.",
+        "This code has been scanned in places or from devices one real package cannot "
+        "explain: the label may be a copy. Please report it to market inspectors.",
     ),
     ApiReason.RECALLED: (
         "Lô hàng này đã bị thu hồi. Không nên sử dụng sản phẩm.",

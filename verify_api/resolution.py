@@ -23,13 +23,22 @@ from datetime import datetime
 from typing import Protocol
 
 from contract import identifiers
+from contract.alerts import AlertKind
 from contract.certification import CertificationState, CertificationStatus
 from contract.label import SignedLabel, vietnam_date
 from contract.verdict import Lang, Reason
 from keys.chain import ChainRecord
 from keys.trustlist import TrustList
 from keys.verifier import LabelVerification, verify_label
-from records.rows import BatchState, Producer, Product, ScanSummary, StoredCertification, Unit
+from records.rows import (
+    AlertRow,
+    BatchState,
+    Producer,
+    Product,
+    ScanSummary,
+    StoredCertification,
+    Unit,
+)
 from verify_api import findings, ratings
 from verify_api.cache import TtlCache
 from verify_api.findings import ApiReason, Finding
@@ -62,6 +71,7 @@ class Records(Protocol):
     async def producer(self, producer_id: str) -> Producer | None: ...
     async def certifications(self, product_key: str) -> list[StoredCertification]: ...
     async def scan_summary(self, unit_key: str) -> ScanSummary: ...
+    async def alerts_for_unit(self, unit_key: str) -> list[AlertRow]: ...
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,8 @@ class Evidence:
     """The certification that applies now."""
     most_stars: int
     """The most stars the product ever held."""
+    alerts: Sequence[AlertRow] = ()
+    """Counterfeit analytics' alerts on this unit."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,12 @@ class Resolved:
         return next((f for f in self.findings if isinstance(f, Reason)), Reason.GENUINE)
 
 
+COPY_ALERTS = frozenset(
+    {AlertKind.IMPOSSIBLE_TRAVEL, AlertKind.TOO_MANY_DEVICES, AlertKind.OUTSIDE_DELIVERY_PROVINCE}
+)
+"""The alerts that speak of a copied code; the others are findings of the records already."""
+
+
 def judge(evidence: Evidence, now: datetime) -> list[Finding]:
     """Everything that is wrong with an authentically signed label, worst first; GENUINE alone
     if nothing is."""
@@ -131,6 +149,8 @@ def judge(evidence: Evidence, now: datetime) -> list[Finding]:
         found.append(ApiReason.RECALLED)
     if batch is not None and batch.expiry_date < vietnam_date(now):
         found.append(ApiReason.PAST_EXPIRY)
+    if any(a.kind in COPY_ALERTS and a.status == "open" for a in evidence.alerts):
+        found.append(ApiReason.SUSPECTED_COPY)
     return sorted(found, key=findings.PRIORITY.index) or [Reason.GENUINE]
 
 
@@ -229,8 +249,9 @@ class Resolver:
         product_key = label.batch.product_key
         unit_key = identifiers.unit_key(product_key, label.serial)
         batch_id, producer_id = label.batch.batch_id, signer.producer_id
-        scans, facts, producer, batch = await asyncio.gather(
+        scans, alerts, facts, producer, batch = await asyncio.gather(
             self._records.scan_summary(unit_key),
+            self._records.alerts_for_unit(unit_key),
             self._products.get(product_key, lambda: self._product(product_key)),
             self._producers.get(producer_id, lambda: self._producer(producer_id)),
             self._batches.get(batch_id, lambda: self._batch(batch_id)),
@@ -254,6 +275,7 @@ class Resolver:
             certifications=certifications,
             rating=ratings.state_at(certifications, now),
             most_stars=ratings.most_stars_ever(certifications, now),
+            alerts=alerts,
         )
         found = judge(evidence, now)
         views = Views(facts.view, producer, batch.view if batch else None, scans)

@@ -92,7 +92,19 @@ def test_the_revoked_product_shows_its_current_status(run: Run):
     assert revoked["stars"]["status"] == "revoked"
 
 
-def test_the_copied_code_has_alerts(run: Run):
-    kinds = {alert.kind for alert in run.outcome.alerts}
+def test_the_copied_code_has_alerts_for_inspectors_and_a_warning_for_consumers(run: Run):
+    token = (run.settings.folder / "inspector-token").read_text().strip()
+    response = httpx.get(
+        f"{run.settings.api_url}/inspectors/alerts/unit",
+        params={"unit": run.outcome.copied_unit},
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    kinds = {alert["kind"] for alert in response.json()["alerts"]}
     assert {AlertKind.IMPOSSIBLE_TRAVEL, AlertKind.TOO_MANY_DEVICES} <= kinds
-    assert all(alert.unit_key == run.outcome.copied_unit for alert in run.outcome.alerts)
+    copied = as_json(run.outcome.copied_page)
+    assert (copied["level"], copied["reason"]) == ("warning", "suspected_copy")
+    refused = httpx.get(f"{run.settings.api_url}/inspectors/alerts/unit",
+                        params={"unit": run.outcome.copied_unit}, timeout=10)  # fmt: skip
+    assert refused.status_code == 401

@@ -14,10 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
 from contract import identifiers
+from contract.alerts import AlertKind
 from contract.certification import CertificationStatus
 from contract.encoding import model_bytes
 from contract.events import BatchOpened, BatchShipped, RawMaterial, UnitsPacked
@@ -495,3 +497,22 @@ def test_units_of_a_batch_share_the_rendered_facts_until_the_rating_changes(
     assert shelf.labels[0].serial not in html[1]
     assert "còn hiệu lực đến" in html[1]
     assert "đã bị thu hồi từ" in html[2]  # never the cached fragment of the earlier rating
+
+
+def copy_alert(shelf: Shelf, kind: AlertKind, status: str = "open") -> AlertRow:
+    unit = identifiers.unit_key(PRODUCT, shelf.labels[0].serial)
+    return AlertRow(unit, uuid4(), kind.value, NOW, "Thái Bình", "evidence", status)
+
+
+def test_an_open_alert_of_a_copied_code_is_a_warning(shelf: Shelf):
+    shelf.store.alerts.append(copy_alert(shelf, AlertKind.IMPOSSIBLE_TRAVEL))
+    result = shelf.resolve(shelf.labels[0].url).resolution
+    assert (result.level, result.reason) == ("warning", ApiReason.SUSPECTED_COPY)
+    assert shelf.resolve(shelf.labels[1].url).resolution.level == "genuine"  # another unit
+
+
+def test_a_closed_alert_or_one_about_the_records_is_no_suspected_copy(shelf: Shelf):
+    shelf.store.alerts.append(copy_alert(shelf, AlertKind.TOO_MANY_DEVICES, status="closed"))
+    shelf.store.alerts.append(copy_alert(shelf, AlertKind.RATING_LAPSED))
+    result = shelf.resolve(shelf.labels[0].url).resolution
+    assert ApiReason.SUSPECTED_COPY not in [f.reason for f in result.findings]
