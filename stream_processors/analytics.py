@@ -8,6 +8,7 @@ a scan that arrives after the restart is still compared with the ones before it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import MutableMapping
 from datetime import datetime
@@ -21,6 +22,9 @@ from records.store import RecordWriter
 from stream_processors.detect import SeenScan, Thresholds, UnitFacts, detect, remember
 from stream_processors.outcomes import SendBytes
 from stream_processors.places import Place, place_of
+
+RAISED_KEPT = 32
+"""Alert ids a unit's window remembers (ids are per kind and day, so a few days' worth)."""
 
 ANALYSED = (Category.GENUINE, Category.CLAIM_NOT_VALID)
 """Codes that verified: forged ones are answered as counterfeit by the API already."""
@@ -50,7 +54,8 @@ class ScanAnalytics:
         key = unit_key.encode("utf-8")
         seen = SeenScan(str(scan.event_id), scan.occurred_at, scan.device,
                         place_of(scan.province, scan.location))  # fmt: skip
-        recent = [s for s in _decode(self.window.get(key)) if s.event_id != seen.event_id]
+        held, already = _decode(self.window.get(key))
+        recent = [s for s in held if s.event_id != seen.event_id]
         findings = detect(seen, recent, await self._facts(unit_key, scan.occurred_at), self.limits)
         alerts = [
             Alert(
@@ -64,48 +69,60 @@ class ScanAnalytics:
             )
             for finding in findings
         ]
-        raised = [a for a in alerts if await self.store.raise_alert(a, vietnam_date(a.raised_at))]
+        # an alert this unit already raised is not raised again: that would cost a
+        # lightweight transaction per scan of a copied code, only to change nothing
+        fresh = [a for a in alerts if str(a.alert_id) not in already]
+        raised = [a for a in fresh if await self.store.raise_alert(a, vietnam_date(a.raised_at))]
         for alert in raised:
             await self.publish(key, model_bytes(alert))
-        self.window[key] = _encode(remember(seen, recent, self.limits))
+        remembered = [*already, *(str(a.alert_id) for a in fresh)][-RAISED_KEPT:]
+        self.window[key] = _encode(remember(seen, recent, self.limits), remembered)
         return raised
 
     async def _facts(self, unit_key: str, at: datetime) -> UnitFacts:
         unit = await self.store.unit(unit_key)
         if unit is None:
             return UnitFacts(packed=False, printed_stars=0, batch=None, rating=None, delivery=None)
-        batch = await self.store.batch(unit.batch_id)
-        rating = await self.store.rating(unit.product_key, unit.producer_id, at)
+        batch, rating = await asyncio.gather(
+            self.store.batch(unit.batch_id),
+            self.store.rating(unit.product_key, unit.producer_id, at),
+        )
         delivery = place_of(batch.received_province, None) if batch else None
         return UnitFacts(True, unit.printed_stars, batch, rating, delivery)
 
 
-def _encode(scans: list[SeenScan]) -> bytes:
+def _encode(scans: list[SeenScan], raised: list[str]) -> bytes:
     return json.dumps(
-        [
-            {
-                "e": s.event_id,
-                "t": s.at.isoformat(),
-                "d": s.device,
-                "p": None
-                if s.place is None
-                else [s.place.latitude, s.place.longitude, s.place.slack_km, s.place.province],
-            }
-            for s in scans
-        ],
+        {
+            "scans": [
+                {
+                    "e": s.event_id,
+                    "t": s.at.isoformat(),
+                    "d": s.device,
+                    "p": None
+                    if s.place is None
+                    else [s.place.latitude, s.place.longitude, s.place.slack_km, s.place.province],
+                }
+                for s in scans
+            ],
+            "raised": raised,
+        },
         ensure_ascii=False,
     ).encode("utf-8")
 
 
-def _decode(data: bytes | None) -> list[SeenScan]:
+def _decode(data: bytes | None) -> tuple[list[SeenScan], list[str]]:
+    """The unit's recent scans and the ids of the alerts it raised lately."""
     if not data:
-        return []
-    return [
+        return [], []
+    held = json.loads(data)
+    scans = [
         SeenScan(
             event_id=item["e"],
             at=datetime.fromisoformat(item["t"]),
             device=item["d"],
             place=None if item["p"] is None else Place(*item["p"]),
         )
-        for item in json.loads(data)
+        for item in held["scans"]
     ]
+    return scans, list(held["raised"])

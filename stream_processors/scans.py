@@ -8,6 +8,8 @@ left to counterfeit analytics.
 
 from __future__ import annotations
 
+import asyncio
+
 from contract.errors import ContractError
 from contract.events import AlertClosed, InspectionRecorded, ScanRecorded, decode_event
 from records.store import RecordWriter
@@ -36,9 +38,10 @@ class ScanIngest:
             await self.store.record_inspection(event.topic_key().decode("ascii"), event)
         elif isinstance(event, ScanRecorded):
             unit = event.unit_key()
-            if unit is not None:  # a code that names no unit has no history to join
-                await self.store.record_scan(unit, event)
-            for alert in await self.analytics.analyse(event):
+            stored = self.store.record_scan(unit, event) if unit is not None else _nothing()
+            # independent: the history write runs while the scan is analysed
+            _, alerts = await asyncio.gather(stored, self.analytics.analyse(event))
+            for alert in alerts:
                 self.metrics.alerts[alert.kind.value] += 1
         elif isinstance(event, AlertClosed):
             if not await self.store.close_alert(event):
@@ -48,3 +51,7 @@ class ScanIngest:
             await self.refuse(
                 message, "wrong_topic", f"{event.type} is not a scan, inspection or alert closing"
             )
+
+
+async def _nothing() -> None:
+    """A code that names no unit has no history to join."""
