@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -31,10 +30,8 @@ from contract import identifiers
 from contract.encoding import model_bytes
 from contract.events import ScannerKind, ScanRecorded
 from contract.verdict import Reason
-from infra import stack
-from infra.settings import StackSettings
-from tests.integration.pipeline import Pipeline, batch_id, opened, packed
-from tests.world import PRODUCT, World
+from tests.integration.pipeline import Pipeline, batch_id, bench_pipeline, opened, packed
+from tests.world import PRODUCT
 
 PLACES = ("Thái Bình", "Nam Định", "Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Cần Thơ")
 
@@ -97,29 +94,19 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=4000)
     parser.add_argument("--copies", type=int, default=60)
     args = parser.parse_args()
-    settings = StackSettings()
-    stack.up(settings)
-    with tempfile.TemporaryDirectory(prefix="ocop-bench-") as folder:
-        pipeline = Pipeline(settings, Path(folder), World())
-        try:
-            pipeline.start_worker()
-            pipeline.publish_authority_setup()
-            lot = "BENCHSCAN1"
-            units = packed(pipeline.world, 1000, lot)
-            for event in (opened(lot), units):
-                pipeline.send_signed("batch", pipeline.world.producer, event)
-            pipeline.flush()
-            pipeline.wait_for_head(batch_id(lot), 2)
-            serials = list(units.serials)
-            load = [
-                scan(lot, serials[n % 900], PLACES[n % len(PLACES)], n) for n in range(args.scans)
-            ]
-            raw = raw_rate(pipeline, load)
-            rate = analysed_rate(pipeline, load)
-            alerts_raised = sum(pipeline.metrics()["alerts"].values())
-            delays = sorted(alert_delays(pipeline, lot, serials[900 : 900 + args.copies], 0.25))
-        finally:
-            pipeline.close()
+    with bench_pipeline() as pipeline:
+        lot = "BENCHSCAN1"
+        units = packed(pipeline.world, 1000, lot)
+        for event in (opened(lot), units):
+            pipeline.send_signed("batch", pipeline.world.producer, event)
+        pipeline.flush()
+        pipeline.wait_for_head(batch_id(lot), 2)
+        serials = list(units.serials)
+        load = [scan(lot, serials[n % 900], PLACES[n % len(PLACES)], n) for n in range(args.scans)]
+        raw = raw_rate(pipeline, load)
+        rate = analysed_rate(pipeline, load)
+        alerts_raised = sum(pipeline.metrics()["alerts"].values())
+        delays = sorted(alert_delays(pipeline, lot, serials[900 : 900 + args.copies], 0.25))
     p50 = delays[len(delays) // 2] * 1000
     p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
     print(f"scans: {args.scans} over 900 units, places {', '.join(PLACES)}")

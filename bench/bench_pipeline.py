@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -28,10 +27,8 @@ from cassandra.concurrent import execute_concurrent_with_args
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.integration
 
 from contract import identifiers
-from infra import stack
-from infra.settings import StackSettings
-from tests.integration.pipeline import Pipeline, batch_id, opened, packed
-from tests.world import PRODUCER, PRODUCT, World
+from tests.integration.pipeline import Pipeline, batch_id, bench_pipeline, opened, packed
+from tests.world import PRODUCER, PRODUCT
 
 UNITS_PER_EVENT = 100
 
@@ -123,22 +120,14 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    settings = StackSettings()
-    stack.up(settings)
-    with tempfile.TemporaryDirectory(prefix="ocop-bench-") as folder:
-        pipeline = Pipeline(settings, Path(folder), World())
-        try:
-            pipeline.start_worker()
-            pipeline.publish_authority_setup()
-            raw, burst = [], []
-            for round_ in range(args.rounds):
-                raw.append(raw_inserts(pipeline, args.units))
-                rate, _ = pipeline_round(pipeline, args.units, f"R{round_}", None)
-                burst.append(rate)
-            pace = statistics.median(burst) / 2
-            _, delays = pipeline_round(pipeline, args.units // 2, "P", pace)
-        finally:
-            pipeline.close()
+    with bench_pipeline() as pipeline:
+        raw, burst = [], []
+        for round_ in range(args.rounds):
+            raw.append(raw_inserts(pipeline, args.units))
+            rate, _ = pipeline_round(pipeline, args.units, f"R{round_}", None)
+            burst.append(rate)
+        pace = statistics.median(burst) / 2
+        _, delays = pipeline_round(pipeline, args.units // 2, "P", pace)
 
     raw_rate, burst_rate = statistics.median(raw), statistics.median(burst)
     print(f"units per round: {args.units}, {UNITS_PER_EVENT} per event; medians of {args.rounds}")

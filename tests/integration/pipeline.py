@@ -14,9 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +43,7 @@ from contract.events import (
     UnitsPacked,
 )
 from contract.records import DeadLetter
+from infra import stack
 from infra.schema import migrate
 from infra.settings import StackSettings
 from infra.topics import admin_client
@@ -347,3 +350,19 @@ def closed(units: int, lot: str = LOT) -> BatchClosed:
         producer_id=PRODUCER,
         units_packed=units,
     )
+
+
+@contextmanager
+def bench_pipeline() -> Iterator[Pipeline]:
+    """For the benchmarks: the local stack up, a running worker, the authority's documents
+    published; everything of the pipeline removed afterwards."""
+    settings = StackSettings()
+    stack.up(settings)
+    with tempfile.TemporaryDirectory(prefix="ocop-bench-") as folder:
+        pipeline = Pipeline(settings, Path(folder), World())
+        try:
+            pipeline.start_worker()
+            pipeline.publish_authority_setup()
+            yield pipeline
+        finally:
+            pipeline.close()
