@@ -23,7 +23,7 @@ import calendar
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
@@ -139,6 +139,21 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def _key_fields(
+    public_key: Ed25519PublicKey, valid_from: datetime | None, months: int, now: datetime | None
+) -> dict[str, Any]:
+    """What every key certificate says of its key: id, key, issue time and validity window."""
+    issued_at = now or utc_now()
+    start = valid_from or issued_at
+    return {
+        "key_id": key_id(public_key),
+        "public_key": encode_public_key(public_key),
+        "issued_at": issued_at,
+        "valid_from": start,
+        "valid_until": add_months(start, months),
+    }
+
+
 def certify_authority(
     root: SigningKey,
     public_key: Ed25519PublicKey,
@@ -150,16 +165,10 @@ def certify_authority(
     months: int = AUTHORITY_KEY_VALIDITY_MONTHS,
     now: datetime | None = None,
 ) -> Signed[AuthorityCertificate]:
-    issued_at = now or utc_now()
-    start = valid_from or issued_at
     return root.sign_document(
         build(
             AuthorityCertificate,
-            key_id=key_id(public_key),
-            public_key=encode_public_key(public_key),
-            issued_at=issued_at,
-            valid_from=start,
-            valid_until=add_months(start, months),
+            **_key_fields(public_key, valid_from, months, now),
             authority_id=authority_id,
             name=name,
             level=level,
@@ -180,16 +189,10 @@ def certify_producer_key(
     months: int = PRODUCER_KEY_VALIDITY_MONTHS,
     now: datetime | None = None,
 ) -> Signed[ProducerKeyCertificate]:
-    issued_at = now or utc_now()
-    start = valid_from or issued_at
     return authority.sign_document(
         build(
             ProducerKeyCertificate,
-            key_id=key_id(public_key),
-            public_key=encode_public_key(public_key),
-            issued_at=issued_at,
-            valid_from=start,
-            valid_until=add_months(start, months),
+            **_key_fields(public_key, valid_from, months, now),
             authority_id=authority_id,
             producer_id=producer_id,
             producer_name=producer_name,
