@@ -122,3 +122,12 @@ class ScanSummary:
     count: int
     first: datetime | None
     last: datetime | None
+
+
+@dataclass(frozen=True)
+class UnitActivity:
+    """What a scan of a unit shows besides its fixed facts: its scans so far, and the kinds
+    of the alerts on it that are still open."""
+
+    scans: ScanSummary
+    open_alerts: frozenset[str] = frozenset()

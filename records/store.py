@@ -8,6 +8,7 @@ with the same values.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -44,6 +45,7 @@ from records.rows import (
     ScanSummary,
     StoredCertification,
     Unit,
+    UnitActivity,
 )
 from records.session import run, run_many
 
@@ -162,9 +164,8 @@ class RecordReader:
             "SELECT unit_key, alert_id, kind, raised_at, detail, status FROM "
             "alerts_by_province_day WHERE province = ? AND day = ? LIMIT ?"
         )
-        self._scans = p(
-            "SELECT COUNT(*) AS n, MIN(scanned_at) AS first, MAX(scanned_at) AS last "
-            "FROM scans_by_unit WHERE unit_key = ?"
+        self._activity = p(
+            "SELECT scans, first_scan, last_scan, open_alerts FROM unit_activity WHERE unit_key = ?"
         )
 
     async def batch(self, batch_id: str) -> BatchState | None:
@@ -256,10 +257,15 @@ class RecordReader:
         rows = await run(self.session, self._day_alerts, (province or "", day, limit))
         return [_alert_row(row, province) for row in rows]
 
-    async def scan_summary(self, unit_key: str) -> ScanSummary:
-        rows = await run(self.session, self._scans, (unit_key,))
+    async def unit_activity(self, unit_key: str) -> UnitActivity:
+        rows = await run(self.session, self._activity, (unit_key,))
+        if not rows:
+            return UnitActivity(ScanSummary(0, None, None))
         row = rows[0]
-        return ScanSummary(row.n, row.first, row.last)
+        return UnitActivity(
+            ScanSummary(row.scans or 0, row.first_scan, row.last_scan),
+            frozenset((row.open_alerts or {}).values()),
+        )
 
 
 def _alert_row(row: Any, province: str | None) -> AlertRow:
@@ -333,6 +339,15 @@ class RecordWriter(RecordReader):
             "INSERT INTO scans_by_unit (unit_key, scanned_at, event_id, reason, scanner, "
             "latitude_e6, longitude_e6, accuracy_m, location_source, province, device) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._write_scan_totals = p(
+            "UPDATE unit_activity SET scans = ?, first_scan = ?, last_scan = ? WHERE unit_key = ?"
+        )
+        self._open_alert = p(
+            "UPDATE unit_activity SET open_alerts = open_alerts + ? WHERE unit_key = ?"
+        )
+        self._forget_alert = p(
+            "UPDATE unit_activity SET open_alerts = open_alerts - ? WHERE unit_key = ?"
         )
         self._write_unit_alert = p(
             "INSERT INTO alerts_by_unit (unit_key, alert_id, kind, raised_at, day, province, "
@@ -485,6 +500,11 @@ class RecordWriter(RecordReader):
         )
         await run(self.session, self._write_scan, _unset_none(values))
 
+    async def write_scan_totals(self, unit_key: str, scans: ScanSummary) -> None:
+        """The unit's scan totals, as the processor owning its partition counted them."""
+        await run(self.session, self._write_scan_totals,
+                  (scans.count, scans.first, scans.last, unit_key))  # fmt: skip
+
     async def raise_alert(self, alert: Alert, day: date) -> bool:
         """Store an alert; True if it is new. The first raising of an id wins: later scans
         that raise the same alert (same unit, kind and day), or replays, change nothing.
@@ -505,12 +525,18 @@ class RecordWriter(RecordReader):
             if new
             else (result.province, result.day, result.raised_at, result.detail)
         )
-        await run(
+        day_row = run(
             self.session,
             self._write_day_alert,
             (province or "", first_day, raised_at, alert.alert_id, alert.unit_key,
              alert.kind.value, detail),
         )  # fmt: skip
+        if new or result.status is None:  # a replay must not reopen a closed alert
+            opened = run(self.session, self._open_alert,
+                         ({alert.alert_id: alert.kind.value}, alert.unit_key))  # fmt: skip
+            await asyncio.gather(day_row, opened)
+        else:
+            await day_row
         return new
 
     async def close_alert(self, event: AlertClosed) -> bool:
@@ -527,6 +553,7 @@ class RecordWriter(RecordReader):
                          event.unit_key, event.alert_id)),
         )  # fmt: skip
         batch.add(self._close_day_alert, (row.province or "", row.day, row.raised_at, row.alert_id))
+        batch.add(self._forget_alert, ({event.alert_id}, event.unit_key))
         await run(self.session, batch)
         return True
 

@@ -94,21 +94,20 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         metrics,
         f"{settings.app_id}@{settings.processor_name}",
     )
-    # the recent scans of each unit, on the scan topic's partitions, restored from Kafka
-    window = app.Table(
+    # each unit's scan history, on the scan topic's partitions, restored from Kafka (the
+    # table's name predates the scan totals it now also holds)
+    histories = app.Table(
         "ocop-scan-window",
         partitions=_partitions(settings, settings.scan_topic),
         key_type=bytes,
         value_type=bytes,
     )
-    analytics = ScanAnalytics(
-        store, window, _sender(app, settings.alert_topic), settings.thresholds()
-    )
+    analytics = ScanAnalytics(store, _sender(app, settings.alert_topic), settings.thresholds())
     handlers: dict[str, Handler] = {
         settings.trust_topic: TrustListIngest(store, trust, refuse, metrics).handle,
         settings.authority_topic: AuthorityIngest(store, trust, refuse, metrics).handle,
         settings.batch_topic: BatchIngest(store, trust, seal_key, refuse, metrics).handle,
-        settings.scan_topic: ScanIngest(store, analytics, refuse, metrics).handle,
+        settings.scan_topic: ScanIngest(store, histories, analytics, refuse, metrics).handle,
     }
     for topic_name, handler in handlers.items():
         _agent(app, topic_name, handler)

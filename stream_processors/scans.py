@@ -1,27 +1,37 @@
-"""What the verify API saw: scans become each unit's scan history (how often, since when),
-inspectors' findings each unit's inspection history.
+"""What the verify API saw: scans become each unit's scan history (each scan, and the totals
+the API shows), inspectors' findings each unit's inspection history.
 
 These events are not signed: the API records what it saw, and only the API writes to this
-topic. A scan that names no unit (a forged or foreign code) has no history to join; it is
-left to counterfeit analytics.
+topic. A scan that names no unit (a forged or foreign code) has no history to join: the API
+has already answered it as counterfeit.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 
 from contract.errors import ContractError
 from contract.events import AlertClosed, InspectionRecorded, ScanRecorded, decode_event
 from records.store import RecordWriter
 from stream_processors.analytics import ScanAnalytics
+from stream_processors.history import decode as history_of
+from stream_processors.history import encode as encode_history
 from stream_processors.outcomes import Message, Metrics, Refuser
 
 
 class ScanIngest:
     def __init__(
-        self, store: RecordWriter, analytics: ScanAnalytics, refuse: Refuser, metrics: Metrics
+        self,
+        store: RecordWriter,
+        histories: MutableMapping[bytes, bytes],
+        analytics: ScanAnalytics,
+        refuse: Refuser,
+        metrics: Metrics,
     ) -> None:
         self.store = store
+        self.histories = histories
+        """Each unit's UnitHistory, encoded, by unit key: a Faust table in the worker."""
         self.analytics = analytics
         self.refuse = refuse
         self.metrics = metrics
@@ -38,11 +48,8 @@ class ScanIngest:
             await self.store.record_inspection(event.topic_key().decode("ascii"), event)
         elif isinstance(event, ScanRecorded):
             unit = event.unit_key()
-            stored = self.store.record_scan(unit, event) if unit is not None else _nothing()
-            # independent: the history write runs while the scan is analysed
-            _, alerts = await asyncio.gather(stored, self.analytics.analyse(event))
-            for alert in alerts:
-                self.metrics.alerts[alert.kind.value] += 1
+            if unit is not None:
+                await self._scan(unit, event, message)
         elif isinstance(event, AlertClosed):
             if not await self.store.close_alert(event):
                 await self.refuse(message, "unknown_alert", f"no alert {event.alert_id} for "
@@ -52,6 +59,18 @@ class ScanIngest:
                 message, "wrong_topic", f"{event.type} is not a scan, inspection or alert closing"
             )
 
-
-async def _nothing() -> None:
-    """A code that names no unit has no history to join."""
+    async def _scan(self, unit: str, event: ScanRecorded, message: Message) -> None:
+        key = unit.encode("utf-8")
+        history = history_of(self.histories.get(key))
+        if not history.count(str(event.event_id), event.occurred_at, message.offset):
+            self.metrics.duplicates[message.topic] += 1  # counted once
+        # independent: the scan and the totals are written while the scan is analysed; the
+        # totals are written even for a replay, whose first writing may not have happened
+        *_, alerts = await asyncio.gather(
+            self.store.record_scan(unit, event),
+            self.store.write_scan_totals(unit, history.totals),
+            self.analytics.analyse(event, unit, history),
+        )
+        self.histories[key] = encode_history(history)
+        for alert in alerts:
+            self.metrics.alerts[alert.kind.value] += 1

@@ -17,7 +17,7 @@ Every code path ends in findings; there is no default verdict.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -31,13 +31,13 @@ from keys.chain import ChainRecord
 from keys.trustlist import TrustList
 from keys.verifier import LabelVerification, verify_label
 from records.rows import (
-    AlertRow,
     BatchState,
     Producer,
     Product,
     ScanSummary,
     StoredCertification,
     Unit,
+    UnitActivity,
 )
 from verify_api import findings, ratings
 from verify_api.cache import TtlCache
@@ -70,8 +70,7 @@ class Records(Protocol):
     async def product(self, product_key: str) -> Product | None: ...
     async def producer(self, producer_id: str) -> Producer | None: ...
     async def certifications(self, product_key: str) -> list[StoredCertification]: ...
-    async def scan_summary(self, unit_key: str) -> ScanSummary: ...
-    async def alerts_for_unit(self, unit_key: str) -> list[AlertRow]: ...
+    async def unit_activity(self, unit_key: str) -> UnitActivity: ...
 
 
 @dataclass(frozen=True)
@@ -90,8 +89,8 @@ class Evidence:
     """The certification that applies now."""
     most_stars: int
     """The most stars the product ever held."""
-    alerts: Sequence[AlertRow] = ()
-    """Counterfeit analytics' alerts on this unit."""
+    open_alerts: Collection[str] = ()
+    """The kinds of counterfeit analytics' alerts on this unit that are open."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,7 @@ def judge(evidence: Evidence, now: datetime) -> list[Finding]:
         found.append(ApiReason.RECALLED)
     if batch is not None and batch.expiry_date < vietnam_date(now):
         found.append(ApiReason.PAST_EXPIRY)
-    if any(a.kind in COPY_ALERTS and a.status == "open" for a in evidence.alerts):
+    if any(kind in COPY_ALERTS for kind in evidence.open_alerts):
         found.append(ApiReason.SUSPECTED_COPY)
     return sorted(found, key=findings.PRIORITY.index) or [Reason.GENUINE]
 
@@ -249,9 +248,8 @@ class Resolver:
         product_key = label.batch.product_key
         unit_key = identifiers.unit_key(product_key, label.serial)
         batch_id, producer_id = label.batch.batch_id, signer.producer_id
-        scans, alerts, facts, producer, batch = await asyncio.gather(
-            self._records.scan_summary(unit_key),
-            self._records.alerts_for_unit(unit_key),
+        activity, facts, producer, batch = await asyncio.gather(
+            self._records.unit_activity(unit_key),
             self._products.get(product_key, lambda: self._product(product_key)),
             self._producers.get(producer_id, lambda: self._producer(producer_id)),
             self._batches.get(batch_id, lambda: self._batch(batch_id)),
@@ -275,10 +273,10 @@ class Resolver:
             certifications=certifications,
             rating=ratings.state_at(certifications, now),
             most_stars=ratings.most_stars_ever(certifications, now),
-            alerts=alerts,
+            open_alerts=activity.open_alerts,
         )
         found = judge(evidence, now)
-        views = Views(facts.view, producer, batch.view if batch else None, scans)
+        views = Views(facts.view, producer, batch.view if batch else None, activity.scans)
         resolution = _vouched(verification, evidence, found, views, now)
         state = evidence.rating
         facts_key = (

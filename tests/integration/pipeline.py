@@ -82,7 +82,8 @@ class Pipeline:
         self.world = world
         self.folder = folder
         self.topics = {
-            name: f"it.{name}.{suffix}" for name in ("batch", "authority", "trust", "scan", "dead")
+            name: f"it.{name}.{suffix}"
+            for name in ("batch", "authority", "trust", "scan", "dead", "alert")
         }
         self.settings = stack.model_copy(update={"keyspace": f"it_{suffix}"})
         self.log_file = folder / "worker.log"
@@ -114,6 +115,7 @@ class Pipeline:
             "OCOP_TRUST_TOPIC": self.topics["trust"],
             "OCOP_SCAN_TOPIC": self.topics["scan"],
             "OCOP_DEAD_LETTER_TOPIC": self.topics["dead"],
+            "OCOP_ALERT_TOPIC": self.topics["alert"],
         }
         self.producer = KafkaProducer(
             bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=5
@@ -141,9 +143,10 @@ class Pipeline:
             lag = httpx.get(f"http://127.0.0.1:{self.web_port}/ocop/metrics", timeout=2).json()
         except (httpx.HTTPError, ValueError):
             return False
-        return {key.rsplit("/", 1)[0] for key in lag["lag"]} >= set(self.topics.values()) - {
-            self.topics["dead"]
-        }
+        written_only = {self.topics["dead"], self.topics["alert"]}
+        return {key.rsplit("/", 1)[0] for key in lag["lag"]} >= set(self.topics.values()) - (
+            written_only
+        )
 
     def metrics(self) -> dict[str, Any]:
         response = httpx.get(f"http://127.0.0.1:{self.web_port}/ocop/metrics", timeout=5)
@@ -217,7 +220,10 @@ class Pipeline:
         return asyncio.run(self.reader.chain(batch_id))
 
     def scan_summary(self, unit_key: str) -> Any:
-        return asyncio.run(self.reader.scan_summary(unit_key))
+        return asyncio.run(self.reader.unit_activity(unit_key)).scans
+
+    def open_alerts(self, unit_key: str) -> frozenset[str]:
+        return asyncio.run(self.reader.unit_activity(unit_key)).open_alerts
 
     def inspector(self, token_sha256: str) -> Any:
         return asyncio.run(self.reader.inspector(token_sha256))

@@ -175,17 +175,28 @@ def test_scanned_far_from_the_delivery_province(pipeline: Pipeline):
     assert alerts(pipeline, home) == set()
 
 
-def test_the_window_survives_a_worker_restart(pipeline: Pipeline):
-    [unit] = packed_units(pipeline, "L2506RSTR1", 1)
+def test_the_window_and_the_totals_survive_a_worker_killed_mid_stream(pipeline: Pipeline):
+    unit, busy = packed_units(pipeline, "L2506RSTR1", 2)
     scan(pipeline, "L2506RSTR1", unit, 0, "Thái Bình")
     pipeline.flush()
     processed(pipeline, unit, 1)
     time.sleep(2.5)  # past the commit interval, so the restart resumes after this scan
+    for minutes in range(3):  # killed right after these: they are likely read again
+        scan(pipeline, "L2506RSTR1", busy, minutes, "Thái Bình")
+    pipeline.flush()
+    processed(pipeline, busy, 3)
     pipeline.stop_worker(signal.SIGKILL)
     pipeline.start_worker()
     scan(pipeline, "L2506RSTR1", unit, 90, "Đà Nẵng", device="bb" * 32)
+    scan(pipeline, "L2506RSTR1", busy, 10, "Thái Bình")
     pipeline.flush()
     assert raised(pipeline, unit, AlertKind.IMPOSSIBLE_TRAVEL) == {"impossible_travel"}
+    processed(pipeline, busy, 4)
+    time.sleep(1)  # a replay counted twice would show by now
+    totals = pipeline.scan_summary(identifiers.unit_key(PRODUCT, busy))
+    assert (totals.count, totals.first, totals.last) == (
+        4, NOW, NOW + timedelta(minutes=10),
+    )  # fmt: skip
 
 
 def test_stars_above_a_downgraded_rating_then_a_revoked_one(pipeline: Pipeline):

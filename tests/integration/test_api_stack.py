@@ -449,6 +449,7 @@ def test_a_never_packed_code_raises_an_alert_an_inspector_reads_and_closes(shop,
     assert (alert["kind"], alert["status"], alert["province"]) == (
         "never_packed", "open", "Thái Bình",
     )  # fmt: skip
+    assert storefront.pipeline.open_alerts(unit) == {"never_packed"}  # what a scan reads
     closing = {"unit_key": unit, "finding": "counterfeit", "note": "tem in trái phép"}
     closed = client.post(f"/inspectors/alerts/{alert['alert_id']}/close", json=closing,
                          headers=headers)  # fmt: skip
@@ -460,3 +461,4 @@ def test_a_never_packed_code_raises_an_alert_an_inspector_reads_and_closes(shop,
 
     final = wait_for("the closing to be stored", is_closed)
     assert (final["closed_by"], final["finding"]) == ("QLTT-TB-07", "counterfeit")
+    assert storefront.pipeline.open_alerts(unit) == frozenset()
