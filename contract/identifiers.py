@@ -19,6 +19,7 @@ of GS1 set 82).
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import secrets
 from enum import StrEnum
@@ -72,8 +73,12 @@ def product_key(scheme: KeyScheme, value: str) -> str:
     return f"/{scheme}/{check(value)}"
 
 
+@functools.lru_cache(maxsize=4096)
 def split_product_key(key: str) -> tuple[KeyScheme, str]:
-    """Inverse of `product_key`; raises ValueError for anything that is not one."""
+    """Inverse of `product_key`; raises ValueError for anything that is not one.
+
+    Remembered: a province has a few thousand products, and every scan and every event
+    names one (a failure raises and is not remembered)."""
     parts = key.split("/")
     if len(parts) != 3 or parts[0] or parts[1] not in _SCHEMES:
         raise ValueError(f"product key must be /01/<GTIN-14> or /p/<product code>, got {key!r}")
@@ -87,7 +92,9 @@ def validate_product_key(key: str) -> str:
     return key
 
 
+@functools.lru_cache(maxsize=16384)
 def batch_id(key: str, lot: str) -> str:
+    """Remembered, like product keys: every unit of a batch names it."""
     return f"{validate_product_key(key)}/10/{dl_escape(validate_lot(lot))}"
 
 

@@ -22,6 +22,7 @@ character either breaks the format or changes a signed field.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -197,14 +198,7 @@ def decode_label(text: str) -> SignedLabel:
     key_scheme, key, escaped_lot, serial = segments[0], segments[1], segments[3], segments[5]
     lot = _check(LabelDefect.BAD_LOT, gs1.dl_unescape, escaped_lot)
     values = _query(query)
-    batch = LabelBatch(
-        host=host,
-        product_key=f"/{key_scheme}/{key}",
-        lot=lot,
-        packed_on=_check(LabelDefect.BAD_PACK_DATE, _parse_pack_date, values["13"]),
-        stars=_check(LabelDefect.BAD_STARS, _parse_stars, values["s"]),
-        key_id=values["k"],
-    )
+    batch = _batch(host, f"/{key_scheme}/{key}", lot, values["13"], values["s"], values["k"])
     signature = _check(LabelDefect.BAD_SIGNATURE_ENCODING, decode_signature, values["sig"])
     label = SignedLabel(batch, serial, signature)
     if label.url != text:
@@ -212,6 +206,23 @@ def decode_label(text: str) -> SignedLabel:
             LabelDefect.NOT_CANONICAL, "not the canonical spelling of a label (escapes or case)"
         )
     return label
+
+
+@functools.lru_cache(maxsize=4096)
+def _batch(
+    host: str, product_key: str, lot: str, packed: str, stars: str, key_id: str
+) -> LabelBatch:
+    """The batch part of a label, from its text. Remembered: all units of a batch share it,
+    and building it validates every field and prepares the signing bytes (a malformed one
+    raises, and is not remembered)."""
+    return LabelBatch(
+        host=host,
+        product_key=product_key,
+        lot=lot,
+        packed_on=_check(LabelDefect.BAD_PACK_DATE, _parse_pack_date, packed),
+        stars=_check(LabelDefect.BAD_STARS, _parse_stars, stars),
+        key_id=key_id,
+    )
 
 
 def _query(query: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ after an entry expired cause one read (and one decoding of a long chain), not fi
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -18,6 +19,14 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+
+class Miss(enum.Enum):
+    MISS = "miss"
+
+
+MISS = Miss.MISS
+"""What `peek` returns for a key not held (a cached value may itself be None)."""
 
 
 class TtlCache(Generic[K, V]):
@@ -39,13 +48,21 @@ class TtlCache(Generic[K, V]):
         self._entries: OrderedDict[K, tuple[float, V, int]] = OrderedDict()
         self._loading: dict[K, asyncio.Future[V]] = {}
 
+    def peek(self, key: K) -> V | Miss:
+        """The value if held and fresh, without awaiting: most scans find everything cached,
+        and an await per cached fact would cost them a task each."""
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > self._clock():
+            return hit[1]
+        return MISS
+
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         if self.ttl_s <= 0:
             return await load()
         while True:
-            hit = self._entries.get(key)
-            if hit is not None and hit[0] > self._clock():
-                return hit[1]
+            hit = self.peek(key)
+            if not isinstance(hit, Miss):
+                return hit
             pending = self._loading.get(key)
             if pending is None:
                 return await self._load(key, load)

@@ -17,6 +17,7 @@ Every code path ends in findings; there is no default verdict.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +41,7 @@ from records.rows import (
     UnitActivity,
 )
 from verify_api import findings, ratings
-from verify_api.cache import TtlCache
+from verify_api.cache import Miss, TtlCache
 from verify_api.findings import ApiReason, Finding
 from verify_api.schemas import (
     BatchOut,
@@ -248,12 +249,17 @@ class Resolver:
         product_key = label.batch.product_key
         unit_key = identifiers.unit_key(product_key, label.serial)
         batch_id, producer_id = label.batch.batch_id, signer.producer_id
-        activity, facts, producer, batch = await asyncio.gather(
-            self._records.unit_activity(unit_key),
-            self._products.get(product_key, lambda: self._product(product_key)),
-            self._producers.get(producer_id, lambda: self._producer(producer_id)),
-            self._batches.get(batch_id, lambda: self._batch(batch_id)),
-        )
+        shared = self._held(product_key, producer_id, batch_id)
+        if shared is None:
+            activity, facts, producer, batch = await asyncio.gather(
+                self._records.unit_activity(unit_key),
+                self._products.get(product_key, lambda: self._product(product_key)),
+                self._producers.get(producer_id, lambda: self._producer(producer_id)),
+                self._batches.get(batch_id, lambda: self._batch(batch_id)),
+            )
+        else:  # the usual case: the unit's own row is the one read
+            activity = await self._records.unit_activity(unit_key)
+            facts, producer, batch = shared
         packing = batch.packed.get(label.serial) if batch else None
         if batch is not None and packing is not None:
             unit: Unit | None = Unit(
@@ -285,6 +291,17 @@ class Resolver:
         )  # fmt: skip
         return Resolved(resolution, verification, found, (batch_id, label.serial), facts_key)
 
+    def _held(
+        self, product_key: str, producer_id: str, batch_id: str
+    ) -> tuple[ProductFacts, ProducerOut | None, BatchFacts | None] | None:
+        """The shared facts if all are cached."""
+        facts = self._products.peek(product_key)
+        producer = self._producers.peek(producer_id)
+        batch = self._batches.peek(batch_id)
+        if isinstance(facts, Miss) or isinstance(producer, Miss) or isinstance(batch, Miss):
+            return None
+        return facts, producer, batch
+
     async def _product(self, product_key: str) -> ProductFacts:
         product, stored = await asyncio.gather(
             self._records.product(product_key), self._records.certifications(product_key)
@@ -311,8 +328,15 @@ class Resolver:
 # -- building the answer ------------------------------------------------------------------
 
 
+@functools.cache
 def _sentences(finding: Finding) -> Sentences:
+    """Built once per finding: the sentences are fixed, and models are immutable."""
     return Sentences(vi=findings.sentence(finding, Lang.VI), en=findings.sentence(finding, Lang.EN))
+
+
+@functools.cache
+def _finding_out(finding: Finding) -> FindingOut:
+    return FindingOut(reason=finding, level=findings.level(finding), sentence=_sentences(finding))
 
 
 def _head(
@@ -333,9 +357,7 @@ def _head(
         "category": findings.category(lead),
         "sentence": _sentences(lead),
         "detail": detail[:2000],
-        "findings": [
-            FindingOut(reason=f, level=findings.level(f), sentence=_sentences(f)) for f in found
-        ],
+        "findings": [_finding_out(f) for f in found],
         "notices": notices,
         "defect": verification.defect,
         "label": label
