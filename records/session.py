@@ -72,7 +72,7 @@ def _utc_rows(columns: list[str], rows: list[tuple[Any, ...]]) -> list[Any]:
 @functools.lru_cache(maxsize=512)
 def _row_type(columns: tuple[str, ...]) -> Any:
     """One class per column list: the driver's own factory builds a new namedtuple class for
-    every result, which cost the verify API a tenth of its CPU. Names are cleaned as the
+    every result, several per cent of the verify API's CPU under load. Names are cleaned as the
     driver cleans them ("[applied]" becomes "applied")."""
     names = [_NOT_NAME.sub("_", column).strip("_") or "_" for column in columns]
     return collections.namedtuple("Row", names, rename=True)

@@ -3,7 +3,7 @@ the API shows), inspectors' findings each unit's inspection history.
 
 These events are not signed: the API records what it saw, and only the API writes to this
 topic. A scan that names no unit (a forged or foreign code) has no history to join: the API
-has already answered it as counterfeit.
+has already given its verdict on it.
 """
 
 from __future__ import annotations
