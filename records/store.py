@@ -224,12 +224,7 @@ class RecordReader:
 
     async def rating(self, product_key: str, producer_id: str, at: datetime) -> CertificationState:
         """The producer's certification of the product that applies at `at`."""
-        stored = await self.certifications(product_key)
-        return certification_state(
-            [s.certification for s in stored if s.certification.producer_id == producer_id],
-            {s.certification.certificate_no: s.revocation for s in stored if s.revocation},
-            at,
-        )
+        return rating_of(await self.certifications(product_key), producer_id, at)
 
     async def latest_trust_list(self) -> bytes | None:
         rows = await run(self.session, self._trust_list, (TRUST_SCOPE,))
@@ -266,6 +261,17 @@ class RecordReader:
             ScanSummary(row.scans or 0, row.first_scan, row.last_scan),
             frozenset((row.open_alerts or {}).values()),
         )
+
+
+def rating_of(
+    stored: list[StoredCertification], producer_id: str, at: datetime
+) -> CertificationState:
+    """Of a product's stored certifications, the producer's that applies at `at`."""
+    return certification_state(
+        [s.certification for s in stored if s.certification.producer_id == producer_id],
+        {s.certification.certificate_no: s.revocation for s in stored if s.revocation},
+        at,
+    )
 
 
 def _alert_row(row: Any, province: str | None) -> AlertRow:

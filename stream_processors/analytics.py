@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from contract import identifiers
 from contract.alerts import Alert, alert_id
 from contract.encoding import model_bytes
 from contract.events import ScannerKind, ScanRecorded
 from contract.label import vietnam_date
 from contract.verdict import Category
-from records.store import RecordWriter
+from records.store import RecordWriter, rating_of
 from stream_processors.detect import SeenScan, Thresholds, UnitFacts, detect, remember
 from stream_processors.history import UnitHistory
 from stream_processors.outcomes import SendBytes
@@ -44,7 +45,9 @@ class ScanAnalytics:
                         place_of(scan.province, scan.location))  # fmt: skip
         already = history.raised
         recent = [s for s in history.recent if s.event_id != seen.event_id]
-        findings = detect(seen, recent, await self._facts(unit_key, scan.occurred_at), self.limits)
+        assert scan.batch_id is not None  # a scan that names a unit names its batch
+        facts = await self._facts(unit_key, scan.batch_id, scan.occurred_at)
+        findings = detect(seen, recent, facts, self.limits)
         alerts = [
             Alert(
                 alert_id=alert_id(unit_key, finding.kind, vietnam_date(scan.occurred_at)),
@@ -67,13 +70,20 @@ class ScanAnalytics:
         history.recent = remember(seen, recent, self.limits)
         return raised
 
-    async def _facts(self, unit_key: str, at: datetime) -> UnitFacts:
-        unit = await self.store.unit(unit_key)
+    async def _facts(self, unit_key: str, batch_id: str, at: datetime) -> UnitFacts:
+        """The unit, its batch and its product's certifications, read at once: the scan
+        names the batch (and so the product), so the reads need not wait for the unit's.
+        Half of the time a scan spent here was that wait."""
+        product_key, _ = identifiers.split_batch_id(batch_id)
+        unit, batch, stored = await asyncio.gather(
+            self.store.unit(unit_key),
+            self.store.batch(batch_id),
+            self.store.certifications(product_key),
+        )
         if unit is None:
             return UnitFacts(packed=False, printed_stars=0, batch=None, rating=None, delivery=None)
-        batch, rating = await asyncio.gather(
-            self.store.batch(unit.batch_id),
-            self.store.rating(unit.product_key, unit.producer_id, at),
-        )
+        if unit.batch_id != batch_id:  # the label names another lot than the one packed
+            batch = await self.store.batch(unit.batch_id)
+        rating = rating_of(stored, unit.producer_id, at)
         delivery = place_of(batch.received_province, None) if batch else None
         return UnitFacts(True, unit.printed_stars, batch, rating, delivery)

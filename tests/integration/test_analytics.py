@@ -125,13 +125,7 @@ def test_a_validly_signed_code_never_packed(pipeline: Pipeline):
 def test_recalled_batch_and_expired_product(pipeline: Pipeline):
     [kept] = packed_units(pipeline, "L2506KEEP1", 1, close=True)
     [recalled] = packed_units(pipeline, "L2506RECL1", 1, close=True)
-    recall = BatchRecalled(
-        event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=1), batch_id=batch_id("L2506RECL1"),
-        producer_id=PRODUCER, recalled_by="VN-34", reason="nhiễm khuẩn",
-    )  # fmt: skip
-    pipeline.send_signed("batch", pipeline.world.producer, recall)
-    pipeline.flush()
-    pipeline.wait_for_head(batch_id("L2506RECL1"), 4)
+    recall(pipeline, "L2506RECL1")
     day = 24 * 60
     scan(pipeline, "L2506KEEP1", kept, 2 * day, "Thái Bình")  # before expiry (2026-03-09)
     scan(pipeline, "L2506RECL1", recalled, 2 * day, "Thái Bình")
@@ -139,6 +133,24 @@ def test_recalled_batch_and_expired_product(pipeline: Pipeline):
     pipeline.flush()
     assert raised(pipeline, recalled, AlertKind.RECALLED_BATCH) == {"recalled_batch"}
     assert raised(pipeline, kept, AlertKind.PAST_EXPIRY) == {"past_expiry"}
+
+
+def test_a_label_naming_another_lot_is_judged_by_the_lot_it_was_packed_in(pipeline: Pipeline):
+    [unit] = packed_units(pipeline, "L2506RECL2", 1, close=True)
+    recall(pipeline, "L2506RECL2")
+    scan(pipeline, "L2506OTHR1", unit, 2 * 24 * 60, "Thái Bình")  # a lot never opened
+    pipeline.flush()
+    assert raised(pipeline, unit, AlertKind.RECALLED_BATCH) == {"recalled_batch"}
+
+
+def recall(pipeline: Pipeline, lot: str) -> None:
+    event = BatchRecalled(
+        event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=1), batch_id=batch_id(lot),
+        producer_id=PRODUCER, recalled_by="VN-34", reason="nhiễm khuẩn",
+    )  # fmt: skip
+    pipeline.send_signed("batch", pipeline.world.producer, event)
+    pipeline.flush()
+    pipeline.wait_for_head(batch_id(lot), 4)
 
 
 def test_scanned_far_from_the_delivery_province(pipeline: Pipeline):
