@@ -11,7 +11,8 @@ verifier can never disagree on it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from contract.certification import (
     CertificationRevocation,
@@ -21,9 +22,70 @@ from contract.certification import (
     certification_state,
 )
 from records.rows import StoredCertification
-from verify_api.schemas import CertificateOut, RatingChange, RatingEvent, RevocationOut
+from verify_api.schemas import CertificateOut, RatingChange, RatingEvent, RevocationOut, StarsOut
 
 _INSTANT = timedelta(microseconds=1)
+_DAWN = datetime.min.replace(tzinfo=UTC)
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A producer's rating of a product as it stands from one moment until `until`: what a
+    label's stars are judged against, and the public view of it.
+
+    Nothing about a rating changes between the instants at which a certification starts, runs
+    out or is revoked, so the resolver works it out once per stretch and every scan in that
+    stretch shares it (`rating_at`, `current`)."""
+
+    state: CertificationState
+    most_stars: int
+    """The most stars the product ever held (0 if none)."""
+    history: list[RatingEvent]
+    since: datetime
+    until: datetime
+    """[since, until): between two instants at which a certification starts, ends or is
+    revoked."""
+    _stars: dict[int, StarsOut] = field(default_factory=dict, repr=False, compare=False)
+
+    def stars(self, printed: int) -> StarsOut:
+        """The printed stars beside this rating, built once per printed count."""
+        view = self._stars.get(printed)
+        if view is None:
+            state = self.state
+            in_force = state.status is CertificationStatus.IN_FORCE
+            view = self._stars[printed] = StarsOut(
+                printed=printed,
+                current=state.certification.stars if in_force and state.certification else 0,
+                status=state.status,
+                certificate=state.certification and certificate_out(state.certification),
+                revocation=state.revocation and revocation_out(state.revocation),
+                history=self.history,
+            )
+        return view
+
+    def holds(self, at: datetime) -> bool:
+        return self.since <= at < self.until
+
+
+def rating_at(stored: Sequence[StoredCertification], at: datetime) -> Rating:
+    changes = [
+        moment
+        for s in stored
+        for moment in (
+            s.certification.valid_from,
+            s.certification.valid_until,
+            s.revocation.effective_at if s.revocation else None,
+        )
+        if moment is not None
+    ]
+    return Rating(
+        state=state_at(stored, at),
+        most_stars=most_stars_ever(stored, at),
+        history=history(stored, at),
+        since=max((moment for moment in changes if moment <= at), default=_DAWN),
+        until=min((moment for moment in changes if moment > at), default=_NEVER),
+    )
 
 
 def of_producer(

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from datetime import date, datetime
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -55,6 +55,7 @@ _ENV.filters["day"] = _day
 _ENV.filters["moment"] = _moment
 _ENV.filters["stars"] = _stars
 _RESOLUTION = _ENV.get_template("resolution.html")
+_VERDICT = _ENV.get_template("verdict.html")
 _FACTS = _ENV.get_template("facts.html")
 _ERROR = _ENV.get_template("error.html")
 
@@ -63,31 +64,47 @@ NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
 
 
 class Pages:
-    """Renders the consumer page. The rating, product, producer and batch sections are the
-    same for every unit of a batch while those facts are cached, so they are rendered once
-    per language and reused: they are most of the page's cost. The key (from the resolver)
-    names the cached objects themselves and what the rating is now, so a fragment can never
-    outlive the facts it shows."""
+    """Renders the consumer page. Most of it is the same for many scans, so those parts are
+    rendered once per language and reused:
+
+    - the verdict, for every resolution with the same findings and notices;
+    - the rating, product, producer and batch sections, for every unit of a batch while those
+      facts are cached. The key (from the resolver) names the cached objects themselves, so a
+      fragment can never outlive the facts it shows.
+
+    What is left per scan is the unit's own part: its scans, serial and the time of checking.
+    """
 
     def __init__(self, held: int = 1_000) -> None:
         self.held = held
-        self._fragments: OrderedDict[tuple[Lang, Hashable], Markup] = OrderedDict()
+        self._fragments: OrderedDict[Hashable, Markup] = OrderedDict()
 
     def render(
         self, resolution: Resolution, facts_key: Hashable | None, lang: Lang, switch_href: str
     ) -> str:
-        facts = self._fragment(resolution, facts_key, lang)
+        r = resolution
+        verdict_key = (
+            "verdict", lang, r.category, tuple(f.reason for f in r.findings),
+            tuple((n.vi, n.en) for n in r.notices),
+        )  # fmt: skip
+        facts_key = None if facts_key is None else ("facts", lang, facts_key)
         return _RESOLUTION.render(
-            r=resolution, t=STRINGS[lang], lang=lang, switch_href=switch_href, facts=facts
+            r=r,
+            t=STRINGS[lang],
+            lang=lang,
+            switch_href=switch_href,
+            verdict=self._fragment(_VERDICT, r, verdict_key, lang),
+            facts=self._fragment(_FACTS, r, facts_key, lang),
         )
 
-    def _fragment(self, resolution: Resolution, facts_key: Hashable | None, lang: Lang) -> Markup:
-        key = (lang, facts_key)
-        if facts_key is not None and (held := self._fragments.get(key)) is not None:
+    def _fragment(
+        self, template: Template, resolution: Resolution, key: Hashable | None, lang: Lang
+    ) -> Markup:
+        if key is not None and (held := self._fragments.get(key)) is not None:
             return held
-        html = _FACTS.render(r=resolution, t=STRINGS[lang], lang=lang)
+        html = template.render(r=resolution, t=STRINGS[lang], lang=lang)
         fragment = Markup(html)  # noqa: S704 (the output of an autoescaping template)
-        if facts_key is not None:
+        if key is not None:
             self._fragments[key] = fragment
             if len(self._fragments) > self.held:
                 self._fragments.popitem(last=False)

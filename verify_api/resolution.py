@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Collection, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Hashable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -43,6 +43,7 @@ from records.rows import (
 from verify_api import findings, ratings
 from verify_api.cache import Miss, TtlCache
 from verify_api.findings import ApiReason, Finding
+from verify_api.ratings import Rating
 from verify_api.schemas import (
     BatchOut,
     FindingOut,
@@ -54,7 +55,6 @@ from verify_api.schemas import (
     ScansOut,
     Sentences,
     SignerOut,
-    StarsOut,
     TrustListOut,
 )
 from verify_api.story import ChainFacts, Packing, batch_out, read_chain
@@ -84,23 +84,29 @@ class Evidence:
     unit: Unit | None
     batch: BatchState | None
     product: Product | None
-    certifications: Sequence[StoredCertification]
-    """The label's producer's certifications of the product."""
-    rating: CertificationState
-    """The certification that applies now."""
-    most_stars: int
-    """The most stars the product ever held."""
+    rating: Rating
+    """The label's producer's rating of the product now."""
     open_alerts: Collection[str] = ()
     """The kinds of counterfeit analytics' alerts on this unit that are open."""
 
 
 @dataclass(frozen=True)
 class ProductFacts:
-    """A product as the cache holds it: the row, its public view, its certifications."""
+    """A product as the cache holds it: the row, its public view, its certifications, and
+    each producer's rating worked out from them while it holds."""
 
     product: Product | None
     view: ProductOut | None
     certifications: list[StoredCertification]
+    _ratings: dict[str, Rating] = field(default_factory=dict, repr=False, compare=False)
+
+    def rating(self, producer_id: str, now: datetime) -> Rating:
+        """Only the producer's own certifications count for its labels."""
+        held = self._ratings.get(producer_id)
+        if held is None or not held.holds(now):
+            mine = ratings.of_producer(self.certifications, producer_id)
+            held = self._ratings[producer_id] = ratings.rating_at(mine, now)
+        return held
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ class Resolved:
     forger's copy of a real serial never joins that unit's history."""
     facts_key: Hashable | None = None
     """Equal for two resolutions only if they show the same rating, product, producer and
-    batch: the cached objects they came from, and the rating's state now."""
+    batch: the very cached objects they came from."""
 
     @property
     def scan_reason(self) -> Reason:
@@ -137,7 +143,7 @@ def judge(evidence: Evidence, now: datetime) -> list[Finding]:
     if product is not None and product.producer_id != evidence.producer_id:
         return [Reason.SIGNER_NOT_AUTHORISED]  # a real key signing another producer's product
     found: list[Finding] = []
-    claim = _claim(label.batch.stars, evidence.most_stars, evidence.rating)
+    claim = _claim(label.batch.stars, evidence.rating.most_stars, evidence.rating.state)
     if claim is not None:
         if findings.level(claim) is findings.Level.COUNTERFEIT:
             return [claim]
@@ -268,7 +274,7 @@ class Resolver:
             )  # fmt: skip
         else:
             unit = await self._records.unit(unit_key)
-        certifications = ratings.of_producer(facts.certifications, producer_id)
+        rating = facts.rating(producer_id, now)
         evidence = Evidence(
             label=label,
             batch_id=batch_id,
@@ -276,18 +282,15 @@ class Resolver:
             unit=unit,
             batch=batch.state if batch else None,
             product=facts.product,
-            certifications=certifications,
-            rating=ratings.state_at(certifications, now),
-            most_stars=ratings.most_stars_ever(certifications, now),
+            rating=rating,
             open_alerts=activity.open_alerts,
         )
         found = judge(evidence, now)
         views = Views(facts.view, producer, batch.view if batch else None, activity.scans)
         resolution = _vouched(verification, evidence, found, views, now)
-        state = evidence.rating
         facts_key = (
-            Identity(facts), Identity(producer), Identity(batch), producer_id, label.batch.stars,
-            state.status, state.certification and state.certification.certificate_no,
+            Identity(facts), Identity(rating), Identity(producer), Identity(batch),
+            label.batch.stars,
         )  # fmt: skip
         return Resolved(resolution, verification, found, (batch_id, label.serial), facts_key)
 
@@ -432,10 +435,9 @@ def _vouched(
     views: Views,
     now: datetime,
 ) -> Resolution:
-    label, state = evidence.label, evidence.rating
+    label = evidence.label
     assert verification.producer is not None  # vouched for
     assert verification.key is not None
-    in_force = state.certification if state.status is CertificationStatus.IN_FORCE else None
     head = _head(verification, found, _detail(found[0], evidence), now)
     return Resolution.model_validate(
         head
@@ -446,14 +448,7 @@ def _vouched(
                 producer_id=verification.producer.producer_id,
                 authority_id=verification.producer.authority_id,
             ),
-            "stars": StarsOut(
-                printed=label.batch.stars,
-                current=in_force.stars if in_force else 0,
-                status=state.status,
-                certificate=state.certification and ratings.certificate_out(state.certification),
-                revocation=state.revocation and ratings.revocation_out(state.revocation),
-                history=ratings.history(evidence.certifications, now),
-            ),
+            "stars": evidence.rating.stars(label.batch.stars),
             "product": views.product,
             "producer": views.producer,
             "batch": views.batch,
@@ -472,7 +467,7 @@ def _vouched(
 def _detail(lead: Finding, evidence: Evidence) -> str:
     """The specific fact behind the leading finding, for support staff and logs (English)."""
     label, batch = evidence.label, evidence.batch
-    award, revocation = evidence.rating.certification, evidence.rating.revocation
+    award, revocation = evidence.rating.state.certification, evidence.rating.state.revocation
     printed = label.batch.stars
     if lead is Reason.SIGNER_NOT_AUTHORISED:
         owner = evidence.product.producer_id if evidence.product else "?"
@@ -480,7 +475,7 @@ def _detail(lead: Finding, evidence: Evidence) -> str:
     if lead is Reason.NO_CERTIFICATION:
         return f"label shows {printed}★; {evidence.producer_id} never held a certification of it"
     if lead is Reason.STARS_EXCEED_CERTIFICATION:
-        ever = evidence.most_stars
+        ever = evidence.rating.most_stars
         return f"label shows {printed}★; the product never held more than {ever}★"
     if lead is ApiReason.NOT_PACKED:
         return _not_as_packed(label, evidence.batch_id, evidence.unit) or ""

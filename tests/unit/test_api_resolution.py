@@ -521,3 +521,61 @@ def test_a_closed_alert_or_one_about_the_records_is_no_suspected_copy(shelf: She
     shelf.store.alerts.append(copy_alert(shelf, AlertKind.RATING_LAPSED))
     result = shelf.resolve(shelf.labels[0].url).resolution
     assert ApiReason.SUSPECTED_COPY not in [f.reason for f in result.findings]
+
+
+# -- what is worked out once and shared ---------------------------------------------------------
+
+
+def test_a_rating_holds_from_one_change_to_the_next_and_no_further(world: World):
+    award = world.certifications[0]
+    revocation = certs.revoke_certification(
+        world.provincial, award.body, decision_no="47/QĐ-UBND", reason="vi phạm",
+        effective_at=LATER + timedelta(days=1), now=LATER,
+    )  # fmt: skip
+    history = [stored(award, revocation)]
+    rating = ratings.rating_at(history, LATER)
+    assert rating.state.status is CertificationStatus.IN_FORCE
+    assert (rating.since, rating.until) == (award.body.valid_from, revocation.body.effective_at)
+    assert rating.holds(revocation.body.effective_at - timedelta(microseconds=1))
+    assert not rating.holds(revocation.body.effective_at)
+    assert not rating.holds(award.body.valid_from - timedelta(microseconds=1))
+    after = ratings.rating_at(history, revocation.body.effective_at)
+    assert after.state.status is CertificationStatus.REVOKED
+    assert after.until == award.body.valid_until  # still a change: the history gains nothing
+    assert after.stars(4) is after.stars(4)  # one view per printed count
+    assert (after.stars(4).current, after.stars(0).printed) == (0, 0)
+
+
+def test_cached_facts_never_carry_a_rating_past_its_expiry_or_back_before_its_start(
+    shelf: Shelf, world: World
+):
+    award = world.certifications[0].body
+    resolver = Resolver(shelf.store, cache_s=600)
+    trust = world.trust()
+    moments = [
+        award.valid_until - timedelta(microseconds=1),
+        award.valid_until,  # the same cached product facts, one microsecond later
+        award.valid_from + timedelta(days=1),  # a scan stamped earlier than the held rating
+    ]
+    statuses = [
+        asyncio.run(resolver.resolve(shelf.labels[0].url, trust, at)).resolution.stars.status
+        for at in moments
+    ]
+    assert statuses == ["in_force", "expired", "in_force"]
+    assert shelf.store.reads["certifications"] == 1
+
+
+def test_the_verdict_is_shared_only_by_resolutions_with_the_same_findings(
+    shelf: Shelf, world: World
+):
+    pages = Pages()
+    packed = shelf.resolve(shelf.labels[0].url)
+    never_packed = shelf.resolve(world.label().url)
+    assert never_packed.resolution.reason is ApiReason.NOT_PACKED
+    genuine, warning, genuine_again = (
+        pages.render(r.resolution, r.facts_key, Lang.VI, "?lang=en")
+        for r in (packed, never_packed, packed)
+    )
+    assert "Chính hãng" in genuine and "Cảnh báo" not in genuine
+    assert "Cảnh báo" in warning and "Chính hãng" not in warning
+    assert genuine_again == genuine
