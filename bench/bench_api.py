@@ -1,9 +1,10 @@
 """Resolutions per second and latency of the verify API, against a bare FastAPI route that does
 one Cassandra read, in the same server under the same load, in the same run.
 
-- The server: one uvicorn process (uvloop, httptools), the real app (create_app) plus a bare
-  route `/bare/{serial}` that reads the unit's row with one prepared statement and returns a
-  small JSON object. Only this benchmark mounts it.
+- The server: uvicorn (uvloop, httptools) with `--workers` processes (1 by default; `ocop-api
+  --workers N` runs the same), the real app (create_app) plus a bare route `/bare/{serial}`
+  that reads the unit's row with one prepared statement and returns a small JSON object. Only
+  this benchmark mounts it. Server CPU counts every process of the server.
 - Peak: wrk on loopback (1 thread, 50 connections, 10 s per run), cycling through 2,000
   different packed units, alternating bare / consumer page / JSON over several rounds.
 - Paced: an open-loop client at half the page's peak rate (wrk has no rate option and wrk2 is
@@ -14,7 +15,7 @@ one Cassandra read, in the same server under the same load, in the same run.
 The worker is stopped once the units are stored, so it does not compete for the two cores;
 scan events still go to Kafka. The rate limit is set high enough never to refuse.
 
-    .venv/bin/python bench/bench_api.py [--rounds 3] [--duration 10] [--units 2000]
+    .venv/bin/python bench/bench_api.py [--workers 1] [--rounds 3] [--duration 10] [--units 2000]
 """
 
 from __future__ import annotations
@@ -60,9 +61,8 @@ end
 # -- the server (a subprocess of the benchmark) ------------------------------------------------
 
 
-def serve(port: int) -> None:
-    import uvicorn
-
+def bench_app() -> FastAPI:
+    """The real app with the bare route beside it (a factory: each worker builds its own)."""
     from contract import identifiers
     from records.session import run
     from tests.world import PRODUCT
@@ -80,8 +80,15 @@ def serve(port: int) -> None:
         rows = await run(session, prepared["unit"], (identifiers.unit_key(PRODUCT, serial),))
         return {"found": bool(rows)}
 
+    return app
+
+
+def serve(port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
-        app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning",
+        "bench_api:bench_app", factory=True, app_dir=str(Path(__file__).parent), host="127.0.0.1",
+        port=port, workers=workers, loop="uvloop", http="httptools", log_level="warning",
         access_log=False,
     )  # fmt: skip
 
@@ -99,10 +106,18 @@ class Run:
     """The server's CPU time per request: the cost itself, whatever else the cores are doing."""
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc (clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(group: int) -> float:
+    """utime + stime of every live process in a process group (the server and its workers),
+    from /proc (clock ticks)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -183,10 +198,13 @@ async def paced(host: str, port: int, paths: list[str], headers: dict[str, str],
     return Run(total / elapsed, p(0.5), p(0.99), errors), max(ordered) * 1000
 
 
-def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    env: dict[str, str], port: int, log: Path, workers: int
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, __file__, "serve", "--port", str(port), "--workers", str(workers)]
     with log.open("ab") as out:
         server = subprocess.Popen(
-            [sys.executable, __file__, "serve", "--port", str(port)], env=env, stdout=out,
+            command, env=env, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     import httpx
@@ -208,12 +226,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="bench", choices=["bench", "serve"])
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (uvicorn)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--units", type=int, default=2000)
     args = parser.parse_args()
     if args.command == "serve":
-        serve(args.port)
+        serve(args.port, args.workers)
         return
 
     from tests.integration.pipeline import Pipeline, free_port
@@ -236,7 +255,7 @@ def main() -> None:
                 "OCOP_RESOLVER_HOST": "ocop.vn", "OCOP_DEVICE_SALT": SALT,
                 "OCOP_RATE_LIMIT_PER_S": "1000000", "OCOP_RATE_LIMIT_BURST": "1000000",
             }  # fmt: skip
-            server = start_server(env, port, folder / "server.log")
+            server = start_server(env, port, folder / "server.log", args.workers)
             files = {
                 "bare": [f"/bare/{label.serial}" for label in labels],
                 "page": [path_of(label) for label in labels],
@@ -293,8 +312,8 @@ def main() -> None:
         )
 
     print(
-        f"\nwrk -t1 -c{WRK_CONNECTIONS}, {args.duration} s runs, medians of {args.rounds} "
-        f"rounds, {args.units} distinct units"
+        f"\n{args.workers} server process(es); wrk -t1 -c{WRK_CONNECTIONS}, {args.duration} s "
+        f"runs, medians of {args.rounds} rounds, {args.units} distinct units"
     )
     print(line("bare", "bare route, one Cassandra read (baseline)"))
     print(line("page", "resolution, consumer page (HTML)"))
