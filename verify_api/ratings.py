@@ -36,7 +36,7 @@ class Rating:
 
     Nothing about a rating changes between the instants at which a certification starts, runs
     out or is revoked, so the resolver works it out once per stretch and every scan in that
-    stretch shares it (`rating_at`, `current`)."""
+    stretch shares it (`rating_at`, `holds`)."""
 
     state: CertificationState
     most_stars: int

@@ -46,14 +46,15 @@ async def _history(store: StoreDep, scheme: KeyScheme, value: str) -> Certificat
     if product is not None:
         stored = ratings.of_producer(stored, product.producer_id)
     now = utc_now()
-    state = ratings.state_at(stored, now)
+    rating = ratings.rating_at(stored, now)
+    state = rating.state
     in_force = state.status is CertificationStatus.IN_FORCE and state.certification
     return CertificationHistory(
         product_key=product_key,
         product=product_out(product) if product else None,
         current=state.status,
         current_certificate=in_force.certificate_no if in_force else None,
-        history=ratings.history(stored, now),
+        history=rating.history,
         certifications=[
             CertificationOut(
                 certificate=ratings.certificate_out(item.certification),
