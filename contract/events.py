@@ -30,8 +30,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     TypeAdapter,
     ValidationError,
+    model_serializer,
     model_validator,
 )
 
@@ -44,6 +46,7 @@ from contract.fields import (
     Gln,
     Identifier,
     KeyId,
+    LabelDigest,
     Lot,
     PrintedStars,
     ProductKey,
@@ -128,12 +131,30 @@ class UnitsPacked(_BatchEvent):
     stars: PrintedStars
     key_id: KeyId
     packed_on: date
+    label_digests: tuple[LabelDigest, ...] = ()
+    """The digest of each serial's label (contract.label.SignedLabel.digest), in the order of
+    `serials`: the producer's word for exactly which labels it packed, so the online
+    resolver can recognise them without checking each scan's signature again. Empty from a
+    station that does not send them; then the field is left out of the event's bytes, which
+    keeps every event signed before it existed canonical."""
 
     @model_validator(mode="after")
     def _unique(self) -> UnitsPacked:
         if len(set(self.serials)) != len(self.serials):
             raise ValueError("serials must not repeat")
+        if self.label_digests and len(self.label_digests) != len(self.serials):
+            raise ValueError(
+                f"{len(self.label_digests)} label digests for {len(self.serials)} serials: "
+                "send one per serial, or none"
+            )
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_absent_digests(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = dump(self)
+        if not self.label_digests:
+            del data["label_digests"]
+        return data
 
 
 class BatchClosed(_BatchEvent):

@@ -22,7 +22,7 @@ from contract import gs1, identifiers
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
 _KEY_ID = re.compile(r"[a-z2-7]{13}")
-_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{86}")
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def _utc(value: datetime) -> datetime:
@@ -54,23 +54,37 @@ def validate_key_id(value: str) -> str:
     return value
 
 
+def encode_b64url(data: bytes) -> str:
+    """Bytes as base64url without padding: URL- and JSON-safe, one spelling per value."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _decode_b64url(text: str, characters: int, what: str) -> bytes:
+    """Inverse of `encode_b64url`, refusing the spellings that differ only in unused bits."""
+    if len(text) != characters or not _B64URL.fullmatch(text):
+        raise ValueError(f"{what} must be {characters} characters of base64url without padding")
+    data = base64.urlsafe_b64decode(text + "==")
+    if encode_b64url(data) != text:
+        raise ValueError(f"{what} is not canonical base64url (unused bits set)")
+    return data
+
+
 def encode_signature(signature: bytes) -> str:
-    """An Ed25519 signature as base64url without padding: 86 characters, URL- and JSON-safe."""
-    return base64.urlsafe_b64encode(signature).rstrip(b"=").decode("ascii")
+    """An Ed25519 signature as base64url without padding: 86 characters."""
+    return encode_b64url(signature)
 
 
 def decode_signature(text: str) -> bytes:
-    """Inverse of `encode_signature`, refusing the spellings that differ only in unused bits."""
-    if not _SIGNATURE.fullmatch(text):
-        raise ValueError("signature must be 86 characters of base64url without padding")
-    signature = base64.urlsafe_b64decode(text + "==")
-    if encode_signature(signature) != text:
-        raise ValueError("signature is not canonical base64url (unused bits set)")
-    return signature
+    return _decode_b64url(text, 86, "signature")
 
 
 def _signature(text: str) -> str:
     decode_signature(text)
+    return text
+
+
+def _label_digest(text: str) -> str:
+    _decode_b64url(text, 22, "label digest")
     return text
 
 
@@ -119,6 +133,8 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 KeyId = Annotated[str, AfterValidator(validate_key_id)]
 Signature = Annotated[str, AfterValidator(_signature)]
 """An Ed25519 signature in its one JSON spelling (see `encode_signature`)."""
+LabelDigest = Annotated[str, AfterValidator(_label_digest)]
+"""contract.label.SignedLabel.digest: 16 bytes as 22 characters of base64url."""
 Gln = Annotated[str, AfterValidator(gs1.validate_gln)]
 Lot = Annotated[str, AfterValidator(gs1.validate_lot)]
 Serial = Annotated[str, AfterValidator(identifiers.validate_serial)]

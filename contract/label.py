@@ -10,6 +10,11 @@
 - `s` is the printed star count: 0 (no star logo) or 3, 4, 5.
 - `k` is the producer key id, `sig` the Ed25519 signature (64 bytes, base64url, no padding).
 
+A label's digest (`SignedLabel.digest`) is what the packing station's signed UnitsPacked
+event says of it: the first 16 bytes of SHA-256 over the signing bytes followed by the
+signature. The event is public (a batch's chain), the digest does not give the signature
+away, and a label hashing to it is, byte for byte, the label its producer packed.
+
 The signature covers the canonical bytes (contract.encoding) of the array
 ["OCOP-LABEL-v1", host, product key, lot, serial, "YYMMDD", stars, key id]. The host is
 signed so that a genuine code copied onto a look-alike resolver is refused, and the tag keeps
@@ -23,6 +28,7 @@ character either breaks the format or changes a signed field.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +41,7 @@ from contract.encoding import canonical_bytes
 from contract.errors import ContractError, Problem
 from contract.fields import (
     decode_signature,
+    encode_b64url,
     encode_signature,
     validate_key_id,
     validate_printed_stars,
@@ -44,6 +51,7 @@ from contract.identifiers import KeyScheme
 LABEL_TAG = "OCOP-LABEL-v1"
 MAX_URL_LENGTH = 512
 SIGNATURE_LENGTH = 64
+DIGEST_LENGTH = 16
 VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 _HOST = re.compile(r"(?=.{1,64}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
@@ -169,6 +177,12 @@ class SignedLabel:
 
     def signing_bytes(self) -> bytes:
         return self.batch.signing_bytes(self.serial)
+
+    @property
+    def digest(self) -> str:
+        """How a packing record names this exact label (see the module's docstring)."""
+        hashed = hashlib.sha256(self.signing_bytes() + self.signature).digest()
+        return encode_b64url(hashed[:DIGEST_LENGTH])
 
 
 def vietnam_date(moment: datetime) -> date:

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from producers.errors import StationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_UPGRADES = {1: "ALTER TABLE units ADD COLUMN label_digest TEXT;"}
+"""From each older schema version to the next: version 2 remembers each label's digest."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -42,13 +44,15 @@ CREATE TABLE IF NOT EXISTS print_runs (
     printed_at TEXT NOT NULL
 );
 -- a unit is issued when its label is signed and packed when its label is scanned;
--- reported_in names the UnitsPacked event that announced it
+-- reported_in names the UnitsPacked event that announced it; label_digest is
+-- contract.label.SignedLabel.digest (NULL for labels printed before schema version 2)
 CREATE TABLE IF NOT EXISTS units (
-    serial      TEXT PRIMARY KEY,
-    batch_id    TEXT NOT NULL REFERENCES batches,
-    run_id      INTEGER NOT NULL REFERENCES print_runs,
-    packed_at   TEXT,
-    reported_in TEXT
+    serial       TEXT PRIMARY KEY,
+    batch_id     TEXT NOT NULL REFERENCES batches,
+    run_id       INTEGER NOT NULL REFERENCES print_runs,
+    packed_at    TEXT,
+    reported_in  TEXT,
+    label_digest TEXT
 );
 CREATE INDEX IF NOT EXISTS units_by_batch ON units (batch_id, packed_at);
 CREATE INDEX IF NOT EXISTS units_unreported ON units (batch_id, packed_at)
@@ -88,7 +92,7 @@ def connect(path: Path) -> sqlite3.Connection:
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA foreign_keys=ON")
         version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version > SCHEMA_VERSION:
             raise StationError(
                 f"{path} has journal schema {version}; this station reads {SCHEMA_VERSION}"
             )
@@ -96,9 +100,20 @@ def connect(path: Path) -> sqlite3.Connection:
             connection.executescript(
                 f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
             )
+        for older in range(max(version, 1), SCHEMA_VERSION):
+            _upgrade(connection, older)
     except sqlite3.Error as exc:
         raise StationError(f"cannot open the station journal {path}: {exc}") from None
     return connection
+
+
+def _upgrade(connection: sqlite3.Connection, version: int) -> None:
+    """One step up, in one transaction; a station that started it first has done it already."""
+    connection.execute("BEGIN IMMEDIATE")
+    if connection.execute("PRAGMA user_version").fetchone()[0] == version:
+        connection.execute(_UPGRADES[version])
+        connection.execute(f"PRAGMA user_version={version + 1}")
+    connection.execute("COMMIT")
 
 
 @contextmanager

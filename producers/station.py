@@ -331,8 +331,8 @@ class Station(StationView):
             assert run_id is not None
             try:
                 self._db.executemany(
-                    "INSERT INTO units (serial, batch_id, run_id) VALUES (?,?,?)",
-                    [(label.serial, batch.batch_id, run_id) for label in labels],
+                    "INSERT INTO units (serial, batch_id, run_id, label_digest) VALUES (?,?,?,?)",
+                    [(label.serial, batch.batch_id, run_id, label.digest) for label in labels],
                 )
             except sqlite3.IntegrityError:
                 raise BatchStateError(
@@ -509,30 +509,35 @@ class Station(StationView):
 
     def _report(self, batch_id: str) -> int:
         """UnitsPacked events for the batch's unannounced packed units, one per print run's
-        (packing day, stars, key) and at most MAX_SERIALS_PER_EVENT serials each."""
+        (packing day, stars, key) and at most MAX_SERIALS_PER_EVENT serials each, with each
+        label's digest (labels printed before the journal kept digests go in events without)."""
         rows = self._db.execute(
-            "SELECT u.serial, r.packed_on, r.stars, r.key_id FROM units u"
+            "SELECT u.serial, u.label_digest, r.packed_on, r.stars, r.key_id FROM units u"
             " JOIN print_runs r USING (run_id) WHERE u.batch_id = ?"
             " AND u.packed_at IS NOT NULL AND u.reported_in IS NULL"
-            " ORDER BY r.packed_on, r.stars, r.key_id, u.packed_at, u.serial",
+            " ORDER BY r.packed_on, r.stars, r.key_id, u.label_digest IS NULL, u.packed_at,"
+            " u.serial",
             (batch_id,),
         ).fetchall()
         events = 0
-        for (packed_on, stars, key_id), group in groupby(rows, key=lambda row: row[1:]):
-            serials = [row[0] for row in group]
-            for start in range(0, len(serials), MAX_SERIALS_PER_EVENT):
-                chunk = serials[start : start + MAX_SERIALS_PER_EVENT]
+        for (packed_on, stars, key_id, _), group in groupby(
+            rows, key=lambda row: (*row[2:], row[1] is None)
+        ):
+            units = list(group)
+            for start in range(0, len(units), MAX_SERIALS_PER_EVENT):
+                chunk = units[start : start + MAX_SERIALS_PER_EVENT]
                 event = self._emit(
                     UnitsPacked,
                     batch_id,
-                    serials=tuple(chunk),
+                    serials=tuple(row[0] for row in chunk),
                     stars=stars,
                     key_id=key_id,
                     packed_on=date.fromisoformat(packed_on),
+                    label_digests=tuple(row[1] for row in chunk if row[1] is not None),
                 )
                 self._db.executemany(
                     "UPDATE units SET reported_in = ? WHERE serial = ?",
-                    [(str(event.event_id), serial) for serial in chunk],
+                    [(str(event.event_id), row[0]) for row in chunk],
                 )
                 events += 1
         return events

@@ -7,6 +7,7 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
+from pydantic import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,6 +117,20 @@ def test_every_event_round_trips_through_its_canonical_bytes(world):
         data = encode_event(event)
         assert decode_event(data) == event
         assert json.loads(data)["type"] == event.type
+
+
+def test_label_digests_are_one_per_serial_and_absent_from_the_bytes_of_events_without(world):
+    without = every_event(world)[1]
+    assert isinstance(without, UnitsPacked)
+    assert b"label_digests" not in encode_event(without)  # as signed before digests existed
+    digests = ("A" * 22, "A" * 21 + "Q")
+    packed = without.model_copy(update={"label_digests": digests})
+    assert decode_event(encode_event(packed)).label_digests == digests  # type: ignore[union-attr]
+    fields = without.model_dump() | {"label_digests": digests[:1]}
+    with pytest.raises(ValidationError, match="1 label digests for 2 serials"):
+        UnitsPacked(**fields)
+    with pytest.raises(ValidationError, match="22 characters of base64url"):
+        UnitsPacked(**(fields | {"label_digests": ("A" * 22, "A" * 23)}))
 
 
 def test_topic_keys(world):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from datetime import date
 
 import pytest
@@ -52,6 +54,20 @@ def test_url_shape():
         f"https://ocop.vn/01/{GTIN}/10/{LOT}/21/7K3M9QXD2RTA?13=250310&s=4&k={KEY_ID}&sig="
     )
     assert len(url) == 184
+
+
+def test_a_digest_names_one_label_byte_for_byte():
+    label = realistic()
+    assert len(label.digest) == 22  # 16 bytes of base64url
+    changed_signature = SignedLabel(label.batch, label.serial, bytes(63) + b"\x01")
+    changed_serial = SignedLabel(label.batch, "7K3M9QXD2RTB", label.signature)
+    changed_stars = SignedLabel(replace(label.batch, stars=5), label.serial, label.signature)
+    changed_host = SignedLabel(replace(label.batch, host="ocop.gov.vn"), label.serial, SIGNATURE)
+    digests = {label.digest} | {
+        other.digest for other in (changed_signature, changed_serial, changed_stars, changed_host)
+    }
+    assert len(digests) == 5
+    assert decode_label(label.url).digest == label.digest
 
 
 def test_products_without_gtin_use_the_p_path():

@@ -113,6 +113,8 @@ def test_a_batch_from_opening_to_recall_leaves_signed_events_in_order(station, w
     ]
     packed = [s for e in events if isinstance(e, UnitsPacked) for s in e.serials]
     assert packed == [label.serial for label in run.labels[:110]]  # in scan order, once each
+    digests = [d for e in events if isinstance(e, UnitsPacked) for d in e.label_digests]
+    assert digests == [label.digest for label in run.labels[:110]]  # each the label's own
     assert events[0].planned_units == 120
     assert events[3].units_packed == 110
     assert all(e.batch_id == batch.batch_id for e in events)
@@ -121,6 +123,33 @@ def test_a_batch_from_opening_to_recall_leaves_signed_events_in_order(station, w
         verdict = verify_event(model_bytes(doc), trust=trust, now=NOW)
         assert verdict.reason is Reason.GENUINE, verdict.detail
     assert station.backlog().events == len(events)
+
+
+def test_a_journal_from_before_label_digests_is_upgraded_and_its_labels_sent_without(
+    tmp_path, world
+):
+    with make_station(tmp_path, world) as station:
+        path = station._settings.journal_path
+        batch = open_batch(station, planned=100)
+        older = station.print_labels(LOT, 10).labels
+    with sqlite3.connect(path) as db:  # as schema version 1 left it
+        db.execute("ALTER TABLE units DROP COLUMN label_digest")
+        db.execute("PRAGMA user_version = 1")
+    with make_station(tmp_path, world) as station:
+        newer = station.print_labels(LOT, 5).labels
+        for label in (*older, *newer):
+            station.scan(batch.batch_id, label.url)
+        station.report_packed(LOT)
+        with_digests, without = (
+            e.body for e in outbox_events(station) if isinstance(e.body, UnitsPacked)
+        )
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    assert set(without.serials) == {label.serial for label in older}
+    assert without.label_digests == ()
+    assert dict(zip(with_digests.serials, with_digests.label_digests, strict=True)) == {
+        label.serial: label.digest for label in newer
+    }
 
 
 def test_units_packed_events_follow_the_setting_and_the_end_of_a_session(tmp_path, world):
