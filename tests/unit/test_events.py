@@ -7,9 +7,9 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
-from pydantic import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from contract.encoding import sha256_hex
 from contract.errors import ContractError
