@@ -20,7 +20,8 @@ Anything unexpected raises rather than returns: no code path produces GENUINE by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -162,7 +163,45 @@ def _dump(document: BaseModel | None) -> dict[str, Any] | None:
 
 def verify_label(text: str, *, trust: TrustList, now: datetime | None = None) -> LabelVerification:
     now = now or utc_now()
-    fresh = trust.freshness(now)
+    verification = authenticate_label(text, trust=trust, now=now)
+    if not verification.genuine:
+        return verification
+    # 5. The star claim against the certification in force now.
+    label, certificate = verification.label, verification.producer
+    assert label is not None  # an authentic label has both
+    assert certificate is not None
+    batch = label.batch
+    state = trust.certification_state(batch.product_key, certificate.producer_id, now)
+    when_packed = trust.certification_state(
+        batch.product_key, certificate.producer_id, batch.packing_window()[0]
+    ).status
+    reason, detail = _judge_claim(batch.stars, state, batch.product_key, certificate.producer_id)
+    return replace(
+        verification,
+        reason=reason,
+        detail=detail,
+        certification=state,
+        certification_when_packed=when_packed,
+    )
+
+
+def authenticate_label(
+    text: str,
+    *,
+    trust: TrustList,
+    now: datetime | None = None,
+    recorded: Callable[[SignedLabel], bool] | None = None,
+) -> LabelVerification:
+    """Steps 1 to 4 of `verify_label`: GENUINE here says only that the label is authentic
+    (well formed, signed by a producer key usable on its packing day); its star claim is
+    left to the caller, who must judge it (the verify API judges it against the records).
+
+    `recorded` may tell that the producer's own signed packing record names this very label
+    (its digest, see contract.label): the processors verified that record's signature when
+    they stored it, so the label's own signature need not be checked again. Anything else
+    (False, or no `recorded`) checks the signature.
+    """
+    fresh = trust.freshness(now or utc_now())
     # 1. Parse. Malformed text is "not one of ours", a different answer from failed crypto.
     try:
         label = decode_label(text)
@@ -178,11 +217,15 @@ def verify_label(text: str, *, trust: TrustList, now: datetime | None = None) ->
         detail = f"key {kid} is an authority key; only producer keys sign labels"
         return LabelVerification(Reason.SIGNER_NOT_AUTHORISED, detail, fresh, label)
     # 3. The signature, before any claim of the label is believed.
-    try:
-        verify_bytes(trust.verification_key(kid), label.signature, label.signing_bytes())
-    except SignatureInvalid:
-        detail = f"signature does not verify under key {kid}"
-        return LabelVerification(Reason.BAD_SIGNATURE, detail, fresh, label)
+    if recorded is not None and recorded(label):
+        detail = f"the label its producer recorded packing, signed by key {kid}"
+    else:
+        try:
+            verify_bytes(trust.verification_key(kid), label.signature, label.signing_bytes())
+        except SignatureInvalid:
+            detail = f"signature does not verify under key {kid}"
+            return LabelVerification(Reason.BAD_SIGNATURE, detail, fresh, label)
+        detail = f"signature verifies under key {kid}"
     # 4. The key must have been usable for the whole packing day.
     key = trust.key_state(kid, batch.packing_window())
     assert key is not None  # the certificate was found in step 2
@@ -196,22 +239,7 @@ def verify_label(text: str, *, trust: TrustList, now: datetime | None = None) ->
         return LabelVerification(
             Reason.KEY_REVOKED, detail, fresh, label, producer=certificate, key=key
         )
-    # 5. The star claim against the certification in force now.
-    state = trust.certification_state(batch.product_key, certificate.producer_id, now)
-    when_packed = trust.certification_state(
-        batch.product_key, certificate.producer_id, batch.packing_window()[0]
-    ).status
-    reason, detail = _judge_claim(batch.stars, state, batch.product_key, certificate.producer_id)
-    return LabelVerification(
-        reason,
-        detail,
-        fresh,
-        label,
-        producer=certificate,
-        key=key,
-        certification=state,
-        certification_when_packed=when_packed,
-    )
+    return LabelVerification(Reason.GENUINE, detail, fresh, label, producer=certificate, key=key)
 
 
 def _judge_claim(

@@ -1,8 +1,12 @@
 """From a scanned code to a verdict: the signature against the trust list, then the records.
 
-1. keys.verifier checks the label against the trust list: format, key, signature, and that
-   the key was usable on the packing day. A failure there is final: nothing the label
-   claims is looked up, so a forger's code never shows a real product's facts.
+1. keys.verifier authenticates the label against the trust list: format, key, signature,
+   and that the key was usable on the packing day. A failure there is final: nothing the
+   label claims is looked up, so a forger's code never shows a real product's facts. The
+   signature is taken as checked when the batch's chain, already held in memory, names this
+   very label by its digest (its producer's signed packing record, verified by the
+   processors when stored): a real label costs a hash, not an Ed25519 verification, and a
+   code the held chain does not name has its signature checked before anything is read.
 2. The records say what the trust list cannot: the rating NOW (certifications reach
    Cassandra as soon as an authority issues them; the trust list is republished
    periodically), whether this exact label was packed (by the batch's sealed chain, or the
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hmac
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +35,7 @@ from contract.label import SignedLabel, vietnam_date
 from contract.verdict import Lang, Reason
 from keys.chain import ChainRecord
 from keys.trustlist import TrustList
-from keys.verifier import LabelVerification, verify_label
+from keys.verifier import LabelVerification, authenticate_label
 from records.rows import (
     BatchState,
     Producer,
@@ -217,6 +222,8 @@ class BatchFacts:
     state: BatchState
     view: BatchOut
     packed: dict[str, Packing]
+    digests: dict[str, str]
+    """Serial to its label's digest, for the serials in `packed` whose station sent one."""
 
 
 class Resolver:
@@ -245,7 +252,7 @@ class Resolver:
         )
 
     async def resolve(self, text: str, trust: TrustList, now: datetime) -> Resolved:
-        verification = verify_label(text, trust=trust, now=now)
+        verification = authenticate_label(text, trust=trust, now=now, recorded=self._recorded)
         signer = verification.producer
         key = verification.key
         label = verification.label
@@ -294,6 +301,15 @@ class Resolver:
         )  # fmt: skip
         return Resolved(resolution, verification, found, (batch_id, label.serial), facts_key)
 
+    def _recorded(self, label: SignedLabel) -> bool:
+        """Whether the held chain of the label's batch names this exact label. Only what is
+        in memory is consulted: a code is never a reason to read before it is authentic."""
+        batch = self._batches.peek(label.batch.batch_id)
+        if isinstance(batch, Miss) or batch is None:
+            return False
+        digest = batch.digests.get(label.serial)
+        return digest is not None and hmac.compare_digest(digest, label.digest)
+
     def _held(
         self, product_key: str, producer_id: str, batch_id: str
     ) -> tuple[ProductFacts, ProducerOut | None, BatchFacts | None] | None:
@@ -325,7 +341,7 @@ class Resolver:
             return read_chain(records, index_up_to=self._index_serials)
 
         chain = await self._chains.get((batch_id, state.head_seq, state.head_hash), load)
-        return BatchFacts(state, batch_out(state, chain.steps), chain.packed)
+        return BatchFacts(state, batch_out(state, chain.steps), chain.packed, chain.digests)
 
 
 # -- building the answer ------------------------------------------------------------------

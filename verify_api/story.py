@@ -44,6 +44,8 @@ class ChainFacts:
     """Serial to the record that packed it: the chain itself answers "was this packed, as
     labelled?" (the units table is an index the processors derive from these records).
     Empty when the batch has more serials than the caller wants held."""
+    digests: dict[str, str]
+    """Serial to its label's digest where the record gave one; empty whenever `packed` is."""
 
 
 def read_chain(records: Sequence[ChainRecord], *, index_up_to: int) -> ChainFacts:
@@ -52,6 +54,7 @@ def read_chain(records: Sequence[ChainRecord], *, index_up_to: int) -> ChainFact
     if there are at most `index_up_to` of them."""
     steps: list[StoryStep] = []
     packed: dict[str, Packing] = {}
+    digests: dict[str, str] = {}
     for record in records:
         event = decode_signed_event(record.event).body
         if not isinstance(event, BatchEvent):  # the processors chain batch events only
@@ -59,6 +62,7 @@ def read_chain(records: Sequence[ChainRecord], *, index_up_to: int) -> ChainFact
         if isinstance(event, UnitsPacked):
             packing = Packing(record.seq, event.stars, event.key_id, event.packed_on)
             packed.update(dict.fromkeys(event.serials, packing))
+            digests.update(zip(event.serials, event.label_digests, strict=False))  # or none
         units, party, note = _facts(event)
         last = steps[-1] if steps else None
         if isinstance(event, UnitsPacked) and last is not None and last.kind == event.type:
@@ -74,7 +78,9 @@ def read_chain(records: Sequence[ChainRecord], *, index_up_to: int) -> ChainFact
                 note=note,
             )
         )
-    return ChainFacts(steps, packed if len(packed) <= index_up_to else {})
+    if len(packed) > index_up_to:
+        return ChainFacts(steps, {}, {})
+    return ChainFacts(steps, packed, digests)
 
 
 def story(records: Sequence[ChainRecord]) -> list[StoryStep]:

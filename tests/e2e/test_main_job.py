@@ -9,12 +9,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from kafka.admin import NewTopic
 
 from contract.alerts import AlertKind
+from contract.events import UnitsPacked, decode_signed_event
 from demo.cast import PRODUCTS
 from demo.settings import DemoSettings
 from demo.story import Outcome, Story
@@ -83,6 +85,16 @@ def test_every_product_was_packed_and_its_labels_resolve_genuine(run: Run):
     assert genuine["level"] == "genuine"
     assert genuine["product"]["name"] == "Gạo TBR39 Hưng Cúc"
     assert genuine["producer"]["province"] == "Thái Bình"
+    # the station's packing records name each label by its digest, through Kafka to the chain
+    page = urlsplit(outcome.genuine_page)
+    chain = as_json(f"{page.scheme}://{page.netloc}{genuine['links']['provenance']}")
+    packings = [
+        event
+        for event in (decode_signed_event(r["event"].encode()).body for r in chain["records"])
+        if isinstance(event, UnitsPacked)
+    ]
+    assert genuine["label"]["serial"] in {s for p in packings for s in p.serials}
+    assert all(len(p.label_digests) == len(p.serials) for p in packings)
 
 
 def test_the_revoked_product_shows_its_current_status(run: Run):

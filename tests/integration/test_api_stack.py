@@ -137,7 +137,14 @@ class Storefront:
         batch = identifiers.batch_id(product, lot)
         events: list[Any] = [
             opened(lot, product, production_date=date(2025, 3, 9), expiry_date=date(2030, 3, 9)),
-            packed(w, 0, lot, batch_id=batch, serials=tuple(label.serial for label in labels)),
+            packed(
+                w,
+                0,
+                lot,
+                batch_id=batch,
+                serials=tuple(label.serial for label in labels),
+                label_digests=tuple(label.digest for label in labels),
+            ),
         ]
         if shipped_to:
             events += [
@@ -378,6 +385,12 @@ def test_a_forged_label_is_refused(shop, client):
     assert (forged.json()["level"], forged.json()["reason"]) == ("counterfeit", "bad_signature")
     assert forged.json()["product"] is None
     assert "nghi hàng giả" in client.get(more_stars).text
+
+    # once the batch is held, a copy of its real serial with any other signature is still refused
+    assert client.get(path_of(label), headers=JSON).json()["reason"] == "genuine"
+    resigned = storefront.world.producer.private_key.sign(b"not this label")
+    copied = SignedLabel(label.batch, label.serial, resigned)
+    assert client.get(path_of(copied), headers=JSON).json()["reason"] == "bad_signature"
 
     stranger = SigningKey.generate()
     foreign = LabelSigner(

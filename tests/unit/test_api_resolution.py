@@ -18,6 +18,7 @@ from uuid import uuid4
 
 import pytest
 
+import keys.verifier
 from contract import identifiers
 from contract.alerts import AlertKind
 from contract.certification import CertificationStatus
@@ -181,6 +182,7 @@ class Shelf:
                 stars=stars,
                 key_id=world.producer.key_id,
                 packed_on=PACKED_ON,
+                label_digests=(label.digest,),
             )
             for n, label in enumerate(self.labels)
         ]
@@ -417,6 +419,33 @@ def test_shared_facts_are_cached_and_a_scan_reads_only_its_own_row(shelf: Shelf,
     assert reads == Counter(activity=3, unit=1, **dict.fromkeys(shared, 1))
     assert [r.resolution.reason for r in (first, second, third)] == [Reason.GENUINE] * 3
     assert third.resolution.packed_in_record == 9
+
+
+def test_a_label_the_held_chain_names_needs_no_signature_check_and_no_other_does(
+    shelf: Shelf, monkeypatch: pytest.MonkeyPatch
+):
+    checked: list[bytes] = []
+    check = keys.verifier.verify_bytes
+    monkeypatch.setattr(
+        keys.verifier, "verify_bytes", lambda *args: checked.append(args[1]) or check(*args)
+    )
+    resolver = Resolver(shelf.store, cache_s=60)
+    trust = shelf.world.trust()
+    first, second = shelf.labels[:2]
+    # a forger who read the second serial from the public chain, but not its signature
+    copied = SignedLabel(second.batch, second.serial, shelf.world.producer.private_key.sign(b"x"))
+
+    async def scans() -> list[Any]:
+        return [
+            await resolver.resolve(label.url, trust, LATER) for label in (first, second, copied)
+        ]
+
+    before, held, forged = asyncio.run(scans())
+    assert checked == [first.signature, copied.signature]  # the batch was not held yet; a forgery
+    assert [r.resolution.reason for r in (before, held)] == [Reason.GENUINE] * 2
+    assert held.resolution.packed_in_record == 3
+    assert forged.resolution.reason is Reason.BAD_SIGNATURE
+    assert forged.resolution.product is None
 
 
 def test_a_new_head_of_the_chain_is_a_new_story(shelf: Shelf):

@@ -27,7 +27,7 @@ from contract.verdict import Category, Lang, Reason
 from keys import certs
 from keys.signing import SigningKey
 from keys.trustlist import KeyStatus
-from keys.verifier import verify_event, verify_label
+from keys.verifier import authenticate_label, verify_event, verify_label
 from tests.world import LOT, NOW, OTHER_PRODUCT, PACKED_ON, PRODUCER, PRODUCT
 
 PROPERTY = settings(
@@ -96,6 +96,36 @@ def test_bad_signature_is_ours_but_not_authentic(world, trust):
     assert result.producer is None, "nothing is vouched for before the signature verifies"
     inflated = verdict(genuine.url.replace("&s=4&", "&s=5&"), trust)
     assert inflated.reason is Reason.BAD_SIGNATURE
+
+
+def test_a_recorded_label_skips_only_the_signature_and_nothing_is_taken_on_trust_unasked(world):
+    forged = SignedLabel(world.label().batch, world.label().serial, bytes(64))
+    trust = world.trust()
+    asked: list[SignedLabel] = []
+
+    def recorded(label: SignedLabel) -> bool:
+        asked.append(label)
+        return True
+
+    vouched = authenticate_label(forged.url, trust=trust, now=NOW, recorded=recorded)
+    assert (vouched.reason, asked) == (Reason.GENUINE, [forged])
+    assert vouched.producer is not None
+    assert vouched.certification is None  # authenticated, the star claim left to the caller
+    assert "recorded" in vouched.detail
+    refused = authenticate_label(forged.url, trust=trust, now=NOW, recorded=lambda _: False)
+    assert refused.reason is Reason.BAD_SIGNATURE
+    assert authenticate_label(forged.url, trust=trust, now=NOW).reason is Reason.BAD_SIGNATURE
+    # the key's standing on the packing day is still judged for a recorded label
+    revocation = certs.revoke_key(
+        world.provincial, world.producer.key_id, reason=certs.RevocationReason.COMPROMISED,
+        effective_at=NOW - timedelta(days=1), now=NOW,
+    )  # fmt: skip
+    revoked = world.trust(key_revocations=[revocation])
+    late = authenticate_label(world.label().url, trust=revoked, now=NOW, recorded=recorded)
+    assert late.reason is Reason.KEY_REVOKED
+    stranger = world.label(key=SigningKey.generate())
+    unknown = authenticate_label(stranger.url, trust=trust, now=NOW, recorded=recorded)
+    assert unknown.reason is Reason.UNKNOWN_KEY
 
 
 def test_unknown_key(world, trust):
