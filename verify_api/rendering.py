@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from datetime import date, datetime
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -55,60 +55,49 @@ _ENV.filters["day"] = _day
 _ENV.filters["moment"] = _moment
 _ENV.filters["stars"] = _stars
 _RESOLUTION = _ENV.get_template("resolution.html")
-_VERDICT = _ENV.get_template("verdict.html")
-_FACTS = _ENV.get_template("facts.html")
+_UNIT = _ENV.get_template("unit.html")
 _ERROR = _ENV.get_template("error.html")
+_SLOT = Markup("<!--unit-->")
+"""Where the unit's part goes in a rendered frame. Autoescaping turns any "<" a fact holds
+into "&lt;", so no value shown on the page can spell it."""
 
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
 """A verdict is about now (ratings lapse, scans are counted): never cached, per language."""
 
 
 class Pages:
-    """Renders the consumer page. Most of it is the same for many scans, so those parts are
-    rendered once per language and reused:
-
-    - the verdict, for every resolution with the same findings and notices;
-    - the rating, product, producer and batch sections, for every unit of a batch while those
-      facts are cached. The key (from the resolver) names the cached objects themselves, so a
-      fragment can never outlive the facts it shows.
-
-    What is left per scan is the unit's own part: its scans, serial and the time of checking.
+    """Renders the consumer page. All of it but the unit's own part (its scans, serial and
+    the time of checking) is the same for every unit of a batch with the same findings, while
+    the resolver holds the facts: that frame is rendered once per language and kept, split
+    at the slot the unit's part is rendered into. The key (from the resolver) names the
+    cached objects themselves, so a frame can never outlive the facts it shows.
     """
 
     def __init__(self, held: int = 1_000) -> None:
         self.held = held
-        self._fragments: OrderedDict[Hashable, Markup] = OrderedDict()
+        self._frames: OrderedDict[Hashable, tuple[str, str]] = OrderedDict()
 
     def render(
         self, resolution: Resolution, facts_key: Hashable | None, lang: Lang, switch_href: str
     ) -> str:
-        r = resolution
-        verdict_key = (
-            "verdict", lang, r.category, tuple(f.reason for f in r.findings),
-            tuple((n.vi, n.en) for n in r.notices),
-        )  # fmt: skip
-        facts_key = None if facts_key is None else ("facts", lang, facts_key)
-        return _RESOLUTION.render(
-            r=r,
-            t=STRINGS[lang],
-            lang=lang,
-            switch_href=switch_href,
-            verdict=self._fragment(_VERDICT, r, verdict_key, lang),
-            facts=self._fragment(_FACTS, r, facts_key, lang),
-        )
+        before, after = self._frame(resolution, facts_key, lang)
+        unit = _UNIT.render(r=resolution, t=STRINGS[lang], lang=lang, switch_href=switch_href)
+        return f"{before}{unit}{after}"
 
-    def _fragment(
-        self, template: Template, resolution: Resolution, key: Hashable | None, lang: Lang
-    ) -> Markup:
-        if key is not None and (held := self._fragments.get(key)) is not None:
+    def _frame(self, r: Resolution, facts_key: Hashable | None, lang: Lang) -> tuple[str, str]:
+        key = None
+        if facts_key is not None:  # else the facts are not the resolver's cached ones
+            findings = tuple(f.reason for f in r.findings)
+            notices = tuple((n.vi, n.en) for n in r.notices)
+            key = (lang, facts_key, r.category, findings, notices)
+        if key is not None and (held := self._frames.get(key)) is not None:
             return held
-        html = template.render(r=resolution, t=STRINGS[lang], lang=lang)
-        fragment = Markup(html)  # noqa: S704 (the output of an autoescaping template)
+        before, after = _RESOLUTION.render(r=r, t=STRINGS[lang], lang=lang, unit=_SLOT).split(_SLOT)
         if key is not None:
-            self._fragments[key] = fragment
-            if len(self._fragments) > self.held:
-                self._fragments.popitem(last=False)
-        return fragment
+            self._frames[key] = (before, after)
+            if len(self._frames) > self.held:
+                self._frames.popitem(last=False)
+        return before, after
 
 
 def error_response(

@@ -14,6 +14,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
+from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import quote
 
@@ -175,9 +176,22 @@ def test_a_browser_gets_the_page_in_vietnamese_and_a_device_cookie(api: Api, cli
     assert "Huyện Kiến Xương" in page
     assert "Siêu thị BigC Thái Bình" in page
     cookie = response.cookies["ocop_device"]
+    (morsel,) = SimpleCookie(response.headers["set-cookie"]).values()  # as a browser reads it
+    assert (morsel.value, morsel["httponly"], morsel["samesite"], morsel["path"]) == (
+        cookie, True, "lax", "/",
+    )  # fmt: skip
+    assert int(morsel["max-age"]) == 2 * 365 * 86_400
+    assert not morsel["secure"]  # plain http here; https gets Secure
     (scan,) = api.events.scans
     assert scan.province == "Thái Bình"
     assert scan.device == hmac.new(SALT.encode(), cookie.encode(), hashlib.sha256).hexdigest()
+
+
+def test_the_device_cookie_is_secure_over_https(api: Api):
+    with TestClient(api.app, base_url="https://ocop.vn") as client:
+        response = client.get(api.path(), headers=BROWSER)
+    (morsel,) = SimpleCookie(response.headers["set-cookie"]).values()
+    assert morsel["secure"] is True
 
 
 @pytest.mark.parametrize(

@@ -142,15 +142,19 @@ async def _resolve(request: Request) -> Response:
     html = services.pages.render(resolution, resolved.facts_key, lang, switch)
     page = HTMLResponse(html, status, headers=NO_STORE)
     if new_device is not None:
-        page.set_cookie(
-            DEVICE_COOKIE,
-            new_device,
-            max_age=DEVICE_COOKIE_MAX_AGE_S,
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-        )
+        page.headers.append("set-cookie", _device_cookie(new_device, request.scope["scheme"]))
     return page
+
+
+def _device_cookie(device_id: str, scheme: str) -> str:
+    """The Set-Cookie header of a new device id, written out: Response.set_cookie's trip
+    through http.cookies costs 24 µs, more than the rest of the response, and here the
+    value is base64url (no quoting needed) and every attribute is fixed."""
+    secure = "; Secure" if scheme == "https" else ""
+    return (
+        f"{DEVICE_COOKIE}={device_id}; HttpOnly; Max-Age={DEVICE_COOKIE_MAX_AGE_S}; Path=/; "
+        f"SameSite=lax{secure}"
+    )
 
 
 def _with_lang(request: Request, lang: str) -> str:
