@@ -3,6 +3,9 @@
 The two have opposite needs. A consumer's answer must never wait for Kafka or fail because
 of it, so scans go into a bounded queue that one task drains into the producer; when Kafka is
 down the queue fills and further scans are dropped and counted (and logged once per outage).
+The task takes all that is queued at once and appends it to one batch per partition (chosen
+by Kafka's default partitioner, as a plain send would): a scan then costs an append, not a
+send of its own with its future and wake-ups, which was a tenth of a resolution's time.
 An inspector's finding is evidence: the request waits until Kafka has acknowledged it and
 fails with 503 otherwise, so the inspector's app knows to try again.
 """
@@ -11,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from contract.events import AlertClosed, InspectionRecorded, ScanRecorded, encode_event
 
@@ -23,6 +29,8 @@ log = logging.getLogger(__name__)
 
 RETRY_START_S = (0.5, 1.0, 2.0, 5.0)
 DRAIN_ON_STOP_S = 5.0
+DRAIN_AT_ONCE = 1_000
+"""Scans taken from the queue for one round of batches."""
 
 
 Finding = InspectionRecorded | AlertClosed
@@ -79,6 +87,10 @@ class KafkaEvents:
             asyncio.create_task(self._connect(), name="kafka-connect"),
             asyncio.create_task(self._drain(), name="scan-drain"),
         ]
+
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set()
 
     async def stop(self) -> None:
         if self._ready.is_set():
@@ -139,19 +151,59 @@ class KafkaEvents:
         assert self._producer is not None  # set before ready
         producer = self._producer
         while True:
-            key, value = await self._queue.get()
+            scans = [await self._queue.get()]
+            while len(scans) < DRAIN_AT_ONCE and not self._queue.empty():
+                scans.append(self._queue.get_nowait())
             try:
-                delivery = await producer.send(self._topic, value, key=key)
-                delivery.add_done_callback(self._delivered)
-            except Exception as exc:
-                self.counters.failed += 1
-                log.warning("a scan event was not sent: %r", exc)
+                await self._send(producer, scans)
             finally:
-                self._queue.task_done()
+                for _ in scans:
+                    self._queue.task_done()
 
-    def _delivered(self, delivery: asyncio.Future[object]) -> None:
+    async def _send(self, producer: AIOKafkaProducer, scans: list[tuple[bytes, bytes]]) -> None:
+        try:
+            partitions = sorted(await producer.partitions_for(self._topic))
+        except Exception as exc:  # no metadata for the topic: none of these can be sent
+            self._not_sent(len(scans), exc)
+            return
+        for partition, batch in self._batches(producer, scans, partitions):
+            try:
+                delivery = await producer.send_batch(batch, self._topic, partition=partition)
+            except Exception as exc:
+                self._not_sent(batch.record_count(), exc)
+                continue
+            delivery.add_done_callback(functools.partial(self._delivered, batch.record_count()))
+
+    def _batches(
+        self, producer: AIOKafkaProducer, scans: list[tuple[bytes, bytes]], partitions: list[int]
+    ) -> list[tuple[int, BatchBuilder]]:
+        """One batch per partition, and another whenever one is full."""
+        done: list[tuple[int, BatchBuilder]] = []
+        filling: dict[int, BatchBuilder] = {}
+        for key, value in scans:
+            partition = _PARTITIONER(key, partitions, partitions)
+            batch = filling.get(partition)
+            if batch is not None and batch.append(key=key, value=value, timestamp=None) is not None:
+                continue
+            if batch is not None:  # full
+                done.append((partition, batch))
+            batch = filling[partition] = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                del filling[partition]
+                self._not_sent(1, ValueError(f"a scan event of {len(value)} bytes fills no batch"))
+        return done + list(filling.items())
+
+    def _not_sent(self, scans: int, exc: Exception) -> None:
+        self.counters.failed += scans
+        log.warning("%d scan event(s) not sent: %r", scans, exc)
+
+    def _delivered(self, scans: int, delivery: asyncio.Future[object]) -> None:
         if delivery.cancelled() or delivery.exception() is not None:
-            self.counters.failed += 1
+            self.counters.failed += scans
         else:
-            self.counters.sent += 1
+            self.counters.sent += scans
             self._dropping = False
+
+
+_PARTITIONER = DefaultPartitioner()
+"""Kafka's murmur2 of the key: every scan of a unit goes to one partition."""
