@@ -34,7 +34,7 @@ from contract.certification import CertificationState, CertificationStatus
 from contract.label import SignedLabel, vietnam_date
 from contract.verdict import Lang, Reason
 from keys.chain import ChainRecord
-from keys.trustlist import TrustList
+from keys.trustlist import KeyStatus, TrustList
 from keys.verifier import LabelVerification, authenticate_label
 from records.rows import (
     BatchState,
@@ -358,6 +358,30 @@ def _finding_out(finding: Finding) -> FindingOut:
     return FindingOut(reason=finding, level=findings.level(finding), sentence=_sentences(finding))
 
 
+# The views below are the same for many scans and immutable, so each is built once.
+
+
+@functools.lru_cache(maxsize=64)
+def _trust_list_out(
+    version: int, issued_at: datetime, next_update: datetime, stale: bool
+) -> TrustListOut:
+    return TrustListOut(version=version, issued_at=issued_at, next_update=next_update, stale=stale)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _signer_out(key_id: str, status: KeyStatus, producer_id: str, authority_id: str) -> SignerOut:
+    return SignerOut(
+        key_id=key_id, key_status=status, producer_id=producer_id, authority_id=authority_id
+    )
+
+
+@functools.lru_cache(maxsize=4_096)
+def _links(product_key: str, batch_id: str) -> Links:
+    return Links(
+        certifications=f"/products{product_key}/certifications", provenance=f"/batches{batch_id}"
+    )
+
+
 def _head(
     verification: LabelVerification, found: list[Finding], detail: str, now: datetime
 ) -> dict[str, object]:
@@ -389,7 +413,12 @@ def _head(
             printed_stars=label.batch.stars,
             key_id=label.batch.key_id,
         ),
-        "trust_list": TrustListOut.of(verification.trust_list),
+        "trust_list": _trust_list_out(
+            verification.trust_list.version,
+            verification.trust_list.issued_at,
+            verification.trust_list.next_update,
+            verification.trust_list.stale,
+        ),
         "checked_at": now,
     }
 
@@ -458,11 +487,11 @@ def _vouched(
     return Resolution.model_validate(
         head
         | {
-            "signer": SignerOut(
-                key_id=verification.producer.key_id,
-                key_status=verification.key.status,
-                producer_id=verification.producer.producer_id,
-                authority_id=verification.producer.authority_id,
+            "signer": _signer_out(
+                verification.producer.key_id,
+                verification.key.status,
+                verification.producer.producer_id,
+                verification.producer.authority_id,
             ),
             "stars": evidence.rating.stars(label.batch.stars),
             "product": views.product,
@@ -472,10 +501,7 @@ def _vouched(
             "scans": ScansOut(
                 count=views.scans.count, first=views.scans.first, last=views.scans.last
             ),
-            "links": Links(
-                certifications=f"/products{label.batch.product_key}/certifications",
-                provenance=f"/batches{evidence.batch_id}",
-            ),
+            "links": _links(label.batch.product_key, evidence.batch_id),
         }
     )
 
