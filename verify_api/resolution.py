@@ -234,7 +234,9 @@ class Resolver:
     public views built. The chain also says which serials were packed, so a scan usually
     needs one read of its own (its scan history); a serial the cached chain does not name
     (packed after it was read, or a batch too large to index) is looked up in the units
-    table. `index_serials` bounds the serials held, about 110 bytes each.
+    table. The chain's packing records also name each label by digest, which authenticates
+    a real label without an Ed25519 check (see the module's docstring). `index_serials`
+    bounds the serials held, about 220 bytes each with their digests.
     """
 
     def __init__(self, records: Records, *, cache_s: float, index_serials: int = 200_000) -> None:
