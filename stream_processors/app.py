@@ -26,6 +26,7 @@ from records.session import connect
 from records.store import RecordWriter
 from stream_processors.analytics import ScanAnalytics
 from stream_processors.authority import AuthorityIngest, TrustListIngest
+from stream_processors.handler import NoTrustListYet
 from stream_processors.ingest import BatchIngest
 from stream_processors.outcomes import Message, Metrics, Refuser, SendBytes
 from stream_processors.scans import ScanIngest
@@ -160,6 +161,8 @@ async def _until_done(handler: Handler, message: Message) -> None:
         try:
             await handler(message)
             return
+        except NoTrustListYet as waiting:  # expected at start-up: no traceback
+            log.warning("%s; trying again in %.1f s", waiting, backoff)
         except Exception:  # a passing failure of Cassandra or Kafka: retry the same message
             log.exception(
                 "handling %s/%d@%d failed; retrying in %.1f s",
@@ -168,8 +171,8 @@ async def _until_done(handler: Handler, message: Message) -> None:
                 message.offset,
                 backoff,
             )
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
 async def _metrics_report(app: faust.App, metrics: Metrics) -> dict[str, Any]:

@@ -11,11 +11,19 @@ from stream_processors.outcomes import Message, Metrics, Refuser
 from stream_processors.trust import TrustHolder
 
 
-async def verified(message: Message, trust: TrustHolder) -> EventVerification | str:
-    """The event's verification, or why there is none to be had (no trust list yet)."""
+class NoTrustListYet(Exception):
+    """Nothing can be judged before the first trust list is stored. That passes (the list
+    and the first events are published together, on different topics), so the message is
+    tried again rather than refused: a refusal would strand it among the dead letters."""
+
+
+async def verified(message: Message, trust: TrustHolder) -> EventVerification:
+    """The event's verification; raises NoTrustListYet while there is no list to judge by."""
     current = trust.current or await trust.refresh()
     if current is None:
-        return "no trust list has been published yet"
+        raise NoTrustListYet(
+            f"{message.topic}/{message.partition}@{message.offset} waits for the first trust list"
+        )
     verdict = verify_event(message.value, trust=current)
     if verdict.reason is Reason.UNKNOWN_KEY:  # a newer list may name the key
         newer = await trust.refresh()
@@ -36,9 +44,6 @@ class SignedHandler:
     async def authenticated(self, message: Message) -> Event | None:
         """The verified event, or None once the message is refused with the reason."""
         verdict = await verified(message, self.trust)
-        if isinstance(verdict, str):
-            await self.refuse(message, Reason.UNKNOWN_KEY.value, verdict)
-            return None
         if not verdict.genuine or verdict.event is None:
             await self.refuse(message, verdict.reason.value, verdict.detail)
             return None

@@ -185,8 +185,9 @@ class Pipeline:
         self.send(topic, event.topic_key(), data)
         return data
 
-    def publish_authority_setup(self) -> None:
-        """The trust list, the producer, its product and the product's 4★ certification."""
+    def publish_authority_setup(self, *, list_after: float | None = None) -> None:
+        """The trust list, the producer, its product and the product's 4★ certification.
+        The list goes first, unless `list_after` seconds after the events."""
         w = self.world
         office = AuthorityPublisher(
             self.settings.kafka_bootstrap,
@@ -194,8 +195,9 @@ class Pipeline:
             trust_topic=self.topics["trust"],
         )
         try:
-            office.trust_list(w.trust_list_bytes())
-            office.flush()  # the list first: the events below are checked against it
+            if list_after is None:
+                office.trust_list(w.trust_list_bytes())
+                office.flush()  # the list first: the events below are checked against it
             office.event(w.provincial, producer_registration())
             office.event(w.provincial, product_registration())
             office.event(
@@ -205,6 +207,10 @@ class Pipeline:
                 ),
             )
             assert office.flush() == 3
+            if list_after is not None:
+                time.sleep(list_after)
+                office.trust_list(w.trust_list_bytes())
+                office.flush()
         finally:
             office.close()
         wait_for(

@@ -48,6 +48,19 @@ def pipeline(stack_settings, tmp_path_factory):
         running.close()
 
 
+def test_events_that_arrive_before_the_first_trust_list_wait_for_it(
+    stack_settings, tmp_path_factory
+):
+    early = Pipeline(stack_settings, tmp_path_factory.mktemp("early"), World())
+    try:
+        early.start_worker()
+        early.publish_authority_setup(list_after=3.0)  # waits until the certification is stored
+        assert early.metrics()["refused"] == {}
+        assert "waits for the first trust list" in early.log_file.read_text()
+    finally:
+        early.close()
+
+
 def test_a_batch_becomes_a_sealed_chain_with_one_row_per_unit(pipeline: Pipeline):
     w, lot = pipeline.world, "L2503OK001"
     first, second = packed(w, 30, lot), packed(w, 20, lot)
