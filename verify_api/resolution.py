@@ -363,13 +363,6 @@ def _finding_out(finding: Finding) -> FindingOut:
 # The views below are the same for many scans and immutable, so each is built once.
 
 
-@functools.lru_cache(maxsize=64)
-def _trust_list_out(
-    version: int, issued_at: datetime, next_update: datetime, stale: bool
-) -> TrustListOut:
-    return TrustListOut(version=version, issued_at=issued_at, next_update=next_update, stale=stale)
-
-
 @functools.lru_cache(maxsize=4_096)
 def _signer_out(key_id: str, status: KeyStatus, producer_id: str, authority_id: str) -> SignerOut:
     return SignerOut(
@@ -415,12 +408,7 @@ def _head(
             printed_stars=label.batch.stars,
             key_id=label.batch.key_id,
         ),
-        "trust_list": _trust_list_out(
-            verification.trust_list.version,
-            verification.trust_list.issued_at,
-            verification.trust_list.next_update,
-            verification.trust_list.stale,
-        ),
+        "trust_list": TrustListOut.of(verification.trust_list),
         "checked_at": now,
     }
 

@@ -7,6 +7,7 @@ a field without the API's clients noticing.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -182,12 +183,15 @@ class TrustListOut(_Out):
 
     @classmethod
     def of(cls, fresh: Freshness) -> TrustListOut:
-        return cls(
-            version=fresh.version,
-            issued_at=fresh.issued_at,
-            next_update=fresh.next_update,
-            stale=fresh.stale,
-        )
+        """One view per list and staleness (every resolution carries one): built once."""
+        return _trust_list_out(fresh.version, fresh.issued_at, fresh.next_update, fresh.stale)
+
+
+@functools.lru_cache(maxsize=64)
+def _trust_list_out(
+    version: int, issued_at: datetime, next_update: datetime, stale: bool
+) -> TrustListOut:
+    return TrustListOut(version=version, issued_at=issued_at, next_update=next_update, stale=stale)
 
 
 class Links(_Out):
