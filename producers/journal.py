@@ -100,8 +100,9 @@ def connect(path: Path) -> sqlite3.Connection:
             connection.executescript(
                 f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
             )
-        for older in range(max(version, 1), SCHEMA_VERSION):
-            _upgrade(connection, older)
+        else:
+            for older in range(version, SCHEMA_VERSION):
+                _upgrade(connection, older)
     except sqlite3.Error as exc:
         raise StationError(f"cannot open the station journal {path}: {exc}") from None
     return connection
@@ -109,11 +110,10 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def _upgrade(connection: sqlite3.Connection, version: int) -> None:
     """One step up, in one transaction; a station that started it first has done it already."""
-    connection.execute("BEGIN IMMEDIATE")
-    if connection.execute("PRAGMA user_version").fetchone()[0] == version:
-        connection.execute(_UPGRADES[version])
-        connection.execute(f"PRAGMA user_version={version + 1}")
-    connection.execute("COMMIT")
+    with transaction(connection):
+        if connection.execute("PRAGMA user_version").fetchone()[0] == version:
+            connection.execute(_UPGRADES[version])
+            connection.execute(f"PRAGMA user_version={version + 1}")
 
 
 @contextmanager
