@@ -101,6 +101,9 @@ class KafkaEvents:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._producer is not None:
             await self._producer.stop()  # sends what is batched
+        if left := self._queue.qsize():  # Kafka never came, or did not take them in time
+            self.counters.dropped += left
+            log.warning("stopping with %d scan event(s) not sent: dropped", left)
 
     def offer(self, scan: ScanRecorded) -> None:
         try:

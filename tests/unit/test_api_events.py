@@ -1,5 +1,6 @@
-"""With Kafka unreachable, consumers' scans are dropped and counted, never waited for, and an
-inspector's finding is refused so the app can send it again."""
+"""With Kafka unreachable, consumers' scans are dropped and counted (those still queued when
+the API stops included), never waited for, and an inspector's finding is refused so the app
+can send it again."""
 
 from __future__ import annotations
 
@@ -49,5 +50,7 @@ def test_without_kafka_scans_are_dropped_and_findings_refused_at_once():
         with pytest.raises(EventsUnavailable):
             await events.deliver(finding)
         await asyncio.wait_for(events.stop(), 10)
+        # the three still queued when the API stops are counted too, not lost silently
+        assert (events.counters.dropped, events.counters.sent) == (5, 0)
 
     asyncio.run(scenario())
