@@ -301,8 +301,9 @@ def load(
     pid: int,
     port: int,
     args: argparse.Namespace,
-) -> tuple[dict[str, list[Run]], Series]:
-    """Peak rounds with wrk (kinds in turn), then the paced runs in turn."""
+) -> tuple[dict[str, list[Run]], dict[str, float], Series]:
+    """Peak rounds with wrk (kinds in turn), then the paced runs in turn: the rounds, the
+    median peak of each kind, and the paced runs."""
     script = folder / "paths.lua"
     for kind in KINDS:  # warm up: caches, JIT of Cassandra's read path, connections
         wrk(base, folder / f"{kind}.txt", script, KINDS[kind], 3, pid)
@@ -330,7 +331,7 @@ def load(
             series[name].append(
                 asyncio.run(paced("127.0.0.1", port, files[kind], KINDS[kind], rate, 15))
             )
-    return runs, series
+    return runs, peak, series
 
 
 def main() -> None:
@@ -386,14 +387,12 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
 
             with placed(cores, settings):
-                runs, paced_runs = load(base, folder, files, server.pid, port, args)
+                runs, peak, paced_runs = load(base, folder, files, server.pid, port, args)
         finally:
             if server is not None and server.poll() is None:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=30)
             pipeline.close()
-
-    peak = {kind: statistics.median(r.rate for r in runs[kind]) for kind in KINDS}
 
     def line(kind: str, label: str) -> str:
         p50 = statistics.median(r.p50_ms for r in runs[kind])
