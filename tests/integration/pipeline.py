@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import signal
 import socket
@@ -66,14 +67,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 60.0) -> T:
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout_s: float = 60.0,
+    explain: Callable[[], str] | None = None,
+) -> T:
+    """`explain` adds what was going on to the failure (a worker's state and log)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = probe()
         if found:
             return found
         time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+    context = f"\n{explain()}" if explain else ""
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{context}")
 
 
 class Pipeline:
@@ -147,6 +155,15 @@ class Pipeline:
         return {key.rsplit("/", 1)[0] for key in lag["lag"]} >= set(self.topics.values()) - (
             written_only
         )
+
+    def diagnosis(self) -> str:
+        """The worker's metrics (what it consumed, per partition) and the end of its log."""
+        try:
+            metrics = json.dumps(self.metrics(), indent=1, default=str)
+        except httpx.HTTPError as exc:
+            metrics = f"(no metrics: {exc!r})"
+        log = self.log_file.read_text(errors="replace").splitlines()[-60:]
+        return f"worker metrics: {metrics}\nworker log, last lines:\n" + "\n".join(log)
 
     def metrics(self) -> dict[str, Any]:
         response = httpx.get(f"http://127.0.0.1:{self.web_port}/ocop/metrics", timeout=5)

@@ -75,7 +75,7 @@ def raised(pipeline: Pipeline, serial: str, kind: AlertKind) -> set[str]:
         kinds = alerts(pipeline, serial)
         return kinds if kind in kinds else None
 
-    return wait_for(f"a {kind} alert", found)
+    return wait_for(f"a {kind} alert", found, explain=pipeline.diagnosis)
 
 
 def processed(pipeline: Pipeline, serial: str, count: int) -> None:
