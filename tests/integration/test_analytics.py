@@ -81,7 +81,8 @@ def raised(pipeline: Pipeline, serial: str, kind: AlertKind) -> set[str]:
 def processed(pipeline: Pipeline, serial: str, count: int) -> None:
     unit = identifiers.unit_key(PRODUCT, serial)
     wait_for(f"{count} scans of {serial}",
-             lambda: pipeline.scan_summary(unit).count >= count)  # fmt: skip
+             lambda: pipeline.scan_summary(unit).count >= count,
+             explain=pipeline.diagnosis)  # fmt: skip
 
 
 def test_impossible_travel_but_not_a_short_hop(pipeline: Pipeline):
