@@ -147,3 +147,30 @@ def certification_state(
     if at >= latest.valid_until:
         return CertificationState(CertificationStatus.EXPIRED, latest)
     return CertificationState(CertificationStatus.IN_FORCE, latest)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What a printed star claim is judged against at one moment: the certification that
+    applies then, and the most stars the product ever held up to then (0 if none)."""
+
+    state: CertificationState
+    most_stars: int
+
+
+NEVER_CERTIFIED = Standing(CertificationState(CertificationStatus.NONE), 0)
+"""The standing of a product its producer never held a certification of."""
+
+
+def standing(
+    awards: Iterable[StarCertification],
+    revocations: Mapping[str, CertificationRevocation],
+    at: datetime,
+) -> Standing:
+    """`awards` must be one producer's certifications of one product: another producer's
+    rating of the same product key is not its labels' rating."""
+    awards = list(awards)
+    return Standing(
+        certification_state(awards, revocations, at),
+        max((award.stars for award in awards if award.valid_from <= at), default=0),
+    )

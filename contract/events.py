@@ -322,6 +322,13 @@ class ScanRecorded(_SeenUnit):
     reason: Reason
     scanner: ScannerKind
     device: DeviceHash | None = None
+    """A keyed hash of the device id the client sent (an app's header or the page's cookie):
+    the client's word, so it never counts as independent evidence on its own."""
+    client: DeviceHash | None = None
+    """A keyed hash of the network the request came from (the source address, or the
+    X-Forwarded-For entry a trusted proxy added): what tells independent clients apart, since
+    one client can send any headers, cookies and claimed places it likes. None for scans
+    recorded before it existed."""
 
 
 class InspectionVerdict(StrEnum):

@@ -194,6 +194,12 @@ def vietnam_date(moment: datetime) -> date:
 def decode_label(text: str) -> SignedLabel:
     """Parses a label URL, refusing anything but the one canonical spelling of a label.
 
+    Only what the producer signed is parsed and checked: the path, and the query's four
+    signed pairs, each exactly once and in their order. Any other key=value pair is ignored,
+    wherever it stands: GS1 data attributes (`17=` an expiry date) and the tracking pairs
+    messaging apps and shops append (`utm_source=`, `fbclid=`) are not part of the label, so
+    they can neither spoil a genuine label nor vouch for a forged one.
+
     Raises MalformedLabel naming the defective part (one, even if several are bad).
     """
     if len(text) > MAX_URL_LENGTH:
@@ -211,11 +217,11 @@ def decode_label(text: str) -> SignedLabel:
         )
     key_scheme, key, escaped_lot, serial = segments[0], segments[1], segments[3], segments[5]
     lot = _check(LabelDefect.BAD_LOT, gs1.dl_unescape, escaped_lot)
-    values = _query(query)
+    values, signed_query = _query(query)
     batch = _batch(host, f"/{key_scheme}/{key}", lot, values["13"], values["s"], values["k"])
     signature = _check(LabelDefect.BAD_SIGNATURE_ENCODING, decode_signature, values["sig"])
     label = SignedLabel(batch, serial, signature)
-    if label.url != text:
+    if label.url != f"https://{location}?{signed_query}":
         raise MalformedLabel(
             LabelDefect.NOT_CANONICAL, "not the canonical spelling of a label (escapes or case)"
         )
@@ -239,13 +245,21 @@ def _batch(
     )
 
 
-def _query(query: str) -> dict[str, str]:
-    pairs = [part.partition("=") for part in query.split("&")]
-    if tuple(key for key, _, _ in pairs) != _QUERY_KEYS or any(not eq for _, eq, _ in pairs):
+def _query(query: str) -> tuple[dict[str, str], str]:
+    """The signed pairs' values, and the query as the producer signed it (those pairs alone)."""
+    signed = [
+        (key, eq, value)
+        for key, eq, value in (part.partition("=") for part in query.split("&"))
+        if key in _QUERY_KEYS
+    ]
+    if tuple(key for key, _, _ in signed) != _QUERY_KEYS or any(not eq for _, eq, _ in signed):
         raise MalformedLabel(
-            LabelDefect.BAD_QUERY, "query must be ?13=<YYMMDD>&s=<stars>&k=<key id>&sig=<signature>"
+            LabelDefect.BAD_QUERY,
+            "query must have 13=<YYMMDD>&s=<stars>&k=<key id>&sig=<signature>, each once, "
+            "in that order",
         )
-    return {key: value for key, _, value in pairs}
+    values = {key: value for key, _, value in signed}
+    return values, "&".join(f"{key}={value}" for key, _, value in signed)
 
 
 def _check(defect: LabelDefect, validate: Callable[[T], R], value: T) -> R:

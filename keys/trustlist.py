@@ -28,8 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from contract.certification import (
     CertificationRevocation,
     CertificationState,
+    Standing,
     StarCertification,
-    certification_state,
+    standing,
 )
 from contract.encoding import decode_model, model_bytes
 from contract.errors import ContractError, build
@@ -229,7 +230,11 @@ class TrustList:
         self, product_key: str, producer_id: str, at: datetime
     ) -> CertificationState:
         """The producer's certification of the product that applies at `at`."""
-        return certification_state(
+        return self.standing(product_key, producer_id, at).state
+
+    def standing(self, product_key: str, producer_id: str, at: datetime) -> Standing:
+        """What the producer's star claims on the product are judged against at `at`."""
+        return standing(
             self._by_product.get((product_key, producer_id), ()),
             self._certification_revocations,
             at,

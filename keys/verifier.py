@@ -13,7 +13,8 @@ set early enough, and online, the scan analytics finding codes that were never p
 
 Star claims are judged NOW (at verification), not at packing: consumers and inspectors need
 the current status, and an expired or revoked rating makes the printed logo outdated. The
-status on the packing day is given as a fact beside it.
+judgement is contract.claims.judge_claim, the same one the verify API and the processors
+make. The status on the packing day is given as a fact beside it.
 
 Anything unexpected raises rather than returns: no code path produces GENUINE by default.
 """
@@ -33,6 +34,7 @@ from contract.certification import (
     CertificationStatus,
     StarCertification,
 )
+from contract.claims import judge_claim
 from contract.errors import ContractError
 from contract.events import (
     BatchEvent,
@@ -166,21 +168,22 @@ def verify_label(text: str, *, trust: TrustList, now: datetime | None = None) ->
     verification = authenticate_label(text, trust=trust, now=now)
     if not verification.genuine:
         return verification
-    # 5. The star claim against the certification in force now.
+    # 5. The star claim against the producer's certifications now (contract.claims, the
+    #    one judgement every verifier makes).
     label, certificate = verification.label, verification.producer
     assert label is not None  # an authentic label has both
     assert certificate is not None
     batch = label.batch
-    state = trust.certification_state(batch.product_key, certificate.producer_id, now)
+    now_standing = trust.standing(batch.product_key, certificate.producer_id, now)
     when_packed = trust.certification_state(
         batch.product_key, certificate.producer_id, batch.packing_window()[0]
     ).status
-    reason, detail = _judge_claim(batch.stars, state, batch.product_key, certificate.producer_id)
+    claim = judge_claim(batch.stars, now_standing)
     return replace(
         verification,
-        reason=reason,
-        detail=detail,
-        certification=state,
+        reason=claim.reason,
+        detail=claim.detail,
+        certification=now_standing.state,
         certification_when_packed=when_packed,
     )
 
@@ -240,34 +243,6 @@ def authenticate_label(
             Reason.KEY_REVOKED, detail, fresh, label, producer=certificate, key=key
         )
     return LabelVerification(Reason.GENUINE, detail, fresh, label, producer=certificate, key=key)
-
-
-def _judge_claim(
-    stars: int, state: CertificationState, product_key: str, producer_id: str
-) -> tuple[Reason, str]:
-    award = state.certification
-    if stars == 0:
-        return Reason.GENUINE, "the label makes no star claim"
-    if award is None:
-        return Reason.NO_CERTIFICATION, f"no certification of {product_key} for {producer_id}"
-    span = f"valid {award.valid_from:%Y-%m-%d} to {award.valid_until:%Y-%m-%d}"
-    if state.status is CertificationStatus.REVOKED:
-        assert state.revocation is not None
-        return Reason.CERTIFICATION_REVOKED, (
-            f"certificate {award.certificate_no} revoked from "
-            f"{state.revocation.effective_at:%Y-%m-%d} by {state.revocation.decision_no}: "
-            f"{state.revocation.reason}"
-        )
-    if state.status is not CertificationStatus.IN_FORCE:
-        return Reason.CERTIFICATION_EXPIRED, f"certificate {award.certificate_no} {span}"
-    if stars > award.stars:
-        return Reason.STARS_EXCEED_CERTIFICATION, (
-            f"label claims {stars}★, certificate {award.certificate_no} awards {award.stars}★"
-        )
-    return Reason.GENUINE, (
-        f"{award.product_name}: {award.stars}★ ({award.evaluation_level}), certificate "
-        f"{award.certificate_no}, {span}"
-    )
 
 
 def verify_event(

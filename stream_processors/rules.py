@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from contract import identifiers
-from contract.certification import CertificationState, CertificationStatus
+from contract.certification import NEVER_CERTIFIED, Standing
+from contract.claims import judge_claim
 from contract.events import (
     BatchClosed,
     BatchEvent,
@@ -52,8 +53,8 @@ class Facts:
 
     product: Product | None = None
     """The registered product of a BatchOpened."""
-    rating: CertificationState | None = None
-    """The product's certification at the time of a UnitsPacked."""
+    standing: Standing | None = None
+    """The producer's certifications of the product at the time of a UnitsPacked."""
     label_key_producer: str | None = None
     """Whose key (by the trust list) signed the labels of a UnitsPacked."""
 
@@ -154,21 +155,10 @@ def _pack(state: BatchState, event: UnitsPacked, facts: Facts, seq: int) -> Outc
             "label_key_not_producers",
             f"labels signed by key {event.key_id}, which is not a key of {state.producer_id}",
         )
-    if event.stars:
-        rating = facts.rating
-        if rating is None or rating.status is not CertificationStatus.IN_FORCE:
-            status = rating.status.value if rating else CertificationStatus.NONE.value
-            raise Refusal(
-                "no_certification",
-                f"labels claim {event.stars}★ but the product's certification is {status}",
-            )
-        assert rating.certification is not None  # in force means there is one
-        if event.stars > rating.certification.stars:
-            raise Refusal(
-                "stars_exceed_certification",
-                f"labels claim {event.stars}★, the product is certified "
-                f"{rating.certification.stars}★ ({rating.certification.certificate_no})",
-            )
+    # the labels' star claim must hold when they are packed: the one judgement of a claim
+    claim = judge_claim(event.stars, facts.standing or NEVER_CERTIFIED)
+    if not claim.holds:
+        raise Refusal(claim.reason.value, f"labels claim {event.stars}★: {claim.detail}")
     units = tuple(
         Unit(
             unit_key=identifiers.unit_key(state.product_key, serial),

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -107,10 +109,49 @@ class Caller:
     """An app's X-Device-Id, else the consumer page's cookie; only if well formed."""
     inspector: Inspector | None
     """Set when the request carries a valid inspector token."""
+    network: str | None
+    """Where the request came from, as one independent client: the source address (an IPv6
+    address by its /64, which one subscriber usually holds whole), or, when the source is a
+    trusted proxy (`ApiSettings.trusted_proxies`), the nearest X-Forwarded-For entry that is
+    not one. Never the client's own word: headers from anyone else are ignored."""
+
+
+def client_network(request: Request, trusted: Sequence[IPv4Network | IPv6Network]) -> str | None:
+    peer = request.client.host if request.client else None
+    hops = [peer] if peer else []
+    if trusted and peer and _within(peer, trusted):
+        forwarded = request.headers.get("x-forwarded-for", "")
+        hops = [peer, *reversed([hop.strip() for hop in forwarded.split(",") if hop.strip()])]
+    for hop in hops:  # nearest first: each proxy appends the address it saw
+        if not _within(hop, trusted):
+            return _network(hop)
+    return _network(hops[-1]) if hops else None
+
+
+def _within(address: str, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _network(address: str) -> str:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return address[:64]  # not an address (a test client's name): itself
+    if isinstance(ip, IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 async def read_caller(request: Request, store: Store) -> Caller:
     """The caller of a request; the Digital Link routes call it directly (see resolve.py)."""
+    services: Services = request.app.state.services
+    trusted_proxies = services.settings.trusted_proxies
     query = request.query_params
     place = PlaceQuery()
     if any(name in query for name in PLACE_PARAMETERS):
@@ -125,6 +166,7 @@ async def read_caller(request: Request, store: Store) -> Caller:
         location=place.location(),
         device_id=device if device is not None and _DEVICE_ID.fullmatch(device) else None,
         inspector=await _authenticated(request.headers.get("authorization"), store),
+        network=client_network(request, trusted_proxies),
     )
 
 

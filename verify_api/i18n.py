@@ -1,9 +1,8 @@
 """The consumer page's words in Vietnamese and English.
 
-Verdict sentences live beside their codes (contract.verdict, verify_api.findings,
-verify_api.errors); here are the page's headings and labels. Both languages must have the
-same keys (a unit test checks), and the templates fail on a missing one rather than print
-nothing.
+Verdict sentences live beside their codes (contract.verdict, verify_api.errors); here are
+the page's headings and labels. Both languages must have the same keys (a unit test checks),
+and the templates fail on a missing one rather than print nothing.
 """
 
 from __future__ import annotations

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from contract.certification import (
-    CertificationRevocation,
     CertificationState,
     CertificationStatus,
+    Standing,
     StarCertification,
     certification_state,
+    standing,
 )
 from records.rows import StoredCertification
-from verify_api.schemas import CertificateOut, RatingChange, RatingEvent, RevocationOut, StarsOut
+from verify_api import views
+from verify_api.schemas import RatingChange, RatingEvent, StarsOut
 
 _INSTANT = timedelta(microseconds=1)
 _DAWN = datetime.min.replace(tzinfo=UTC)
@@ -38,9 +40,9 @@ class Rating:
     out or is revoked, so the resolver works it out once per stretch and every scan in that
     stretch shares it (`rating_at`, `holds`)."""
 
-    state: CertificationState
-    most_stars: int
-    """The most stars the product ever held (0 if none)."""
+    standing: Standing
+    """The certification that applies, and the most stars the product ever held: what the
+    label's claim is judged against (contract.claims)."""
     history: list[RatingEvent]
     since: datetime
     until: datetime
@@ -48,20 +50,15 @@ class Rating:
     revoked."""
     _stars: dict[int, StarsOut] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def state(self) -> CertificationState:
+        return self.standing.state
+
     def stars(self, printed: int) -> StarsOut:
         """The printed stars beside this rating, built once per printed count."""
         view = self._stars.get(printed)
         if view is None:
-            state = self.state
-            in_force = state.status is CertificationStatus.IN_FORCE
-            view = self._stars[printed] = StarsOut(
-                printed=printed,
-                current=state.certification.stars if in_force and state.certification else 0,
-                status=state.status,
-                certificate=state.certification and certificate_out(state.certification),
-                revocation=state.revocation and revocation_out(state.revocation),
-                history=self.history,
-            )
+            view = self._stars[printed] = views.stars_out(self, printed)
         return view
 
     def holds(self, at: datetime) -> bool:
@@ -80,8 +77,11 @@ def rating_at(stored: Sequence[StoredCertification], at: datetime) -> Rating:
         if moment is not None
     ]
     return Rating(
-        state=state_at(stored, at),
-        most_stars=most_stars_ever(stored, at),
+        standing=standing(
+            [s.certification for s in stored],
+            {s.certification.certificate_no: s.revocation for s in stored if s.revocation},
+            at,
+        ),
         history=history(stored, at),
         since=max((moment for moment in changes if moment <= at), default=_DAWN),
         until=min((moment for moment in changes if moment > at), default=_NEVER),
@@ -101,13 +101,6 @@ def state_at(stored: Sequence[StoredCertification], at: datetime) -> Certificati
         [s.certification for s in stored],
         {s.certification.certificate_no: s.revocation for s in stored if s.revocation},
         at,
-    )
-
-
-def most_stars_ever(stored: Sequence[StoredCertification], now: datetime) -> int:
-    """The highest rating the product ever held up to now (0 if none)."""
-    return max(
-        (s.certification.stars for s in stored if s.certification.valid_from <= now), default=0
     )
 
 
@@ -151,26 +144,3 @@ def _change(replaced: StarCertification | None, award: StarCertification) -> Rat
 
 def _event(change: RatingChange, at: datetime, award: StarCertification) -> RatingEvent:
     return RatingEvent(change=change, at=at, certificate_no=award.certificate_no, stars=award.stars)
-
-
-def certificate_out(award: StarCertification) -> CertificateOut:
-    return CertificateOut(
-        certificate_no=award.certificate_no,
-        decision_no=award.decision_no,
-        stars=award.stars,
-        score=format(award.score.normalize(), "f"),
-        evaluation_level=award.evaluation_level.value,
-        authority_id=award.authority_id,
-        issued_at=award.issued_at,
-        valid_from=award.valid_from,
-        valid_until=award.valid_until,
-    )
-
-
-def revocation_out(revocation: CertificationRevocation) -> RevocationOut:
-    return RevocationOut(
-        decision_no=revocation.decision_no,
-        reason=revocation.reason,
-        issued_at=revocation.issued_at,
-        effective_at=revocation.effective_at,
-    )

@@ -8,7 +8,6 @@ nothing, so a missing fact is a failing test, not a silently blank line.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable
 from datetime import date, datetime
 
@@ -20,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from contract.label import VIETNAM_TIME
 from contract.verdict import Lang
 from verify_api.errors import ErrorCode
+from verify_api.facts import Memory
 from verify_api.i18n import STRINGS
 from verify_api.negotiation import language, wants_json
 from verify_api.schemas import ErrorBody, Resolution
@@ -61,6 +61,9 @@ _SLOT = Markup("<!--unit-->")
 """Where the unit's part goes in a rendered frame. Autoescaping turns any "<" a fact holds
 into "&lt;", so no value shown on the page can spell it."""
 
+FRAME_OVERHEAD = 600
+"""Bytes of a held frame besides its text: its key, tuple and two str headers."""
+
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
 """A verdict is about now (ratings lapse, scans are counted): never cached, per language."""
 
@@ -68,14 +71,14 @@ NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
 class Pages:
     """Renders the consumer page. All of it but the unit's own part (its scans, serial and
     the time of checking) is the same for every unit of a batch with the same findings, while
-    the resolver holds the facts: that frame is rendered once per language and kept, split
-    at the slot the unit's part is rendered into. The key (from the resolver) names the
-    cached objects themselves, so a frame can never outlive the facts it shows.
+    the resolver holds the facts: that frame is rendered once per language and held in the
+    facts' memory (under its one budget), split at the slot the unit's part is rendered into.
+    The key (from the resolver) names the held facts by generation, so a frame can never be
+    served for newer facts.
     """
 
-    def __init__(self, held: int = 1_000) -> None:
-        self.held = held
-        self._frames: OrderedDict[Hashable, tuple[str, str]] = OrderedDict()
+    def __init__(self, memory: Memory) -> None:
+        self.memory = memory
 
     def render(
         self, resolution: Resolution, facts_key: Hashable | None, lang: Lang, switch_href: str
@@ -89,14 +92,15 @@ class Pages:
         if facts_key is not None:  # else the facts are not the resolver's cached ones
             findings = tuple(f.reason for f in r.findings)
             notices = tuple((n.vi, n.en) for n in r.notices)
-            key = (lang, facts_key, r.category, findings, notices)
-        if key is not None and (held := self._frames.get(key)) is not None:
-            return held
+            key = ("frame", lang, facts_key, r.category, findings, notices)
+        if key is not None and (held := self.memory.peek(key)) is not None:
+            frame: tuple[str, str] = held.value
+            return frame
         before, after = _RESOLUTION.render(r=r, t=STRINGS[lang], lang=lang, unit=_SLOT).split(_SLOT)
         if key is not None:
-            self._frames[key] = (before, after)
-            if len(self._frames) > self.held:
-                self._frames.popitem(last=False)
+            # characters of Vietnamese text are mostly 1-2 bytes in CPython's str
+            weight = 2 * (len(before) + len(after)) + FRAME_OVERHEAD
+            self.memory.put(key, (before, after), weight=weight, ttl_s=float("inf"))
         return before, after
 
 

@@ -7,7 +7,6 @@ a field without the API's clients noticing.
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -19,10 +18,9 @@ from contract.certification import CertificationStatus
 from contract.events import InspectionVerdict, InspectorRole, Location
 from contract.fields import Text
 from contract.label import LabelDefect
-from contract.verdict import Category, Reason
+from contract.verdict import Category, Level, Reason
 from keys.chain import ChainDefect
-from keys.trustlist import Freshness, KeyStatus
-from verify_api.findings import ApiReason, Level
+from keys.trustlist import KeyStatus
 
 Short = Annotated[str, Field(max_length=300)]
 Code = Annotated[str, Field(max_length=1024)]
@@ -38,7 +36,7 @@ class Sentences(_Out):
 
 
 class FindingOut(_Out):
-    reason: Reason | ApiReason
+    reason: Reason
     level: Level
     sentence: Sentences
 
@@ -181,18 +179,6 @@ class TrustListOut(_Out):
     next_update: datetime
     stale: bool
 
-    @classmethod
-    def of(cls, fresh: Freshness) -> TrustListOut:
-        """One view per list and staleness (every resolution carries one): built once."""
-        return _trust_list_out(fresh.version, fresh.issued_at, fresh.next_update, fresh.stale)
-
-
-@functools.lru_cache(maxsize=64)
-def _trust_list_out(
-    version: int, issued_at: datetime, next_update: datetime, stale: bool
-) -> TrustListOut:
-    return TrustListOut(version=version, issued_at=issued_at, next_update=next_update, stale=stale)
-
 
 class Links(_Out):
     certifications: Short
@@ -203,7 +189,7 @@ class Resolution(_Out):
     """The verdict on one code and the facts it rests on; the consumer page shows the same."""
 
     level: Level
-    reason: Reason | ApiReason
+    reason: Reason
     category: Category
     sentence: Sentences
     detail: Annotated[str, Field(max_length=2000)]
@@ -257,7 +243,7 @@ class InspectionIn(BaseModel):
 class InspectionAccepted(_Out):
     event_id: UUID
     recorded_at: datetime
-    reason: Reason | ApiReason
+    reason: Reason
     """What verification answered for the code, as recorded with the finding."""
     level: Level
 

@@ -15,7 +15,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
@@ -26,8 +26,9 @@ from records.rows import AlertRow, Inspection, Inspector
 from records.session import connect
 from records.store import RecordReader
 from verify_api.events import EventSink, KafkaEvents
+from verify_api.facts import Facts, Memory, Records
 from verify_api.rendering import Pages
-from verify_api.resolution import Records, Resolved, Resolver
+from verify_api.resolution import Resolved, Resolver
 from verify_api.settings import ApiSettings
 from verify_api.trustcache import NoTrustList, TrustCache
 
@@ -56,7 +57,7 @@ class Services:
     events: EventSink
     device_key: bytes
     close: Callable[[], Awaitable[None]]
-    pages: Pages = field(default_factory=Pages)
+    pages: Pages
 
     async def resolve(self, text: str, now: datetime) -> Resolved:
         """Raises NoTrustList when there is none to judge with."""
@@ -76,6 +77,14 @@ class Services:
             return None
         return hmac.new(self.device_key, device_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
+    def client_hash(self, network: str | None) -> str | None:
+        """A keyed hash of the client's network, kept apart from device hashes (another
+        prefix), so that neither can be matched to the other or to an address."""
+        if network is None:
+            return None
+        message = f"network {network}".encode()
+        return hmac.new(self.device_key, message, hashlib.sha256).hexdigest()
+
     def record_scan(
         self,
         resolved: Resolved,
@@ -86,8 +95,11 @@ class Services:
         province: str | None,
         location: Location | None,
         device_id: str | None,
+        network: str | None,
     ) -> None:
-        """Queue the scan event, naming the unit only if the code is authentically ours."""
+        """Queue the scan event, naming the unit only if the code is authentically ours.
+        `network` is where the request came from (deps.Caller.network): what analytics
+        count as one independent client, whatever device ids and places it claims."""
         signer = resolved.resolution.signer
         batch_id, serial = resolved.unit or (None, None)
         self.events.offer(
@@ -103,6 +115,7 @@ class Services:
                 reason=resolved.scan_reason,
                 scanner=scanner,
                 device=self.device_hash(device_id),
+                client=self.client_hash(network),
             )
         )
 
@@ -125,6 +138,7 @@ async def open_services(settings: ApiSettings) -> Services:
         await trust.get()
     except NoTrustList:
         log.warning("no trust list is stored yet: codes get 503 until one is published")
+    memory = Memory(settings.facts_memory_mb * 1024 * 1024)
     if settings.device_salt is not None:
         device_key = settings.device_salt.get_secret_value().encode("utf-8")
     else:  # development only (settings refuse this elsewhere): hashes change on restart
@@ -138,12 +152,9 @@ async def open_services(settings: ApiSettings) -> Services:
         settings=settings,
         store=reader,
         trust=trust,
-        resolver=Resolver(
-            reader,
-            cache_s=settings.record_cache_s,
-            index_serials=settings.packed_index_serials,
-        ),
+        resolver=Resolver(Facts(reader, memory, cache_s=settings.record_cache_s)),
         events=events,
         device_key=device_key,
         close=close,
+        pages=Pages(memory),
     )

@@ -9,6 +9,7 @@ device id is behind a stored scan.
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
 from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -44,12 +45,20 @@ class ApiSettings(ConnectionSettings):
         description="how long product, producer, certification and batch facts are reused; "
         "a revocation or recall shows at most this much later (0: read every time)",
     )
-    packed_index_serials: int = Field(
-        200_000,
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description="reverse proxies whose X-Forwarded-For is believed (addresses or "
+        'networks, as JSON: ["127.0.0.1/32"]); a request from anywhere else is its own '
+        "client, whatever it says it forwards. Each client is one voice in scan analytics",
+    )
+    facts_memory_mb: int = Field(
+        256,
         ge=0,
-        description="packed serials held from cached batch chains, with their labels' digests, "
-        "so that a scan of a packed unit needs no read of the units table and no signature "
-        "check (about 220 bytes each; 0: always read and check)",
+        description="the one memory budget of the facts scans share (verify_api.facts): "
+        "products, producers, batches with their chains' packed serials and label digests, "
+        "and the consumer page's rendered frames. A batch is indexed by serial while its "
+        "index takes at most a quarter of it (about 200 bytes a serial): such a unit's scan "
+        "needs no read of the units table and no signature check (0: hold nothing)",
     )
     rate_limit_per_s: float = Field(
         5.0, ge=0, description="sustained requests per second per client address; 0: no limit"

@@ -8,7 +8,6 @@ head: a new record is a new head, and every unit of a batch shares one story.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,8 +22,7 @@ from contract.events import (
     decode_signed_event,
 )
 from keys.chain import ChainRecord
-from records.rows import BatchState
-from verify_api.schemas import BatchOut, MaterialOut, StoryStep
+from verify_api.schemas import StoryStep
 
 
 @dataclass(frozen=True)
@@ -100,19 +98,3 @@ def _facts(event: BatchEvent) -> tuple[int | None, str | None, str | None]:
     if isinstance(event, BatchReceived):
         return event.units, event.receiver, None
     return None, event.recalled_by, event.reason
-
-
-def batch_out(state: BatchState, steps: list[StoryStep]) -> BatchOut:
-    materials = [MaterialOut.model_validate(item) for item in json.loads(state.raw_materials)]
-    return BatchOut(
-        batch_id=state.batch_id,
-        lot=state.lot,
-        production_date=state.production_date,
-        expiry_date=state.expiry_date,
-        status=state.status,
-        units_packed=state.units_packed,
-        raw_materials=materials,
-        recalled_at=state.recalled_at,
-        recall_reason=state.recall_reason,
-        story=steps,
-    )

@@ -8,7 +8,6 @@ import pytest
 
 from keys.trustlist import build_trust_list
 from tests.world import NOW, World
-from verify_api.cache import TtlCache
 from verify_api.guards import TokenBuckets
 from verify_api.trustcache import NoTrustList, TrustCache
 
@@ -49,78 +48,6 @@ def test_buckets_forget_idle_clients_when_full_but_not_a_busy_one():
     for _ in range(2):
         buckets.take("hot")
     assert buckets.take("hot") > 0  # a client over its limit is still limited
-
-
-def test_a_cache_entry_lives_its_ttl_and_the_oldest_goes_first():
-    clock = Clock()
-    cache: TtlCache[str, int] = TtlCache(5.0, max_entries=2, clock=clock)
-    loads: list[str] = []
-
-    async def get(key: str) -> int:
-        async def load() -> int:
-            loads.append(key)
-            return len(loads)
-
-        return await cache.get(key, load)
-
-    async def scenario() -> None:
-        assert await get("a") == 1
-        assert await get("a") == 1
-        clock.now += 5
-        assert await get("a") == 2  # expired
-        await get("b")
-        await get("c")  # evicts "a"
-        assert await get("a") == 5
-
-    asyncio.run(scenario())
-    assert loads == ["a", "a", "b", "c", "a"]
-
-
-def test_heavy_entries_push_out_the_oldest_to_stay_within_the_weight():
-    cache: TtlCache[str, list[int]] = TtlCache(float("inf"), weigh=len, max_weight=10)
-
-    async def put(key: str, size: int) -> None:
-        async def load() -> list[int]:
-            return [0] * size
-
-        await cache.get(key, load)
-
-    async def scenario() -> None:
-        await put("a", 4)
-        await put("b", 4)
-        await put("c", 4)  # 12 > 10: "a" goes
-        assert list(cache._entries) == ["b", "c"]
-        assert cache.weight == 8
-        await put("huge", 11)  # heavier than the whole cache: nothing else stays, nor it
-        assert (list(cache._entries), cache.weight) == ([], 0)
-
-    asyncio.run(scenario())
-
-
-def test_concurrent_misses_share_one_load_and_a_failure_is_not_kept():
-    cache: TtlCache[str, int] = TtlCache(60.0)
-    loads = 0
-
-    async def load() -> int:
-        nonlocal loads
-        loads += 1
-        await asyncio.sleep(0.01)
-        return 7
-
-    async def failing() -> int:
-        raise RuntimeError("store down")
-
-    async def scenario() -> None:
-        assert await asyncio.gather(*(cache.get("a", load) for _ in range(50))) == [7] * 50
-        assert loads == 1
-        for _ in range(2):  # each caller sees the failure; nothing is cached
-            results = await asyncio.gather(
-                *(cache.get("b", failing) for _ in range(3)), return_exceptions=True
-            )
-            assert all(isinstance(r, RuntimeError) for r in results)
-        assert await cache.get("b", load) == 7
-
-    asyncio.run(scenario())
 
 
 class Source:

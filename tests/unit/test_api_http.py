@@ -37,11 +37,10 @@ from keys.ids import decode_public_key
 from keys.signing import SigningKey
 from keys.trustlist import build_trust_list
 from records.rows import AlertRow, Inspection, Inspector
-from tests.unit.test_api_resolution import Shelf, forge_stars
+from tests.unit.test_api_resolution import Shelf, forge_stars, pages, resolver_of
 from tests.world import LOT, NOW, PRODUCT, World
 from verify_api.app import create_app
 from verify_api.events import EventCounters, EventsUnavailable
-from verify_api.resolution import Resolver
 from verify_api.services import Services
 from verify_api.settings import ApiSettings
 from verify_api.trustcache import TrustCache
@@ -120,10 +119,11 @@ class Api:
             trust=TrustCache(
                 store, self.shelf.world.root.public_key, ttl_s=settings.trust_list_ttl_s
             ),
-            resolver=Resolver(store, cache_s=0),
+            resolver=resolver_of(store, cache_s=0),
             events=self.events,
             device_key=SALT.encode(),
             close=close,
+            pages=pages(),
         )
 
     def path(self, index: int = 0) -> str:

@@ -28,7 +28,7 @@ from contract.events import BatchOpened, BatchShipped, RawMaterial, UnitsPacked
 from contract.events import Unit as QuantityUnit
 from contract.label import LabelBatch, SignedLabel
 from contract.records import GENESIS_HASH, record_hash
-from contract.verdict import Category, Lang, Reason
+from contract.verdict import Category, Lang, Level, Reason
 from keys import certs
 from keys.chain import ChainRecord, seal
 from keys.signing import LabelSigner, SigningKey, verify_bytes
@@ -46,7 +46,7 @@ from records.rows import (
 )
 from tests.world import HOST, LOT, NOW, PACKED_ON, PRODUCER, PRODUCT, World
 from verify_api import ratings
-from verify_api.findings import ApiReason, Level
+from verify_api.facts import Facts, Memory
 from verify_api.rendering import Pages
 from verify_api.resolution import Resolver
 from verify_api.schemas import RatingChange
@@ -70,6 +70,7 @@ class FakeStore:
     findings: dict[str, list[Inspection]] = field(default_factory=dict)
     scans: dict[str, ScanSummary] = field(default_factory=dict)
     alerts: list[AlertRow] = field(default_factory=list)
+    copy_evidence: dict[str, frozenset[str]] = field(default_factory=dict)
     reads: Counter[str] = field(default_factory=Counter)
     failure: Exception | None = None
 
@@ -106,7 +107,9 @@ class FakeStore:
         self._read("activity")
         open_kinds = {a.kind for a in self.alerts if a.unit_key == unit_key and a.status == "open"}
         return UnitActivity(
-            self.scans.get(unit_key, ScanSummary(0, None, None)), frozenset(open_kinds)
+            self.scans.get(unit_key, ScanSummary(0, None, None)),
+            frozenset(open_kinds),
+            self.copy_evidence.get(unit_key, frozenset()),
         )
 
     async def latest_trust_list(self) -> bytes | None:
@@ -144,10 +147,18 @@ def stored(signed: Any, revocation: Any = None) -> StoredCertification:
     )
 
 
+def resolver_of(store: FakeStore, *, cache_s: float, memory_mb: int = 64) -> Resolver:
+    return Resolver(Facts(store, Memory(memory_mb * 1024 * 1024), cache_s=cache_s))
+
+
+def pages() -> Pages:
+    return Pages(Memory(64 * 1024 * 1024))
+
+
 class Shelf:
     """A producer, its 4★ product, and a batch of `LOT` whose labels are packed and sealed."""
 
-    def __init__(self, world: World, *, stars: int = 4) -> None:
+    def __init__(self, world: World, *, stars: int = 4, packed_on: date = PACKED_ON) -> None:
         self.world = world
         self.store = FakeStore(trust_list=world.trust_list_bytes())
         self.seal_key = SigningKey.generate()
@@ -162,7 +173,7 @@ class Shelf:
         )  # fmt: skip
         self.store.awards[PRODUCT] = [stored(world.certifications[0])]
         self.signer = LabelSigner(
-            world.producer, LabelBatch(HOST, PRODUCT, LOT, PACKED_ON, stars, world.producer.key_id)
+            world.producer, LabelBatch(HOST, PRODUCT, LOT, packed_on, stars, world.producer.key_id)
         )
         self.labels = [self.signer.sign() for _ in range(3)]
         self.batch_id = identifiers.batch_id(PRODUCT, LOT)
@@ -182,7 +193,7 @@ class Shelf:
                 serials=(label.serial,),
                 stars=stars,
                 key_id=world.producer.key_id,
-                packed_on=PACKED_ON,
+                packed_on=packed_on,
                 label_digests=(label.digest,),
             )
             for n, label in enumerate(self.labels)
@@ -206,7 +217,7 @@ class Shelf:
             key = identifiers.unit_key(PRODUCT, label.serial)
             self.store.units[key] = Unit(
                 key, self.batch_id, PRODUCT, PRODUCER, label.serial, stars,
-                world.producer.key_id, PACKED_ON, seq,
+                world.producer.key_id, packed_on, seq,
             )  # fmt: skip
 
     def chain(self, events: list[Any]) -> list[ChainRecord]:
@@ -231,8 +242,8 @@ class Shelf:
     def certify(self, signed: Any, revocation: Any = None) -> None:
         self.store.awards.setdefault(PRODUCT, []).append(stored(signed, revocation))
 
-    def resolve(self, text: str, at: datetime = LATER, **options: Any) -> Any:
-        resolver = Resolver(self.store, cache_s=0, **options)
+    def resolve(self, text: str, at: datetime = LATER, *, memory_mb: int = 64) -> Any:
+        resolver = resolver_of(self.store, cache_s=0, memory_mb=memory_mb)
         return asyncio.run(resolver.resolve(text, self.world.trust(), at))
 
 
@@ -304,7 +315,7 @@ def test_a_label_signed_by_a_key_nobody_certified_is_counterfeit(shelf: Shelf, w
 def test_a_downgrade_since_printing_is_a_warning_with_both_ratings(shelf: Shelf, world: World):
     shelf.certify(world.award(stars=3, score="61", number="9/GCN", valid_from=NOW))
     result = shelf.resolve(shelf.labels[0].url).resolution
-    assert (result.level, result.reason) == (Level.WARNING, ApiReason.RATING_DOWNGRADED)
+    assert (result.level, result.reason) == (Level.WARNING, Reason.RATING_DOWNGRADED)
     assert result.stars is not None
     assert (result.stars.printed, result.stars.current) == (4, 3)
     assert [(e.change, e.stars) for e in result.stars.history] == [
@@ -361,7 +372,7 @@ def test_a_label_without_stars_claims_nothing(world: World):
 def test_a_signed_label_that_was_never_packed_is_a_warning(shelf: Shelf, world: World):
     stray = world.label()  # the producer's key, a serial no packing event named
     result = shelf.resolve(stray.url).resolution
-    assert (result.level, result.reason) == (Level.WARNING, ApiReason.NOT_PACKED)
+    assert (result.level, result.reason) == (Level.WARNING, Reason.NOT_PACKED)
     assert result.category is Category.NOT_AUTHENTIC
     assert result.batch is not None  # the batch the label names, though it was not packed
     assert result.packed_in_record is None
@@ -372,9 +383,9 @@ def test_a_label_that_differs_from_what_was_packed_was_not_packed(shelf: Shelf, 
     relabelled = LabelSigner(
         world.producer, LabelBatch(HOST, PRODUCT, LOT, PACKED_ON, 3, world.producer.key_id)
     ).sign(serial)
-    for index_serials in (200_000, 0):  # the chain says so, and so does the units table
-        result = shelf.resolve(relabelled.url, index_serials=index_serials).resolution
-        assert result.reason is ApiReason.NOT_PACKED
+    for memory_mb in (64, 0):  # the chain says so, and so does the units table
+        result = shelf.resolve(relabelled.url, memory_mb=memory_mb).resolution
+        assert result.reason is Reason.NOT_PACKED
         assert "stars 3 on the label, 4 when packed" in result.detail
 
 
@@ -386,8 +397,8 @@ def test_a_recalled_batch_past_its_expiry_warns_of_both_recall_first(shelf: Shel
         expiry_date=date(2025, 3, 10),
     )
     result = shelf.resolve(shelf.labels[0].url).resolution
-    assert result.reason is ApiReason.RECALLED
-    assert [f.reason for f in result.findings] == [ApiReason.RECALLED, ApiReason.PAST_EXPIRY]
+    assert result.reason is Reason.RECALLED
+    assert [f.reason for f in result.findings] == [Reason.RECALLED, Reason.PAST_EXPIRY]
     assert "nhiễm khuẩn" in result.detail
 
 
@@ -398,7 +409,7 @@ def test_a_real_key_signing_another_producers_product_is_counterfeit(shelf: Shel
 
 
 def test_shared_facts_are_cached_and_a_scan_reads_only_its_own_row(shelf: Shelf, world: World):
-    resolver = Resolver(shelf.store, cache_s=60)
+    resolver = resolver_of(shelf.store, cache_s=60)
     trust = shelf.world.trust()
     late = shelf.signer.sign()  # packed after the chain was cached: only the units table knows
     key = identifiers.unit_key(PRODUCT, late.serial)
@@ -432,7 +443,7 @@ def test_a_label_the_held_chain_names_needs_no_signature_check_and_no_other_does
         verify_bytes(public_key, signature, data)
 
     monkeypatch.setattr(keys.verifier, "verify_bytes", counted)
-    resolver = Resolver(shelf.store, cache_s=60)
+    resolver = resolver_of(shelf.store, cache_s=60)
     trust = shelf.world.trust()
     first, second = shelf.labels[:2]
     # a forger who read the second serial from the public chain, but not its signature
@@ -452,7 +463,7 @@ def test_a_label_the_held_chain_names_needs_no_signature_check_and_no_other_does
 
 
 def test_a_new_head_of_the_chain_is_a_new_story(shelf: Shelf):
-    resolver = Resolver(shelf.store, cache_s=0)
+    resolver = resolver_of(shelf.store, cache_s=0)
     trust = shelf.world.trust()
     first = asyncio.run(resolver.resolve(shelf.labels[0].url, trust, LATER))
     state = shelf.store.batches[shelf.batch_id]
@@ -512,7 +523,7 @@ def test_units_of_a_batch_share_the_rendered_facts_until_the_rating_changes(
         effective_at=LATER + timedelta(days=1), now=LATER,
     )  # fmt: skip
     shelf.store.awards[PRODUCT] = [stored(award, revocation)]
-    resolver = Resolver(shelf.store, cache_s=600)
+    resolver = resolver_of(shelf.store, cache_s=600)
     trust = world.trust()
     first, second, revoked = (
         asyncio.run(resolver.resolve(label.url, trust, at))
@@ -524,9 +535,9 @@ def test_units_of_a_batch_share_the_rendered_facts_until_the_rating_changes(
     )
     assert first.facts_key == second.facts_key != revoked.facts_key
 
-    pages = Pages()
+    held = pages()
     html = [
-        pages.render(r.resolution, r.facts_key, Lang.VI, "?lang=en")
+        held.render(r.resolution, r.facts_key, Lang.VI, "?lang=en")
         for r in (first, second, revoked)
     ]
     assert shelf.labels[0].serial in html[0]
@@ -536,23 +547,23 @@ def test_units_of_a_batch_share_the_rendered_facts_until_the_rating_changes(
     assert "đã bị thu hồi từ" in html[2]  # never the cached fragment of the earlier rating
 
 
-def copy_alert(shelf: Shelf, kind: AlertKind, status: str = "open") -> AlertRow:
+def test_corroborated_copy_evidence_is_a_warning(shelf: Shelf):
     unit = identifiers.unit_key(PRODUCT, shelf.labels[0].serial)
-    return AlertRow(unit, uuid4(), kind.value, NOW, "Thái Bình", "evidence", status)
-
-
-def test_an_open_alert_of_a_copied_code_is_a_warning(shelf: Shelf):
-    shelf.store.alerts.append(copy_alert(shelf, AlertKind.IMPOSSIBLE_TRAVEL))
+    shelf.store.copy_evidence[unit] = frozenset({str(uuid4())})
     result = shelf.resolve(shelf.labels[0].url).resolution
-    assert (result.level, result.reason) == ("warning", ApiReason.SUSPECTED_COPY)
+    assert (result.level, result.reason) == ("warning", Reason.SUSPECTED_COPY)
+    assert result.detail.startswith("copy corroborated by ")
     assert shelf.resolve(shelf.labels[1].url).resolution.level == "genuine"  # another unit
 
 
-def test_a_closed_alert_or_one_about_the_records_is_no_suspected_copy(shelf: Shelf):
-    shelf.store.alerts.append(copy_alert(shelf, AlertKind.TOO_MANY_DEVICES, status="closed"))
-    shelf.store.alerts.append(copy_alert(shelf, AlertKind.RATING_LAPSED))
+def test_open_alerts_without_corroboration_are_no_suspected_copy(shelf: Shelf):
+    shelf.store.alerts.append(
+        AlertRow(identifiers.unit_key(PRODUCT, shelf.labels[0].serial), uuid4(),
+                 AlertKind.IMPOSSIBLE_TRAVEL.value, NOW, "Thái Bình", "evidence", "open")
+    )  # fmt: skip
     result = shelf.resolve(shelf.labels[0].url).resolution
-    assert ApiReason.SUSPECTED_COPY not in [f.reason for f in result.findings]
+    assert Reason.SUSPECTED_COPY not in [f.reason for f in result.findings]
+    assert result.level == "genuine"
 
 
 # -- what is worked out once and shared ---------------------------------------------------------
@@ -582,7 +593,7 @@ def test_cached_facts_never_carry_a_rating_past_its_expiry_or_back_before_its_st
     shelf: Shelf, world: World
 ):
     award = world.certifications[0].body
-    resolver = Resolver(shelf.store, cache_s=600)
+    resolver = resolver_of(shelf.store, cache_s=600)
     trust = world.trust()
     moments = [
         award.valid_until - timedelta(microseconds=1),
@@ -600,12 +611,12 @@ def test_cached_facts_never_carry_a_rating_past_its_expiry_or_back_before_its_st
 def test_the_verdict_is_shared_only_by_resolutions_with_the_same_findings(
     shelf: Shelf, world: World
 ):
-    pages = Pages()
+    held = pages()
     packed = shelf.resolve(shelf.labels[0].url)
     never_packed = shelf.resolve(world.label().url)
-    assert never_packed.resolution.reason is ApiReason.NOT_PACKED
+    assert never_packed.resolution.reason is Reason.NOT_PACKED
     genuine, warning, genuine_again = (
-        pages.render(r.resolution, r.facts_key, Lang.VI, "?lang=en")
+        held.render(r.resolution, r.facts_key, Lang.VI, "?lang=en")
         for r in (packed, never_packed, packed)
     )
     assert "Chính hãng" in genuine

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from contract import identifiers
-from contract.certification import CertificationState, CertificationStatus
+from contract.certification import CertificationState, CertificationStatus, Standing
 from contract.events import (
     BatchClosed,
     BatchOpened,
@@ -64,7 +64,7 @@ def packed_event(world, serials=3, stars=4, **changes):
 
 def in_force(world, stars=4):
     award = world.certifications[0].body.model_copy(update={"stars": stars})
-    return CertificationState(CertificationStatus.IN_FORCE, award)
+    return Standing(CertificationState(CertificationStatus.IN_FORCE, award), stars)
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_a_batch_opens_once(open_batch):
 def test_packing_yields_one_unit_row_per_serial(world, open_batch):
     event = packed_event(world, serials=3)
     outcome = apply(
-        open_batch, event, Facts(rating=in_force(world), label_key_producer=PRODUCER), 2
+        open_batch, event, Facts(standing=in_force(world), label_key_producer=PRODUCER), 2
     )
     assert outcome.state.units_packed == 3
     assert [u.unit_key for u in outcome.units] == [
@@ -105,21 +105,25 @@ def test_packing_yields_one_unit_row_per_serial(world, open_batch):
     ("stars", "rating", "code"),
     [
         (5, "in_force_4", "stars_exceed_certification"),
-        (3, "expired", "no_certification"),
+        (4, "downgraded_to_3", "rating_downgraded"),
+        (3, "expired", "certification_expired"),
         (3, None, "no_certification"),
     ],
 )
 def test_labels_may_not_claim_more_than_the_certification(world, open_batch, stars, rating, code):
     state = {
         "in_force_4": in_force(world, 4),
-        "expired": CertificationState(CertificationStatus.EXPIRED, world.certifications[0].body),
+        "downgraded_to_3": Standing(in_force(world, 3).state, 4),
+        "expired": Standing(
+            CertificationState(CertificationStatus.EXPIRED, world.certifications[0].body), 4
+        ),
         None: None,
     }[rating]
     with pytest.raises(Refusal) as refused:
         apply(
             open_batch,
             packed_event(world, stars=stars),
-            Facts(rating=state, label_key_producer=PRODUCER),
+            Facts(standing=state, label_key_producer=PRODUCER),
             2,
         )
     assert refused.value.code == code
@@ -135,14 +139,14 @@ def test_labels_must_be_signed_by_a_key_of_the_batchs_producer(world, open_batch
         apply(
             open_batch,
             packed_event(world),
-            Facts(rating=in_force(world), label_key_producer="OTHER"),
+            Facts(standing=in_force(world), label_key_producer="OTHER"),
             2,
         )
     assert refused.value.code == "label_key_not_producers"
 
 
 def test_the_whole_life_then_nothing_after_a_recall(world, open_batch):
-    facts = Facts(rating=in_force(world), label_key_producer=PRODUCER)
+    facts = Facts(standing=in_force(world), label_key_producer=PRODUCER)
     state = apply(open_batch, packed_event(world, serials=2), facts, 2).state
     with pytest.raises(Refusal) as refused:
         apply(state, BatchClosed(**common(), units_packed=5), Facts(), 3)

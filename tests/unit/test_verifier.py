@@ -195,7 +195,7 @@ def test_star_claim_exceeds_certification(world, trust):
         Reason.STARS_EXCEED_CERTIFICATION,
         Category.CLAIM_NOT_VALID,
     )
-    assert result.detail == "label claims 5★, certificate 123/GCN-UBND awards 4★"
+    assert result.detail == "label shows 5★; the product never held more than 4★"
 
 
 def test_certification_expired_is_judged_now(world, trust):

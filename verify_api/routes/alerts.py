@@ -15,37 +15,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from contract import identifiers
-from contract.alerts import AlertKind
 from contract.events import AlertClosed
 from contract.label import vietnam_date
-from contract.verdict import Lang
 from keys.certs import utc_now
-from records.rows import AlertRow
+from verify_api import views
 from verify_api.deps import FieldInspector, ServicesDep, StoreDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
 from verify_api.events import EventsUnavailable
-from verify_api.schemas import Accepted, AlertClosing, AlertList, AlertOut, Province, Sentences
+from verify_api.schemas import Accepted, AlertClosing, AlertList, Province
 
 router = APIRouter(prefix="/inspectors/alerts", tags=["alerts"])
 _AUTH = (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.RATE_LIMITED)
 _CODE_HASH = re.compile(r"[0-9a-f]{64}")
-_KINDS = {kind.value: kind for kind in AlertKind}
-
-
-def _alert_out(row: AlertRow) -> AlertOut:
-    kind = _KINDS.get(row.kind)
-    return AlertOut(
-        alert_id=row.alert_id,
-        kind=row.kind,
-        unit_key=row.unit_key,
-        raised_at=row.raised_at,
-        province=row.province,
-        detail=row.detail,
-        sentence=kind and Sentences(vi=kind.sentence(Lang.VI), en=kind.sentence(Lang.EN)),
-        status=row.status,
-        closed_by=row.closed_by,
-        finding=row.finding,
-    )
 
 
 def _filed_under(unit: str) -> str:
@@ -76,7 +57,7 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AlertList:
     rows = await store.alerts_on(province, day or vietnam_date(utc_now()), limit)
-    return AlertList(count=len(rows), alerts=[_alert_out(row) for row in rows])
+    return AlertList(count=len(rows), alerts=[views.alert_out(row) for row in rows])
 
 
 @router.get(
@@ -92,7 +73,7 @@ async def unit_alerts(
     unit: Annotated[str, Query(max_length=300, description="unit key or 64-hex code hash")],
 ) -> AlertList:
     rows = await store.alerts_for_unit(_filed_under(unit))
-    return AlertList(count=len(rows), alerts=[_alert_out(row) for row in rows])
+    return AlertList(count=len(rows), alerts=[views.alert_out(row) for row in rows])
 
 
 @router.post(

@@ -12,14 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from contract import identifiers
-from contract.fields import encode_signature
 from contract.identifiers import KeyScheme
 from keys.chain import verify_chain
 from keys.ids import decode_public_key
+from verify_api import views
 from verify_api.deps import StoreDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
-from verify_api.schemas import ChainCheck, ChainRecordOut, Provenance
-from verify_api.story import batch_out, story
+from verify_api.schemas import Provenance
+from verify_api.story import story
 
 router = APIRouter(prefix="/batches", tags=["batches"])
 
@@ -57,22 +57,10 @@ async def _provenance(store: StoreDep, scheme: KeyScheme, value: str, lot: str) 
         batch_id=batch_id,
         head_seq=state.head_seq,
         head_hash=state.head_hash.hex(),
-        records=[
-            ChainRecordOut(
-                seq=record.seq,
-                event=record.event.decode("utf-8"),
-                prev_hash=record.prev_hash.hex(),
-                record_hash=record.record_hash.hex(),
-                seal=encode_signature(record.seal),
-                sealed_by=record.sealed_by,
-            )
-            for record in records
-        ],
+        records=[views.chain_record_out(record) for record in records],
         seal_keys=seal_keys,
-        check=ChainCheck(
-            ok=check.ok, defect=check.defect, detail=check.detail, verified=check.verified
-        ),
-        batch=batch_out(state, story(records)),
+        check=views.chain_check(check),
+        batch=views.batch_out(state, story(records)),
     )
 
 

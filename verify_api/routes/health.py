@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from keys.certs import utc_now
+from verify_api import views
 from verify_api.deps import ServicesDep
-from verify_api.schemas import Health, TrustListOut
+from verify_api.schemas import Health
 from verify_api.trustcache import HeldTrustList, NoTrustList
 
 router = APIRouter(tags=["operations"])
@@ -28,7 +29,7 @@ async def health(services: ServicesDep) -> Health:
     counters = services.events.counters
     return Health(
         status="ok" if held else "degraded",
-        trust_list=held and TrustListOut.of(held.trust.freshness(utc_now())),
+        trust_list=held and views.freshness_out(held.trust.freshness(utc_now())),
         scans_sent=counters.sent,
         scans_dropped=counters.dropped,
         scans_failed=counters.failed,

@@ -11,11 +11,10 @@ from contract import identifiers
 from contract.certification import CertificationStatus
 from contract.identifiers import KeyScheme
 from keys.certs import utc_now
-from verify_api import ratings
+from verify_api import ratings, views
 from verify_api.deps import StoreDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
-from verify_api.resolution import product_out
-from verify_api.schemas import CertificationHistory, CertificationOut
+from verify_api.schemas import CertificationHistory
 
 router = APIRouter(prefix="/products", tags=["products"])
 
@@ -51,21 +50,11 @@ async def _history(store: StoreDep, scheme: KeyScheme, value: str) -> Certificat
     in_force = state.status is CertificationStatus.IN_FORCE and state.certification
     return CertificationHistory(
         product_key=product_key,
-        product=product_out(product) if product else None,
+        product=views.product_out(product) if product else None,
         current=state.status,
         current_certificate=in_force.certificate_no if in_force else None,
         history=rating.history,
-        certifications=[
-            CertificationOut(
-                certificate=ratings.certificate_out(item.certification),
-                revocation=item.revocation and ratings.revocation_out(item.revocation),
-                producer_id=item.certification.producer_id,
-                document=item.certification_document.decode("utf-8"),
-                revocation_document=item.revocation_document
-                and item.revocation_document.decode("utf-8"),
-            )
-            for item in stored
-        ],
+        certifications=[views.certification_out(item) for item in stored],
         checked_at=now,
     )
 

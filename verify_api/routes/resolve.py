@@ -1,9 +1,10 @@
 """The GS1 Digital Link paths printed in every QR code: a phone opens the consumer page.
 
 The label is judged exactly as printed: the path as the client sent it (percent-escapes
-included) and the label's own query parameters in their order, under this resolver's host,
-because that is what the producer signed. The API's own parameters (lang, province, a
-position) are taken out first; anything else is part of the label and must verify.
+included) and the label's signed query parameters in their order, under this resolver's
+host, because that is what the producer signed. Any other pair (the API's own lang,
+province and position; GS1 data attributes; tracking pairs a messaging app appends) is not
+part of the label and is ignored by the verdict (contract.label.decode_label).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from verify_api.rendering import NO_STORE
 from verify_api.schemas import Resolution
 from verify_api.services import Services
 
-API_PARAMETERS = frozenset({"lang", "province", "lat_e6", "lon_e6", "accuracy_m", "source"})
 DEVICE_COOKIE_MAX_AGE_S = 2 * 365 * 86_400
 
 router = APIRouter(tags=["resolve"])
@@ -94,12 +94,10 @@ def _openapi(key: str, description: str) -> dict[str, Any]:
 
 
 def label_text(host: str, request: Request) -> str:
-    """The label URL as printed, rebuilt from the request as the client sent it."""
-    query = "&".join(
-        pair
-        for pair in request.scope["query_string"].decode("latin-1").split("&")
-        if pair and pair.partition("=")[0] not in API_PARAMETERS
-    )
+    """The label URL as printed, rebuilt from the request as the client sent it. Pairs that
+    are not the label's (the API's own `lang`, `province`, a position; tracking pairs) stay:
+    contract.label reads only the signed ones."""
+    query = request.scope["query_string"].decode("latin-1")
     return f"https://{host}{_raw_path(request)}" + (f"?{query}" if query else "")
 
 
@@ -127,6 +125,7 @@ async def _resolve(request: Request) -> Response:
         province=caller.province,
         location=caller.location,
         device_id=caller.device_id or new_device,
+        network=caller.network,
     )
     resolution = resolved.resolution
     status = 400 if resolution.reason is Reason.MALFORMED else 200

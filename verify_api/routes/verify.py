@@ -48,6 +48,7 @@ async def verify_code(
         province=body.province,
         location=body.location,
         device_id=caller.device_id,
+        network=caller.network,
     )
     return Response(
         resolved.resolution.model_dump_json(), media_type="application/json", headers=NO_STORE

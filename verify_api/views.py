@@ -1,0 +1,340 @@
+"""Every public view the API builds from its facts: rows and verdicts in, response bodies out.
+
+The only place a response body (verify_api.schemas) is filled in from a record row, a
+contract document or a verdict, so a field is named, trimmed and formatted the same way on
+every route. Views that many scans share are immutable and built once: the fixed ones in
+small memo tables bounded by count (`maxsize`), the ones that show facts held in memory by
+verify_api.facts when the facts are loaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from contract.alerts import AlertKind
+from contract.certification import CertificationRevocation, CertificationStatus, StarCertification
+from contract.events import InspectorRole
+from contract.fields import encode_signature
+from contract.verdict import Lang, Reason
+from keys.chain import ChainRecord, ChainVerification
+from keys.trustlist import Freshness, KeyStatus
+from keys.verifier import LabelVerification
+from records.rows import (
+    AlertRow,
+    BatchState,
+    Inspection,
+    Inspector,
+    Producer,
+    Product,
+    ScanSummary,
+    StoredCertification,
+)
+from verify_api.schemas import (
+    AlertOut,
+    BatchOut,
+    CertificateOut,
+    CertificationOut,
+    ChainCheck,
+    ChainRecordOut,
+    FindingOut,
+    InspectionOut,
+    InspectorOut,
+    LabelOut,
+    Links,
+    MaterialOut,
+    ProducerOut,
+    ProductOut,
+    Resolution,
+    RevocationOut,
+    ScansOut,
+    Sentences,
+    SignerOut,
+    StarsOut,
+    StoryStep,
+    TrustListOut,
+)
+
+if TYPE_CHECKING:
+    from verify_api.ratings import Rating
+
+MEMO = 4_096
+"""Entries of each memo table of fixed views below."""
+
+
+# -- the records' facts -----------------------------------------------------------------------
+
+
+def product_out(product: Product) -> ProductOut:
+    return ProductOut(
+        product_key=product.product_key,
+        name=product.name,
+        name_en=product.name_en,
+        product_group=product.product_group,
+        description=product.description,
+    )
+
+
+def producer_out(producer: Producer) -> ProducerOut:
+    return ProducerOut(
+        producer_id=producer.producer_id,
+        name=producer.name,
+        kind=producer.kind,
+        address=producer.address,
+        commune=producer.commune,
+        district=producer.district,
+        province=producer.province,
+    )
+
+
+def batch_out(state: BatchState, steps: list[StoryStep]) -> BatchOut:
+    materials = [MaterialOut.model_validate(item) for item in json.loads(state.raw_materials)]
+    return BatchOut(
+        batch_id=state.batch_id,
+        lot=state.lot,
+        production_date=state.production_date,
+        expiry_date=state.expiry_date,
+        status=state.status,
+        units_packed=state.units_packed,
+        raw_materials=materials,
+        recalled_at=state.recalled_at,
+        recall_reason=state.recall_reason,
+        story=steps,
+    )
+
+
+def certificate_out(award: StarCertification) -> CertificateOut:
+    return CertificateOut(
+        certificate_no=award.certificate_no,
+        decision_no=award.decision_no,
+        stars=award.stars,
+        score=format(award.score.normalize(), "f"),
+        evaluation_level=award.evaluation_level.value,
+        authority_id=award.authority_id,
+        issued_at=award.issued_at,
+        valid_from=award.valid_from,
+        valid_until=award.valid_until,
+    )
+
+
+def revocation_out(revocation: CertificationRevocation) -> RevocationOut:
+    return RevocationOut(
+        decision_no=revocation.decision_no,
+        reason=revocation.reason,
+        issued_at=revocation.issued_at,
+        effective_at=revocation.effective_at,
+    )
+
+
+def certification_out(item: StoredCertification) -> CertificationOut:
+    return CertificationOut(
+        certificate=certificate_out(item.certification),
+        revocation=item.revocation and revocation_out(item.revocation),
+        producer_id=item.certification.producer_id,
+        document=item.certification_document.decode("utf-8"),
+        revocation_document=item.revocation_document and item.revocation_document.decode("utf-8"),
+    )
+
+
+def stars_out(rating: Rating, printed: int) -> StarsOut:
+    """The printed stars beside the rating that holds now."""
+    state = rating.state
+    in_force = state.status is CertificationStatus.IN_FORCE
+    return StarsOut(
+        printed=printed,
+        current=state.certification.stars if in_force and state.certification else 0,
+        status=state.status,
+        certificate=state.certification and certificate_out(state.certification),
+        revocation=state.revocation and revocation_out(state.revocation),
+        history=rating.history,
+    )
+
+
+def chain_record_out(record: ChainRecord) -> ChainRecordOut:
+    return ChainRecordOut(
+        seq=record.seq,
+        event=record.event.decode("utf-8"),
+        prev_hash=record.prev_hash.hex(),
+        record_hash=record.record_hash.hex(),
+        seal=encode_signature(record.seal),
+        sealed_by=record.sealed_by,
+    )
+
+
+def chain_check(check: ChainVerification) -> ChainCheck:
+    return ChainCheck(
+        ok=check.ok, defect=check.defect, detail=check.detail, verified=check.verified
+    )
+
+
+def inspector_out(inspector: Inspector) -> InspectorOut:
+    return InspectorOut(
+        inspector_id=inspector.inspector_id,
+        name=inspector.name,
+        role=InspectorRole(inspector.role),
+        authority_id=inspector.authority_id,
+    )
+
+
+def inspection_out(item: Inspection) -> InspectionOut:
+    return InspectionOut(
+        inspected_at=item.inspected_at,
+        inspector_id=item.inspector_id,
+        code=item.code,
+        stars_seen=item.stars_seen,
+        verdict=item.verdict,
+        reason=item.reason,
+        place=item.place,
+        province=item.province,
+        note=item.note,
+    )
+
+
+_ALERT_KINDS = {kind.value: kind for kind in AlertKind}
+
+
+def alert_out(row: AlertRow) -> AlertOut:
+    kind = _ALERT_KINDS.get(row.kind)
+    return AlertOut(
+        alert_id=row.alert_id,
+        kind=row.kind,
+        unit_key=row.unit_key,
+        raised_at=row.raised_at,
+        province=row.province,
+        detail=row.detail,
+        sentence=kind and Sentences(vi=kind.sentence(Lang.VI), en=kind.sentence(Lang.EN)),
+        status=row.status,
+        closed_by=row.closed_by,
+        finding=row.finding,
+    )
+
+
+# -- verdicts ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def sentences(reason: Reason) -> Sentences:
+    """Built once per reason: the sentences are fixed, and models are immutable."""
+    return Sentences(vi=reason.sentence(Lang.VI), en=reason.sentence(Lang.EN))
+
+
+@functools.cache
+def finding_out(reason: Reason) -> FindingOut:
+    return FindingOut(reason=reason, level=reason.level, sentence=sentences(reason))
+
+
+@functools.lru_cache(maxsize=64)
+def trust_list_out(
+    version: int, issued_at: datetime, next_update: datetime, stale: bool
+) -> TrustListOut:
+    """One view per list and staleness (every resolution carries one)."""
+    return TrustListOut(version=version, issued_at=issued_at, next_update=next_update, stale=stale)
+
+
+def freshness_out(fresh: Freshness) -> TrustListOut:
+    return trust_list_out(fresh.version, fresh.issued_at, fresh.next_update, fresh.stale)
+
+
+@functools.lru_cache(maxsize=MEMO)
+def signer_out(key_id: str, status: KeyStatus, producer_id: str, authority_id: str) -> SignerOut:
+    return SignerOut(
+        key_id=key_id, key_status=status, producer_id=producer_id, authority_id=authority_id
+    )
+
+
+@functools.lru_cache(maxsize=MEMO)
+def links(product_key: str, batch_id: str) -> Links:
+    return Links(
+        certifications=f"/products{product_key}/certifications", provenance=f"/batches{batch_id}"
+    )
+
+
+def _head(
+    verification: LabelVerification, found: list[Reason], detail: str, now: datetime
+) -> dict[str, object]:
+    """The fields every resolution has, vouched for or not."""
+    lead = found[0]
+    notices = [
+        Sentences(vi=vi, en=en)
+        for vi, en in zip(
+            verification.warnings(Lang.VI), verification.warnings(Lang.EN), strict=True
+        )
+    ]
+    label = verification.label
+    return {
+        "level": lead.level,
+        "reason": lead,
+        "category": lead.category,
+        "sentence": sentences(lead),
+        "detail": detail[:2000],
+        "findings": [finding_out(f) for f in found],
+        "notices": notices,
+        "defect": verification.defect,
+        "label": label
+        and LabelOut(
+            host=label.batch.host,
+            product_key=label.batch.product_key,
+            lot=label.batch.lot,
+            serial=label.serial,
+            packed_on=label.batch.packed_on,
+            printed_stars=label.batch.stars,
+            key_id=label.batch.key_id,
+        ),
+        "trust_list": freshness_out(verification.trust_list),
+        "checked_at": now,
+    }
+
+
+def unvouched(verification: LabelVerification, now: datetime) -> Resolution:
+    """A code that is not ours or not authentic: the verdict, and nothing from the records."""
+    head = _head(verification, [verification.reason], verification.detail, now)
+    return Resolution.model_validate(
+        head
+        | {
+            "signer": None,
+            "stars": None,
+            "product": None,
+            "producer": None,
+            "batch": None,
+            "packed_in_record": None,
+            "scans": None,
+            "links": None,
+        }
+    )
+
+
+def vouched(
+    verification: LabelVerification,
+    found: list[Reason],
+    detail: str,
+    *,
+    stars: StarsOut,
+    product: ProductOut | None,
+    producer: ProducerOut | None,
+    batch: BatchOut | None,
+    packed_in_record: int | None,
+    scans: ScanSummary,
+    now: datetime,
+) -> Resolution:
+    """An authentically signed label: the verdict and the facts the records hold."""
+    label, signer, key = verification.label, verification.producer, verification.key
+    assert label is not None  # vouched for
+    assert signer is not None
+    assert key is not None
+    return Resolution.model_validate(
+        _head(verification, found, detail, now)
+        | {
+            "signer": signer_out(
+                signer.key_id, key.status, signer.producer_id, signer.authority_id
+            ),
+            "stars": stars,
+            "product": product,
+            "producer": producer,
+            "batch": batch,
+            "packed_in_record": packed_in_record,
+            "scans": ScansOut(count=scans.count, first=scans.first, last=scans.last),
+            "links": links(label.batch.product_key, label.batch.batch_id),
+        }
+    )
