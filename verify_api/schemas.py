@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contract.certification import CertificationStatus
 from contract.events import InspectionVerdict, InspectorRole, Location
@@ -223,7 +223,12 @@ class VerifyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[str, Field(min_length=1, max_length=1024)]
+    text: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=1024),
+        Field(description="the text read; surrounding whitespace (a scanner's newline) is "
+              "not part of a code and is trimmed"),
+    ]  # fmt: skip
     province: Province | None = None
     location: Location | None = None
 

@@ -187,6 +187,36 @@ def test_a_browser_gets_the_page_in_vietnamese_and_a_device_cookie(api: Api, cli
     assert scan.device == hmac.new(SALT.encode(), cookie.encode(), hashlib.sha256).hexdigest()
 
 
+def test_a_genuine_url_with_tracking_pairs_is_genuine_and_a_signed_pair_changed_is_not(
+    api: Api, client: TestClient
+):
+    tracked = client.get(api.path() + "&utm_source=x&fbclid=y", headers=JSON).json()
+    assert (tracked["level"], tracked["reason"]) == ("genuine", "genuine")
+    for signed, changed in (("s=4", "s=5"), ("13=250310", "13=250311")):
+        forged = client.get(api.path().replace(signed, changed) + "&utm_source=x", headers=JSON)
+        assert forged.json()["level"] == "counterfeit", signed
+    doubled = client.get(api.path() + "&s=5", headers=JSON)  # a signed pair said twice
+    assert (doubled.status_code, doubled.json()["reason"]) == (400, "malformed")
+
+
+def test_raw_text_to_verify_is_trimmed(api: Api, client: TestClient):
+    text = api.shelf.labels[0].url
+    for padded in (f" {text}", f"{text}\n", f"\t{text} \r\n"):
+        body = client.post("/verify", json={"text": padded}, headers=JSON).json()
+        assert (body["level"], body["reason"]) == ("genuine", "genuine"), repr(padded)
+    blank = client.post("/verify", json={"text": "  \n"}, headers=JSON)
+    assert blank.status_code == 422
+
+
+def test_the_scan_names_the_clients_network_not_its_claims(api: Api, client: TestClient):
+    client.get(api.path(), headers=JSON | {"X-Device-Id": "device-one-0001"})
+    client.get(api.path(), headers=JSON | {"X-Forwarded-For": "203.0.113.9"})
+    first, second = api.events.scans
+    assert first.client is not None
+    assert first.client == second.client  # a forwarded-for from an untrusted peer is ignored
+    assert first.client != first.device
+
+
 def test_the_device_cookie_is_secure_over_https(api: Api):
     with TestClient(api.app, base_url="https://ocop.vn") as client:
         response = client.get(api.path(), headers=BROWSER)

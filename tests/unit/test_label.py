@@ -124,6 +124,8 @@ URL = realistic().url
         (URL.replace("7K3M9QXD2RTA", "7K3M9QXD2RTI"), LabelDefect.BAD_SERIAL),
         (URL.replace("&s=4", ""), LabelDefect.BAD_QUERY),
         (URL.replace("?13=250310&s=4", "?s=4&13=250310"), LabelDefect.BAD_QUERY),
+        (URL.replace("&s=4", "&s=4&s=5"), LabelDefect.BAD_QUERY),  # a signed pair twice
+        (URL + "&k=" + KEY_ID, LabelDefect.BAD_QUERY),
         (URL.replace("13=250310", "13=250230"), LabelDefect.BAD_PACK_DATE),
         (URL.replace("13=250310", "13=2503"), LabelDefect.BAD_PACK_DATE),
         (URL.replace("s=4", "s=2"), LabelDefect.BAD_STARS),
@@ -140,6 +142,19 @@ def test_every_defect_has_its_reason(text, defect):
         decode_label(text)
     assert caught.value.defect is defect
     assert caught.value.problems[0].message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        URL + "&utm_source=zalo&fbclid=IwAR0x",
+        URL.replace("?13=", "?utm_source=x&13=").replace("&k=", "&17=301231&k="),
+        URL + "&",
+        URL.replace("&sig=", "&flag&sig="),  # a bare word is no pair of ours either
+    ],
+)
+def test_pairs_that_are_not_signed_are_ignored_wherever_they_stand(text):
+    assert decode_label(text) == decode_label(URL)
 
 
 def test_lower_case_escapes_are_not_canonical():
