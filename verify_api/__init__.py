@@ -9,11 +9,12 @@ findings, alert closings) to Kafka; the processors store them. Run it with `ocop
 - deps: typed dependencies (ServicesDep, StoreDep, CallerDep, CurrentInspector, ...)
 - routes/: one APIRouter per concern (resolve, verify, products, batches, trust,
   inspectors, alerts, health)
-- resolution, findings, ratings, story: from a code and the records to a verdict (pure logic
-  apart from the reads), its reason codes, the rating history, the batch story
+- resolution: from a code to a verdict, in three layers it only orchestrates: facts (the
+  one module that holds memory, under one budget), judgement (pure), views (every response
+  body); ratings and story: a product's rating history and a batch's story
 - schemas: the public request and response bodies; rendering, templates/, i18n: the
   consumer page in Vietnamese and English; negotiation: HTML or JSON, vi or en
-- trustcache, cache: the trust list checked against the pinned root, facts shared by scans
+- trustcache: the trust list checked against the pinned root
 - events: the scan queue and the inspectors' acknowledged sends to Kafka
 - guards: per-client rate limit and size limits in front of every route
 """

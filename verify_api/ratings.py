@@ -58,7 +58,7 @@ class Rating:
         """The printed stars beside this rating, built once per printed count."""
         view = self._stars.get(printed)
         if view is None:
-            view = self._stars[printed] = views.stars_out(self, printed)
+            view = self._stars[printed] = views.stars_out(self.state, self.history, printed)
         return view
 
     def holds(self, at: datetime) -> bool:

@@ -12,10 +12,14 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from contract.alerts import AlertKind
-from contract.certification import CertificationRevocation, CertificationStatus, StarCertification
+from contract.certification import (
+    CertificationRevocation,
+    CertificationState,
+    CertificationStatus,
+    StarCertification,
+)
 from contract.events import InspectorRole
 from contract.fields import encode_signature
 from contract.verdict import Lang, Reason
@@ -47,6 +51,7 @@ from verify_api.schemas import (
     MaterialOut,
     ProducerOut,
     ProductOut,
+    RatingEvent,
     Resolution,
     RevocationOut,
     ScansOut,
@@ -56,9 +61,6 @@ from verify_api.schemas import (
     StoryStep,
     TrustListOut,
 )
-
-if TYPE_CHECKING:
-    from verify_api.ratings import Rating
 
 MEMO = 4_096
 """Entries of each memo table of fixed views below."""
@@ -138,9 +140,8 @@ def certification_out(item: StoredCertification) -> CertificationOut:
     )
 
 
-def stars_out(rating: Rating, printed: int) -> StarsOut:
-    """The printed stars beside the rating that holds now."""
-    state = rating.state
+def stars_out(state: CertificationState, history: list[RatingEvent], printed: int) -> StarsOut:
+    """The printed stars beside the rating that holds now, and how it got there."""
     in_force = state.status is CertificationStatus.IN_FORCE
     return StarsOut(
         printed=printed,
@@ -148,7 +149,7 @@ def stars_out(rating: Rating, printed: int) -> StarsOut:
         status=state.status,
         certificate=state.certification and certificate_out(state.certification),
         revocation=state.revocation and revocation_out(state.revocation),
-        history=rating.history,
+        history=history,
     )
 
 
