@@ -96,3 +96,13 @@ class Alert(BaseModel):
     """The evidence in a sentence: which places, how many devices, which dates."""
     scan_event_id: uuid.UUID
     """The scan that raised it."""
+    clients: Annotated[int, Field(ge=1)] = 1
+    """How many independent clients (networks the scans came from, not the device ids they
+    claimed) the finding rests on; 1 for alerts published before it was counted, and for
+    those resting on the records (never packed, recalled, expired, stars)."""
+    corroborated: bool = False
+    """A copy finding (impossible travel, too many devices, outside the delivery province)
+    that at least the configured number of independent clients took part in and that still
+    holds with any one client's scans taken away: no single client can have made it. Only a
+    corroborated alert warns consumers of a copy; inspectors see every alert. An alert raised
+    unconfirmed is published again, with the same id, when it becomes corroborated."""

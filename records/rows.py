@@ -115,6 +115,11 @@ class AlertRow:
     status: str  # open | closed
     closed_by: str | None = None
     finding: str | None = None
+    clients: int = 1
+    """The independent clients the finding rests on (1 for alerts stored before)."""
+    corroborated: bool = False
+    """A copy finding no single client can have made (contract.alerts.Alert.corroborated):
+    while open, it warns consumers of a copy."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,13 @@ class ScanSummary:
 
 @dataclass(frozen=True)
 class UnitActivity:
-    """What a scan of a unit shows besides its fixed facts: its scans so far, and the kinds
-    of the alerts on it that are still open."""
+    """What a scan of a unit shows besides its fixed facts: its scans so far, the kinds of
+    the alerts on it that are still open, and its copy evidence."""
 
     scans: ScanSummary
     open_alerts: frozenset[str] = frozenset()
+    copy_evidence: frozenset[str] = frozenset()
+    """Why consumers are warned of a copy (empty: they are not): the ids of the open,
+    corroborated copy alerts on the unit, and `inspection:<event id>` for each inspector's
+    finding that it is counterfeit. Uncorroborated alerts are never here: one client, whatever
+    it sends, cannot make the unit look copied to others."""

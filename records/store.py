@@ -20,9 +20,9 @@ from pydantic import TypeAdapter
 from contract.alerts import Alert
 from contract.certification import (
     CertificationRevocation,
-    CertificationState,
+    Standing,
     StarCertification,
-    certification_state,
+    standing,
 )
 from contract.encoding import decode_model, model_bytes
 from contract.events import (
@@ -158,14 +158,15 @@ class RecordReader:
         )
         self._unit_alerts = p(
             "SELECT unit_key, alert_id, kind, raised_at, province, detail, status, closed_by, "
-            "finding, day FROM alerts_by_unit WHERE unit_key = ?"
+            "finding, day, clients, corroborated FROM alerts_by_unit WHERE unit_key = ?"
         )
         self._day_alerts = p(
-            "SELECT unit_key, alert_id, kind, raised_at, detail, status FROM "
-            "alerts_by_province_day WHERE province = ? AND day = ? LIMIT ?"
+            "SELECT unit_key, alert_id, kind, raised_at, detail, status, clients, corroborated "
+            "FROM alerts_by_province_day WHERE province = ? AND day = ? LIMIT ?"
         )
         self._activity = p(
-            "SELECT scans, first_scan, last_scan, open_alerts FROM unit_activity WHERE unit_key = ?"
+            "SELECT scans, first_scan, last_scan, open_alerts, copy_evidence FROM unit_activity "
+            "WHERE unit_key = ?"
         )
 
     async def batch(self, batch_id: str) -> BatchState | None:
@@ -222,9 +223,9 @@ class RecordReader:
             )
         return stored
 
-    async def rating(self, product_key: str, producer_id: str, at: datetime) -> CertificationState:
-        """The producer's certification of the product that applies at `at`."""
-        return rating_of(await self.certifications(product_key), producer_id, at)
+    async def standing(self, product_key: str, producer_id: str, at: datetime) -> Standing:
+        """What the producer's star claims on the product are judged against at `at`."""
+        return standing_of(await self.certifications(product_key), producer_id, at)
 
     async def latest_trust_list(self) -> bytes | None:
         rows = await run(self.session, self._trust_list, (TRUST_SCOPE,))
@@ -260,14 +261,13 @@ class RecordReader:
         return UnitActivity(
             ScanSummary(row.scans or 0, row.first_scan, row.last_scan),
             frozenset((row.open_alerts or {}).values()),
+            frozenset(row.copy_evidence or ()),
         )
 
 
-def rating_of(
-    stored: list[StoredCertification], producer_id: str, at: datetime
-) -> CertificationState:
-    """Of a product's stored certifications, the producer's that applies at `at`."""
-    return certification_state(
+def standing_of(stored: list[StoredCertification], producer_id: str, at: datetime) -> Standing:
+    """Of a product's stored certifications, the producer's standing at `at`."""
+    return standing(
         [s.certification for s in stored if s.certification.producer_id == producer_id],
         {s.certification.certificate_no: s.revocation for s in stored if s.revocation},
         at,
@@ -285,6 +285,8 @@ def _alert_row(row: Any, province: str | None) -> AlertRow:
         status=row.status or "open",
         closed_by=getattr(row, "closed_by", None),
         finding=getattr(row, "finding", None),
+        clients=row.clients or 1,  # null: stored before clients were counted
+        corroborated=bool(row.corroborated),
     )
 
 
@@ -353,15 +355,32 @@ class RecordWriter(RecordReader):
             "UPDATE unit_activity SET open_alerts = open_alerts + ? WHERE unit_key = ?"
         )
         self._forget_alert = p(
-            "UPDATE unit_activity SET open_alerts = open_alerts - ? WHERE unit_key = ?"
+            "UPDATE unit_activity SET open_alerts = open_alerts - ?, "
+            "copy_evidence = copy_evidence - ? WHERE unit_key = ?"
+        )
+        self._add_evidence = p(
+            "UPDATE unit_activity SET copy_evidence = copy_evidence + ? WHERE unit_key = ?"
+        )
+        self._unit_alert = p(
+            "SELECT province, day, raised_at, status, corroborated FROM alerts_by_unit "
+            "WHERE unit_key = ? AND alert_id = ?"
         )
         self._write_unit_alert = p(
             "INSERT INTO alerts_by_unit (unit_key, alert_id, kind, raised_at, day, province, "
-            "detail, scan_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+            "detail, scan_event_id, clients, corroborated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
         )
         self._write_day_alert = p(
             "INSERT INTO alerts_by_province_day (province, day, raised_at, alert_id, unit_key, "
-            "kind, detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "kind, detail, clients, corroborated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._corroborate_unit_alert = p(
+            "UPDATE alerts_by_unit SET detail = ?, clients = ?, corroborated = true "
+            "WHERE unit_key = ? AND alert_id = ?"
+        )
+        self._corroborate_day_alert = p(
+            "UPDATE alerts_by_province_day SET detail = ?, clients = ?, corroborated = true "
+            "WHERE province = ? AND day = ? AND raised_at = ? AND alert_id = ?"
         )
         self._close_unit_alert = p(
             "UPDATE alerts_by_unit SET status = 'closed', closed_at = ?, closed_by = ?, "
@@ -517,36 +536,67 @@ class RecordWriter(RecordReader):
 
         The unit's row is written first, conditionally; the province-and-day row is then
         written from whatever the unit's row holds, so a crash between the two is mended by
-        the replay, never duplicated.
+        the replay, never duplicated. An open alert stored corroborated is copy evidence on
+        the unit (see `corroborate` for one raised before it was).
         """
         values = (
             alert.unit_key, alert.alert_id, alert.kind.value, alert.raised_at, day,
-            alert.province, alert.detail, alert.scan_event_id,
+            alert.province, alert.detail, alert.scan_event_id, alert.clients, alert.corroborated,
         )  # fmt: skip
         [result] = await run(self.session, self._write_unit_alert, _unset_none(values))
         new = bool(result.applied)
         # not applied: the driver returns the stored row, whose first raising stands
-        province, first_day, raised_at, detail = (
-            (alert.province, day, alert.raised_at, alert.detail)
+        province, first_day, raised_at, detail, clients, corroborated = (
+            (alert.province, day, alert.raised_at, alert.detail, alert.clients,
+             alert.corroborated)
             if new
-            else (result.province, result.day, result.raised_at, result.detail)
-        )
-        day_row = run(
-            self.session,
-            self._write_day_alert,
-            (province or "", first_day, raised_at, alert.alert_id, alert.unit_key,
-             alert.kind.value, detail),
+            else (result.province, result.day, result.raised_at, result.detail,
+                  result.clients or 1, bool(result.corroborated))
         )  # fmt: skip
+        writes = [
+            run(self.session, self._write_day_alert,
+                (province or "", first_day, raised_at, alert.alert_id, alert.unit_key,
+                 alert.kind.value, detail, clients, corroborated))
+        ]  # fmt: skip
         if new or result.status is None:  # a replay must not reopen a closed alert
-            opened = run(self.session, self._open_alert,
-                         ({alert.alert_id: alert.kind.value}, alert.unit_key))  # fmt: skip
-            await asyncio.gather(day_row, opened)
-        else:
-            await day_row
+            writes.append(run(self.session, self._open_alert,
+                              ({alert.alert_id: alert.kind.value}, alert.unit_key)))  # fmt: skip
+            if corroborated:
+                writes.append(run(self.session, self._add_evidence,
+                                  ({str(alert.alert_id)}, alert.unit_key)))  # fmt: skip
+        await asyncio.gather(*writes)
         return new
 
+    async def corroborate(self, alert: Alert) -> bool:
+        """Upgrade a stored alert to corroborated: both its rows take `alert`'s detail and
+        client count, and its id joins the unit's copy evidence unless an inspector has
+        closed it (closing is a judgement: the inspector looked). False if there is no such
+        alert or it is corroborated already, which then stands as it was.
+
+        One logged batch: a crash leaves the upgrade done or not done, and a replay finishes it.
+        """
+        rows = await run(self.session, self._unit_alert, (alert.unit_key, alert.alert_id))
+        if not rows or rows[0].corroborated:
+            return False
+        row = rows[0]
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        batch.add(self._corroborate_unit_alert,
+                  (alert.detail, alert.clients, alert.unit_key, alert.alert_id))  # fmt: skip
+        batch.add(self._corroborate_day_alert,
+                  (alert.detail, alert.clients, row.province or "", row.day, row.raised_at,
+                   alert.alert_id))  # fmt: skip
+        if row.status is None:
+            batch.add(self._add_evidence, ({str(alert.alert_id)}, alert.unit_key))
+        await run(self.session, batch)
+        return True
+
+    async def add_copy_evidence(self, unit_key: str, evidence: str) -> None:
+        """Add to what warns consumers of a copy of the unit (an inspector's finding)."""
+        await run(self.session, self._add_evidence, ({evidence}, unit_key))
+
     async def close_alert(self, event: AlertClosed) -> bool:
-        """Close an alert with the inspector's finding; False if there is no such alert."""
+        """Close an alert with the inspector's finding; False if there is no such alert. It
+        is no longer open, nor copy evidence: the inspector has looked."""
         rows = await run(self.session, self._unit_alerts, (event.unit_key,))
         found = [row for row in rows if row.alert_id == event.alert_id]
         if not found:
@@ -559,7 +609,7 @@ class RecordWriter(RecordReader):
                          event.unit_key, event.alert_id)),
         )  # fmt: skip
         batch.add(self._close_day_alert, (row.province or "", row.day, row.raised_at, row.alert_id))
-        batch.add(self._forget_alert, ({event.alert_id}, event.unit_key))
+        batch.add(self._forget_alert, ({event.alert_id}, {str(event.alert_id)}, event.unit_key))
         await run(self.session, batch)
         return True
 

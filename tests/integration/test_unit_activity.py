@@ -1,5 +1,6 @@
-"""The row a scan reads, on the real node: scan totals as written, and open alerts that
-follow raising, replays and closing (the lightweight transaction's answer when not applied)."""
+"""The row a scan reads, on the real node: scan totals as written, open alerts that follow
+raising, replays and closing (the lightweight transaction's answer when not applied), and
+copy evidence that only corroborated alerts and inspectors' findings put there."""
 
 from __future__ import annotations
 
@@ -56,10 +57,78 @@ async def _story(store: RecordWriter) -> None:
     assert not await store.raise_alert(travel, day)  # replayed after closing: stays closed
     activity = await store.unit_activity(UNIT)
     assert (activity.open_alerts, activity.scans) == (frozenset({"too_many_devices"}), totals)
+    # none of these was corroborated: consumers are not warned
+    assert activity.copy_evidence == frozenset()
 
 
-def _alert(kind: AlertKind) -> Alert:
+def test_copy_evidence_follows_corroboration_inspections_and_closing(
+    stack_settings: StackSettings, unique_name
+):
+    settings = stack_settings.model_copy(update={"keyspace": unique_name})
+    migrate(settings)
+    cluster, session = connect(settings, keyspace=unique_name)
+    try:
+        asyncio.run(_evidence(RecordWriter(session)))
+    finally:
+        session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
+        cluster.shutdown()
+
+
+async def _evidence(store: RecordWriter) -> None:
+    day = vietnam_date(NOW)
+    travel = _alert(AlertKind.IMPOSSIBLE_TRAVEL, clients=2)
+    assert await store.raise_alert(travel, day)
+    assert (await store.unit_activity(UNIT)).copy_evidence == frozenset()
+    [row] = await store.alerts_for_unit(UNIT)
+    assert (row.clients, row.corroborated) == (2, False)
+
+    # later the same day, more clients: the same alert id, upgraded once
+    confirmed = travel.model_copy(update={"clients": 4, "corroborated": True,
+                                          "detail": "four clients"})  # fmt: skip
+    assert await store.corroborate(confirmed)
+    assert not await store.corroborate(confirmed)  # done already
+    assert (await store.unit_activity(UNIT)).copy_evidence == {str(travel.alert_id)}
+    [row] = await store.alerts_for_unit(UNIT)
+    assert (row.clients, row.corroborated, row.detail) == (4, True, "four clients")
+    [day_row] = await store.alerts_on("Thái Bình", day)
+    assert (day_row.clients, day_row.corroborated, day_row.detail) == (4, True, "four clients")
+    assert not await store.raise_alert(confirmed, day)  # a replay: still evidence, once
+
+    # raised corroborated at once: evidence with the raising
+    devices = _alert(AlertKind.TOO_MANY_DEVICES, clients=7, corroborated=True)
+    assert await store.raise_alert(devices, day)
+    found = f"inspection:{uuid.uuid4()}"
+    await store.add_copy_evidence(UNIT, found)
+    assert (await store.unit_activity(UNIT)).copy_evidence == {
+        str(travel.alert_id), str(devices.alert_id), found,
+    }  # fmt: skip
+
+    # closed by an inspector: neither open nor evidence, and a replay does not bring it back
+    assert await store.close_alert(_closing(devices))
+    assert not await store.raise_alert(devices, day)
+    activity = await store.unit_activity(UNIT)
+    assert activity.copy_evidence == {str(travel.alert_id), found}
+    assert activity.open_alerts == {"impossible_travel"}
+
+    # closed before it was corroborated: corroboration marks it, but warns no one
+    delivery = _alert(AlertKind.OUTSIDE_DELIVERY_PROVINCE)
+    assert await store.raise_alert(delivery, day)
+    assert await store.close_alert(_closing(delivery))
+    assert await store.corroborate(delivery.model_copy(update={"corroborated": True}))
+    assert (await store.unit_activity(UNIT)).copy_evidence == {str(travel.alert_id), found}
+    assert not await store.corroborate(_alert(AlertKind.PAST_EXPIRY))  # no such alert
+
+
+def _closing(alert: Alert) -> AlertClosed:
+    return AlertClosed(
+        event_id=uuid.uuid4(), occurred_at=NOW + timedelta(hours=1), alert_id=alert.alert_id,
+        unit_key=UNIT, inspector_id="QLTT-TB-07", finding=InspectionVerdict.COUNTERFEIT,
+    )  # fmt: skip
+
+
+def _alert(kind: AlertKind, clients: int = 1, corroborated: bool = False) -> Alert:
     return Alert(
         alert_id=alert_id(UNIT, kind, vietnam_date(NOW)), kind=kind, unit_key=UNIT,
         raised_at=NOW, province="Thái Bình", detail="evidence", scan_event_id=uuid.uuid4(),
+        clients=clients, corroborated=corroborated,
     )  # fmt: skip
