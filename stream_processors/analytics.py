@@ -4,6 +4,11 @@ recent scans and its records; what it finds becomes alerts in Cassandra and on a
 The recent scans of each unit are part of its history (stream_processors.history), which
 survives a restart: a scan that arrives after the restart is still compared with the ones
 before it.
+
+Every finding is raised as an alert for inspectors. A copy finding that independent clients
+corroborate (stream_processors.detect) also becomes copy evidence on the unit, which is what
+warns consumers; an alert raised unconfirmed earlier the same day (same id) is upgraded then,
+once, and published again.
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ from contract.encoding import model_bytes
 from contract.events import ScannerKind, ScanRecorded
 from contract.label import vietnam_date
 from contract.verdict import Category
-from records.store import RecordWriter, rating_of
+from records.store import RecordWriter, standing_of
 from stream_processors.detect import SeenScan, Thresholds, UnitFacts, detect, remember
 from stream_processors.history import UnitHistory
 from stream_processors.outcomes import SendBytes
 from stream_processors.places import place_of
 
 RAISED_KEPT = 32
-"""Alert ids a unit's window remembers (ids are per kind and day, so a few days' worth)."""
+"""Alert ids a unit's window remembers (ids are per kind and day, so a few days' worth), and
+as many of the corroborated ones."""
 
 ANALYSED = (Category.GENUINE, Category.CLAIM_NOT_VALID)
 """Codes that verified: forged ones are answered as counterfeit by the API already."""
@@ -42,7 +48,7 @@ class ScanAnalytics:
             return []
         key = unit_key.encode("utf-8")
         seen = SeenScan(str(scan.event_id), scan.occurred_at, scan.device,
-                        place_of(scan.province, scan.location))  # fmt: skip
+                        place_of(scan.province, scan.location), scan.client)  # fmt: skip
         already = history.raised
         recent = [s for s in history.recent if s.event_id != seen.event_id]
         assert scan.batch_id is not None  # a scan that names a unit names its batch
@@ -57,6 +63,8 @@ class ScanAnalytics:
                 province=seen.place.province if seen.place else None,
                 detail=finding.detail,
                 scan_event_id=scan.event_id,
+                clients=finding.clients,
+                corroborated=finding.corroborated,
             )
             for finding in findings
         ]
@@ -66,7 +74,15 @@ class ScanAnalytics:
         raised = [a for a in fresh if await self.store.raise_alert(a, vietnam_date(a.raised_at))]
         for alert in raised:
             await self.publish(key, model_bytes(alert))
+        # corroborated now, not when first raised (or the raising was not new: a replay, or
+        # an id the window forgot): the stored alert is upgraded, once
+        confirmed = history.corroborated
+        newly = [a for a in alerts if a.corroborated and str(a.alert_id) not in confirmed]
+        for alert in newly:
+            if alert not in raised and await self.store.corroborate(alert):
+                await self.publish(key, model_bytes(alert))
         history.raised = [*already, *(str(a.alert_id) for a in fresh)][-RAISED_KEPT:]
+        history.corroborated = [*confirmed, *(str(a.alert_id) for a in newly)][-RAISED_KEPT:]
         history.recent = remember(seen, recent, self.limits)
         return raised
 
@@ -81,9 +97,9 @@ class ScanAnalytics:
             self.store.certifications(product_key),
         )
         if unit is None:
-            return UnitFacts(packed=False, printed_stars=0, batch=None, rating=None, delivery=None)
+            return UnitFacts(False, printed_stars=0, batch=None, standing=None, delivery=None)
         if unit.batch_id != batch_id:  # the label names another lot than the one packed
             batch = await self.store.batch(unit.batch_id)
-        rating = rating_of(stored, unit.producer_id, at)
+        standing = standing_of(stored, unit.producer_id, at)
         delivery = place_of(batch.received_province, None) if batch else None
-        return UnitFacts(True, unit.printed_stars, batch, rating, delivery)
+        return UnitFacts(True, unit.printed_stars, batch, standing, delivery)

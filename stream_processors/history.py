@@ -7,15 +7,18 @@ topic's partitions, restored from its changelog after a restart or a rebalance.
   unit's whole scan history. With them, what makes a scan count once: the offset of the
   last scan counted (a unit's scans all arrive on one partition, in order, so a scan replayed
   after a crash is at or below it) and the ids of the last few (a producer's retry can write
-  one event twice, at two offsets).
-- The recent consumer scans analytics compares a new scan with, and the alerts it raised.
+  one event twice, at two offsets). A consumer's scans are not authenticated, so they count
+  once per independent client and window (`Thresholds.count_window`): the totals everyone
+  sees cannot be inflated by one client reloading a page.
+- The recent consumer scans analytics compares a new scan with, the alerts it raised and
+  which of those it found corroborated.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from records.rows import ScanSummary
 from stream_processors.detect import SeenScan
@@ -38,16 +41,41 @@ class UnitHistory:
     """Analytics' window: the unit's recent consumer scans."""
     raised: list[str] = field(default_factory=list)
     """Ids of the alerts analytics raised on the unit lately."""
+    corroborated: list[str] = field(default_factory=list)
+    """Ids of those analytics found corroborated (made copy evidence), so it is done once."""
+    counted_clients: dict[str, datetime] = field(default_factory=dict)
+    """When each client's consumer scan last counted in the totals, within the window."""
 
-    def count(self, event_id: str, at: datetime, offset: int) -> bool:
-        """Count the scan read at `offset`; False if it was counted before (a replay)."""
+    def count(
+        self,
+        event_id: str,
+        at: datetime,
+        offset: int,
+        client: str | None = None,
+        window: timedelta = timedelta(hours=1),
+    ) -> bool:
+        """Take the scan read at `offset`; False if it was taken before (a replay).
+
+        `client` is the independent client of an unauthenticated (consumer's) scan, which
+        counts in the totals only if none of that client's scans counted within `window` of
+        it; None for an authenticated scan (an inspector's), which always counts. A scan that
+        does not count leaves the totals as they are, but is remembered as taken.
+        """
         if offset <= self.counted_offset or event_id in self.counted_ids:
             return False
+        self.counted_offset = offset
+        self.counted_ids = [*self.counted_ids, event_id][-IDS_KEPT:]
+        if client is not None:
+            self.counted_clients = {
+                held: when for held, when in self.counted_clients.items() if when > at - window
+            }
+            last = self.counted_clients.get(client)
+            if last is not None and abs(at - last) < window:
+                return True
+            self.counted_clients[client] = at
         self.scans += 1
         self.first = at if self.first is None else min(self.first, at)
         self.last = at if self.last is None else max(self.last, at)
-        self.counted_offset = offset
-        self.counted_ids = [*self.counted_ids, event_id][-IDS_KEPT:]
         return True
 
     @property
@@ -68,6 +96,7 @@ def encode(history: UnitHistory) -> bytes:
                     "e": s.event_id,
                     "t": s.at.isoformat(),
                     "d": s.device,
+                    "c": s.client,
                     "p": None
                     if s.place is None
                     else [s.place.latitude, s.place.longitude, s.place.slack_km, s.place.province],
@@ -75,6 +104,8 @@ def encode(history: UnitHistory) -> bytes:
                 for s in history.recent
             ],
             "raised": history.raised,
+            "confirmed": history.corroborated,
+            "clients": {client: at.isoformat() for client, at in history.counted_clients.items()},
         },
         ensure_ascii=False,
     ).encode("utf-8")
@@ -96,10 +127,15 @@ def decode(data: bytes | None) -> UnitHistory:
                 at=datetime.fromisoformat(item["t"]),
                 device=item["d"],
                 place=None if item["p"] is None else Place(*item["p"]),
+                client=item.get("c"),  # None: a scan remembered before clients were
             )
             for item in held["scans"]
         ],
         raised=list(held["raised"]),
+        corroborated=list(held.get("confirmed", [])),
+        counted_clients={
+            client: datetime.fromisoformat(at) for client, at in held.get("clients", {}).items()
+        },
     )
 
 

@@ -4,6 +4,10 @@ the API shows), inspectors' findings each unit's inspection history.
 These events are not signed: the API records what it saw, and only the API writes to this
 topic. A scan that names no unit (a forged or foreign code) has no history to join: the API
 has already given its verdict on it.
+
+Besides corroborated copy alerts (stream_processors.analytics), an inspector's finding that a
+unit is counterfeit is copy evidence on it (`inspection:<event id>`): an inspector held the
+package. Closing an alert with a finding takes the alert out of the evidence.
 """
 
 from __future__ import annotations
@@ -12,9 +16,17 @@ import asyncio
 from collections.abc import MutableMapping
 
 from contract.errors import ContractError
-from contract.events import AlertClosed, InspectionRecorded, ScanRecorded, decode_event
+from contract.events import (
+    AlertClosed,
+    InspectionRecorded,
+    InspectionVerdict,
+    ScannerKind,
+    ScanRecorded,
+    decode_event,
+)
 from records.store import RecordWriter
 from stream_processors.analytics import ScanAnalytics
+from stream_processors.detect import client_key
 from stream_processors.history import decode as history_of
 from stream_processors.history import encode as encode_history
 from stream_processors.outcomes import Message, Metrics, Refuser
@@ -44,8 +56,7 @@ class ScanIngest:
             await self.refuse(message, "malformed", str(exc))
             return
         if isinstance(event, InspectionRecorded):
-            # a finding on a code that names no unit is kept under the code's hash
-            await self.store.record_inspection(event.topic_key().decode("ascii"), event)
+            await self._inspection(event)
         elif isinstance(event, ScanRecorded):
             unit = event.unit_key()
             if unit is not None:
@@ -59,10 +70,22 @@ class ScanIngest:
                 message, "wrong_topic", f"{event.type} is not a scan, inspection or alert closing"
             )
 
+    async def _inspection(self, event: InspectionRecorded) -> None:
+        # a finding on a code that names no unit is kept under the code's hash
+        writes = [self.store.record_inspection(event.topic_key().decode("ascii"), event)]
+        unit = event.unit_key()
+        if unit is not None and event.verdict is InspectionVerdict.COUNTERFEIT:
+            writes.append(self.store.add_copy_evidence(unit, f"inspection:{event.event_id}"))
+        await asyncio.gather(*writes)
+
     async def _scan(self, unit: str, event: ScanRecorded, message: Message) -> None:
         key = unit.encode("utf-8")
         history = history_of(self.histories.get(key))
-        if not history.count(str(event.event_id), event.occurred_at, message.offset):
+        # a consumer's scans count once per client and window: they are not authenticated
+        client = client_key(event.client) if event.scanner is ScannerKind.CONSUMER else None
+        window = self.analytics.limits.count_window
+        if not history.count(str(event.event_id), event.occurred_at, message.offset, client,
+                             window):  # fmt: skip
             self.metrics.duplicates[message.topic] += 1  # counted once
         # independent: the scan and the totals are written while the scan is analysed; the
         # totals are written even for a replay, whose first writing may not have happened

@@ -31,9 +31,24 @@ class ProcessorSettings(ConnectionSettings):
     alert_topic: str = topics.ALERTS
     max_speed_kmh: float = Field(250.0, gt=0, description="faster than this between scans: copy")
     travel_window_h: float = Field(72.0, gt=0, description="scans compared for travel")
-    max_devices: int = Field(5, ge=1, description="more distinct devices than this: copy")
+    max_devices: int = Field(
+        5, ge=1, description="more independent clients (source networks) than this: copy"
+    )
     device_window_days: float = Field(30.0, gt=0)
     delivery_km: float = Field(150.0, ge=0, description="scan this far from delivery: alert")
+    min_clients: int = Field(
+        3,
+        ge=2,
+        description="independent clients a copy finding must rest on, besides surviving the "
+        "loss of any one of them, before consumers are warned: one client is one word, two "
+        "are one word against another, three is the fewest no single liar can make",
+    )
+    count_window_h: float = Field(
+        1.0,
+        ge=0,
+        description="a client's consumer scans of a unit count once per this window in the "
+        "totals shown to everyone, so reloads cannot inflate them (0: every scan counts)",
+    )
     session_timeout_s: float = Field(
         10.0,
         ge=6.0,
@@ -51,4 +66,6 @@ class ProcessorSettings(ConnectionSettings):
             max_devices=self.max_devices,
             device_window=timedelta(days=self.device_window_days),
             delivery_km=self.delivery_km,
+            min_clients=self.min_clients,
+            count_window=timedelta(hours=self.count_window_h),
         )
