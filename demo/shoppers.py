@@ -15,8 +15,16 @@ def local_page(api_url: str, label_url: str) -> str:
     return f"{api_url}{parts.path}?{parts.query}"
 
 
+def phone_network(address: str, timeout: float = 10.0) -> httpx.Client:
+    """An HTTP client sending from its own source address, as a phone on its own network
+    does. The verify API tells independent clients apart by source address (device ids and
+    places are the client's word), and on Linux every address of 127/8 is this machine's
+    loopback, so 127.0.0.2, 127.0.0.3, ... are as many clients."""
+    return httpx.Client(timeout=timeout, transport=httpx.HTTPTransport(local_address=address))
+
+
 class Shopper:
-    """One phone: its own device id, in one province."""
+    """One phone: its own device id, in one province, on the network of `client`."""
 
     def __init__(self, client: httpx.Client, api_url: str, device: str, province: str) -> None:
         self.client = client

@@ -7,7 +7,8 @@
 5. five producers pack a batch each, labels printed to PDF, events through their outboxes
 6. consumers scan labels in shops; the processors have sealed every batch's chain
 7. a province council revokes a rating: its labels now show a warning
-8. a copied label is scanned in far-apart provinces by many phones: an alert is raised
+8. a copied label is scanned in far-apart provinces by seven phones on seven networks:
+   corroborated copy alerts, and a warning for consumers
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from demo.authority import open_office, product_key_of
 from demo.cast import COPIED, PRODUCTS, REVOKED, Product
 from demo.packing import PackedBatch, pack
 from demo.settings import DemoSettings
-from demo.shoppers import Shopper, local_page
+from demo.shoppers import Shopper, local_page, phone_network
 from infra import stack
 from infra.process import StackError
 from infra.schema import migrate
@@ -136,12 +137,11 @@ class Story:
                 self.say("    revoked in an earlier run; its labels print no stars since")
             label = kept.read_text()
             outcome.revoked_page = local_page(s.api_url, label)
-            shopper = Shopper(
-                httpx.Client(timeout=10), s.api_url, "demo-phone-revoked", "Thái Bình"
-            )
-            outcome.revoked_verdict = self._wait(
-                "the revocation to show", lambda: _warned(shopper.scan(label))
-            )
+            with phone_network("127.0.7.1") as network:
+                shopper = Shopper(network, s.api_url, "demo-phone-revoked", "Thái Bình")
+                outcome.revoked_verdict = self._wait(
+                    "the revocation to show", lambda: _warned(shopper.scan(label))
+                )
             self.say(f"    {revoked.product.name}: {outcome.revoked_verdict['sentence']['en']}")
 
             self.say("8/8 a copied label is scanned in far-apart provinces")
@@ -150,10 +150,13 @@ class Story:
             outcome.copied_unit = _unit_key(copied.urls[1])
             self._copy_scans(copied.urls[1])
             outcome.alerts = self._wait(
-                "both alerts on the copied code", partial(_alerted, reader, outcome.copied_unit)
+                "both alerts on the copied code, corroborated",
+                partial(_alerted, reader, outcome.copied_unit),
             )
             for alert in outcome.alerts:
-                self.say(f"    alert {alert.kind}: {alert.detail}")
+                how = "corroborated" if alert.corroborated else "unconfirmed"
+                self.say(f"    alert {alert.kind} ({how}, {alert.clients} clients): "
+                         f"{alert.detail}")  # fmt: skip
         finally:
             publisher.close()
             cluster.shutdown()
@@ -161,24 +164,28 @@ class Story:
         return outcome
 
     def _shoppers_scan(self, batches: list[PackedBatch]) -> int:
+        """Each shopper on a network of its own (127.0.6.N), as shoppers in shops are."""
         count = 0
-        with httpx.Client(timeout=10) as client:
-            for n, batch in enumerate(batches):
-                for i, url in enumerate(batch.urls[2:5]):
-                    phone = Shopper(client, self.settings.api_url, f"demo-phone-{n}-{i}",
+        for n, batch in enumerate(batches):
+            for i, url in enumerate(batch.urls[2:5]):
+                with phone_network(f"127.0.6.{3 * n + i + 1}") as network:
+                    phone = Shopper(network, self.settings.api_url, f"demo-phone-{n}-{i}",
                                     batch.product.sold_in)  # fmt: skip
                     verdict = phone.scan(url)
-                    if verdict["level"] != "genuine":
-                        raise StackError(f"a genuine label was answered {verdict['level']}: "
-                                         f"{verdict['detail']}")  # fmt: skip
-                    count += 1
+                if verdict["level"] != "genuine":
+                    raise StackError(f"a genuine label was answered {verdict['level']}: "
+                                     f"{verdict['detail']}")  # fmt: skip
+                count += 1
         return count
 
     def _copy_scans(self, label_url: str) -> None:
+        """Seven phones, each on its own network (127.0.8.N): seven independent clients, so
+        the copy alerts are corroborated and consumers are warned. One client sending seven
+        device ids and places would raise nothing a consumer sees."""
         places = ["Thái Bình", "Hồ Chí Minh", "Đà Nẵng", "Hà Nội", "Cần Thơ", "Lào Cai", "Huế"]
-        with httpx.Client(timeout=10) as client:
-            for n, province in enumerate(places):
-                Shopper(client, self.settings.api_url, f"demo-copy-{n}", province).scan(label_url)
+        for n, province in enumerate(places):
+            with phone_network(f"127.0.8.{n + 1}") as network:
+                Shopper(network, self.settings.api_url, f"demo-copy-{n}", province).scan(label_url)
 
     def _wait(self, what: str, probe: Callable[[], T | None], timeout_s: float = 120.0) -> T:
         deadline = time.monotonic() + timeout_s
@@ -220,9 +227,12 @@ def _certified(reader: RecordReader, product: Product) -> bool:
 
 
 def _alerted(reader: RecordReader, unit_key: str) -> list[AlertRow] | None:
+    """Both copy alerts, corroborated, and so the copy evidence that warns consumers."""
     alerts: list[AlertRow] = _awaited(reader.alerts_for_unit(unit_key))
     expected = {AlertKind.IMPOSSIBLE_TRAVEL, AlertKind.TOO_MANY_DEVICES}
-    return alerts if expected <= {alert.kind for alert in alerts} else None
+    if not expected <= {alert.kind for alert in alerts if alert.corroborated}:
+        return None
+    return alerts if _awaited(reader.unit_activity(unit_key)).copy_evidence else None
 
 
 def _received(reader: RecordReader, batch_id: str) -> bool:
