@@ -31,6 +31,9 @@ class ErrorCode(StrEnum):
     NO_TRUST_LIST = "no_trust_list"
     STORE_UNAVAILABLE = "store_unavailable"
     EVENTS_UNAVAILABLE = "events_unavailable"
+    FINDING_UNCONFIRMED = "finding_unconfirmed"
+    INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 
     @property
     def status(self) -> HTTPStatus:
@@ -69,6 +72,9 @@ _STATUS = {
     ErrorCode.NO_TRUST_LIST: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.STORE_UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.EVENTS_UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorCode.FINDING_UNCONFIRMED: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorCode.INVALID_IDEMPOTENCY_KEY: HTTPStatus.BAD_REQUEST,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: HTTPStatus.UNPROCESSABLE_ENTITY,
 }
 
 _SENTENCES = {
@@ -115,6 +121,24 @@ _SENTENCES = {
     ErrorCode.EVENTS_UNAVAILABLE: (
         "Chưa ghi nhận được kết quả kiểm tra. Vui lòng gửi lại.",
         "The finding could not be recorded. Please send it again.",
+    ),
+    ErrorCode.FINDING_UNCONFIRMED: (
+        "Chưa xác nhận được kết quả kiểm tra: có thể đã được ghi nhận, cũng có thể chưa. Vui lòng "
+        "gửi lại đúng kết quả này (cùng Idempotency-Key, nếu có); nó sẽ không bị ghi hai lần.",
+        "The finding was not confirmed: it may or may not be recorded. Please send it again "
+        "unchanged (with the same Idempotency-Key, if it had one); it will not be recorded twice.",
+    ),
+    ErrorCode.INVALID_IDEMPOTENCY_KEY: (
+        "Idempotency-Key không hợp lệ: cần một giá trị, dài 8 đến 128 ký tự, gồm chữ cái "
+        "không dấu, chữ số hoặc . _ ~ + / = - (ví dụ một UUID).",
+        "The Idempotency-Key is not valid: one value, 8 to 128 characters, ASCII letters, "
+        "digits or . _ ~ + / = - (a UUID, for example).",
+    ),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: (
+        "Idempotency-Key này đã được dùng cho một kết quả kiểm tra khác. Mỗi kết quả cần một "
+        "khóa riêng; khi gửi lại, hãy gửi đúng nội dung cũ.",
+        "This Idempotency-Key was already used for a different finding. Use a new key for each "
+        "finding, and resend a finding unchanged.",
     ),
 }
 

@@ -6,8 +6,20 @@ down the queue fills and further scans are dropped and counted (and logged once 
 The task takes all that is queued at once and appends it to one batch per partition (chosen
 by Kafka's default partitioner, as a plain send would): a scan then costs an append, not a
 send of its own with its future and wake-ups, which was a tenth of a resolution's time.
-An inspector's finding is evidence: the request waits until Kafka has acknowledged it and
-fails with 503 otherwise, so the inspector's app knows to try again.
+An inspector's finding is evidence: the request waits until Kafka has acknowledged it. What
+a failure means depends on where it happened, because of how aiokafka (0.14) sends: `send()`
+only appends the message to a batch in the producer's accumulator and returns a future, and a
+background task writes the batches to the partition leaders and resolves those futures from
+the broker's answers. Once the message is in the accumulator nothing on this side can take it
+back: cancelling its future does not withdraw it (aiokafka's own docstring says so), and the
+producer's expiry (`request_timeout_ms`, 40 s) fails a batch only while its partition has no
+leader, or on a retriable error once the batch is old, which includes a produce request that
+timed out after its bytes were written to a broker that may still read and append them (a
+paused broker does, when it resumes). So a failure after that point is DeliveryUnconfirmed:
+the finding may or may not be recorded. Only a failure before it (Kafka never connected,
+metadata or room in the accumulator not found in time) is a plain EventsUnavailable: not
+sent. Either way the inspector's app sends it again; verify_api.routes.inspectors gives a
+resent finding the same event id, so it is not recorded twice.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ import contextlib
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
@@ -38,7 +50,12 @@ Finding = InspectionRecorded | AlertClosed
 
 
 class EventsUnavailable(Exception):
-    """Kafka did not take an event that had to be delivered."""
+    """Kafka did not take an event that had to be delivered: it was not sent."""
+
+
+class DeliveryUnconfirmed(EventsUnavailable):
+    """The event was handed to the producer but not acknowledged in time: it may still be
+    written (see the module's docstring), so it may or may not be recorded."""
 
 
 @dataclass
@@ -57,7 +74,8 @@ class EventSink(Protocol):
         """Queue a scan if there is room; never blocks, never raises."""
 
     async def deliver(self, finding: Finding) -> None:
-        """Send a finding and wait for Kafka's acknowledgement; raises EventsUnavailable."""
+        """Send a finding and wait for Kafka's acknowledgement. Raises EventsUnavailable if it
+        was not sent, DeliveryUnconfirmed (a subclass) if it may or may not be recorded."""
 
 
 class KafkaEvents:
@@ -115,17 +133,43 @@ class KafkaEvents:
                 self._dropping = True
 
     async def deliver(self, finding: Finding) -> None:
+        """Send a finding and wait, at most `deliver_timeout_s`, for Kafka's acknowledgement.
+
+        Raises EventsUnavailable when the finding was not sent: Kafka never connected, or
+        `send()` failed or ran out of time before the message was in the accumulator
+        (cancelling `send()` itself does stop it). Raises DeliveryUnconfirmed when it was
+        handed over and not acknowledged in time, or failed afterwards: the producer still
+        holds or has sent it, so it may yet be recorded; the eventual outcome is logged.
+        """
         producer = self._producer if self._ready.is_set() else None
         if producer is None:
-            raise EventsUnavailable("Kafka is not connected")
+            raise EventsUnavailable("Kafka is not connected: not sent")
+        queued: asyncio.Future[Any] | None = None
         try:
-            await asyncio.wait_for(
-                producer.send_and_wait(self._topic, encode_event(finding), key=finding.topic_key()),
-                self._deliver_timeout_s,
-            )
-        except Exception as exc:  # a timeout or any Kafka error: the finding is not recorded
-            log.warning("an inspection finding was not delivered: %r", exc)
-            raise EventsUnavailable(f"Kafka did not acknowledge the finding: {exc!r}") from exc
+            async with asyncio.timeout(self._deliver_timeout_s):
+                queued = await producer.send(
+                    self._topic, encode_event(finding), key=finding.topic_key()
+                )
+                await asyncio.shield(queued)  # a timeout here leaves the message to the producer
+        except Exception as exc:  # a timeout or any Kafka error
+            if queued is None:
+                log.warning("a finding was not sent to Kafka: %r", exc)
+                raise EventsUnavailable(f"Kafka did not take it: {exc!r}; not sent") from exc
+            event_id = finding.event_id
+            if queued.done():  # the producer gave up, perhaps after the broker had written it
+                why = f"Kafka failed it after taking it ({exc!r})"
+            else:  # timed out: the producer keeps it, and may deliver it later
+
+                def late(delivery: asyncio.Future[Any]) -> None:
+                    if not delivery.cancelled():
+                        error = delivery.exception()
+                        outcome = f"refused ({error!r})" if error else "acknowledged"
+                        log.warning("finding %s, unconfirmed, was later %s", event_id, outcome)
+
+                queued.add_done_callback(late)
+                why = f"Kafka did not acknowledge it within {self._deliver_timeout_s:g} s"
+            log.warning("finding %s unconfirmed: %s", event_id, why)
+            raise DeliveryUnconfirmed(f"{why}; it may or may not be recorded") from exc
 
     async def _connect(self) -> None:
         attempt = 0

@@ -44,7 +44,8 @@ from contract.events import (
     UnitsPacked,
 )
 from contract.records import DeadLetter
-from infra import stack
+from infra import kafka, stack
+from infra.process import JavaServer, running_pid
 from infra.schema import migrate
 from infra.settings import StackSettings
 from infra.topics import admin_client
@@ -82,6 +83,22 @@ def wait_for(
         time.sleep(0.2)
     context = f"\n{explain()}" if explain else ""
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{context}")
+
+
+@contextmanager
+def kafka_paused(settings: StackSettings) -> Iterator[int]:
+    """The shared broker frozen (SIGSTOP of its pid, as the stack recorded it): its sockets
+    still take a client's bytes, and nothing answers. Always resumed (SIGCONT) on the way
+    out, so the stack is never left stopped. Keep it to seconds: other tests use the broker,
+    and past its controller's broker session timeout (9 s by default) it may be fenced."""
+    pid = running_pid(JavaServer(kafka.NAME, kafka.MAIN_CLASS, settings.state_dir))
+    if pid is None:
+        raise AssertionError(f"no Kafka broker of {settings.state_dir} runs")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield pid
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 class Pipeline:
