@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -290,6 +291,30 @@ def _alert_row(row: Any, province: str | None) -> AlertRow:
     )
 
 
+@dataclass(frozen=True)
+class ChainHead:
+    """A batch's head as the store holds it; all None where there is no batch yet."""
+
+    seq: int | None
+    hash: bytes | None
+    content_hash: str | None
+    """Of the head's event; None for heads written before migration 0006."""
+
+
+class HeadMoved(Exception):
+    """A conditional append was refused: the batch's head is not the one the record links
+    to. Either another writer got there first (read again and judge again), or the head is
+    this very event (`found.content_hash`), recorded by a write whose hash row is missing."""
+
+    def __init__(self, batch_id: str, expected_seq: int | None, found: ChainHead) -> None:
+        super().__init__(
+            f"batch {batch_id}: the append expected head {expected_seq}, found {found.seq}"
+        )
+        self.batch_id = batch_id
+        self.expected_seq = expected_seq
+        self.found = found
+
+
 class RecordWriter(RecordReader):
     """The processors' writes. Nothing else in the system writes records."""
 
@@ -297,8 +322,6 @@ class RecordWriter(RecordReader):
         super().__init__(session)
         p = session.prepare
         record_columns = (
-            "batch_id",
-            "seq",
             "event_type",
             "event",
             "prev_hash",
@@ -308,9 +331,15 @@ class RecordWriter(RecordReader):
             "recorded_at",
             *_BATCH_STATICS,
         )
+        # one conditional write of the record and the head it advances (see append)
         self._append = p(
-            f"INSERT INTO batch_records ({', '.join(record_columns)}) "
-            f"VALUES ({', '.join('?' * len(record_columns))})"
+            f"UPDATE batch_records SET {', '.join(f'{c} = ?' for c in record_columns)}, "
+            "head_content_hash = ? WHERE batch_id = ? AND seq = ? "
+            "IF head_seq = ? AND head_hash = ? AND head_content_hash != ?"
+        )
+        self._head = p(
+            "SELECT head_seq, head_hash, head_content_hash FROM batch_records "
+            "WHERE batch_id = ? LIMIT 1"
         )
         self._remember = p(
             "INSERT INTO batch_event_hashes (batch_id, content_hash, seq) VALUES (?, ?, ?)"
@@ -403,31 +432,70 @@ class RecordWriter(RecordReader):
     async def append(
         self, record: ChainRecord, event_type: str, content_hash: str, state: BatchState
     ) -> None:
-        """Add a record and move the batch's head and facts to `state`, all or nothing.
+        """Add a record and move the batch's head and facts to `state`, all or nothing, only
+        if the head is still the one the record links to; raises HeadMoved otherwise.
 
-        The record and the statics are one INSERT into one partition (atomic and isolated);
-        the content-hash row rides in the same logged batch, so a replay finds it.
+        A worker that stalled past its session timeout may wake up after its partition moved
+        to another worker, so the head it read may be stale. The record and the statics are
+        one UPDATE of one partition, made a lightweight transaction on the head: record 1
+        requires no head at all (`head_seq = null`, true while the partition does not exist),
+        record n requires head n-1 with the hash the record links to. One conditional
+        statement per append; nothing else writes batch_records, so no plain write races it.
+
+        The content-hash row lives in another table (another partition), which a conditional
+        batch cannot span, so it is written after the conditional write succeeded: a hash
+        row always means its record exists, which is what lets a replay be skipped on its
+        strength. Until the row is written (a crash or stall in between), the head itself
+        names the event: `head_content_hash`, set by the same write, must differ from the
+        writer's content hash, so a replay of the head's event is refused with HeadMoved
+        carrying that hash, and the caller recognises it and writes the row (`remember`).
+        Moving the hashes into the partition instead (a static map) would have left the
+        rows of batches written before, and every reader of them, behind.
         """
-        batch = BatchStatement(batch_type=BatchType.LOGGED)
-        batch.add(
-            self._append,
-            _unset_none(
-                (
-                    record.batch_id,
-                    record.seq,
-                    event_type,
-                    record.event,
-                    record.prev_hash,
-                    record.record_hash,
-                    record.seal,
-                    record.sealed_by,
-                    datetime.now(UTC),
-                    *(getattr(state, name) for name in _BATCH_STATICS),
-                )
-            ),
+        expected_seq = record.seq - 1 if record.seq > 1 else None
+        expected_hash = record.prev_hash if record.seq > 1 else None
+        values = _unset_none(
+            (
+                event_type,
+                record.event,
+                record.prev_hash,
+                record.record_hash,
+                record.seal,
+                record.sealed_by,
+                datetime.now(UTC),
+                *(getattr(state, name) for name in _BATCH_STATICS),
+                content_hash,
+                record.batch_id,
+                record.seq,
+            )
         )
-        batch.add(self._remember, (record.batch_id, content_hash, record.seq))
-        await run(self.session, batch)
+        [result] = await run(
+            self.session,
+            self._append,
+            (*values, expected_seq, expected_hash, content_hash),
+        )
+        if not result.applied:
+            # a refused conditional write returns the columns of its condition as they are
+            found = ChainHead(
+                getattr(result, "head_seq", None),
+                getattr(result, "head_hash", None),
+                getattr(result, "head_content_hash", None),
+            )
+            raise HeadMoved(record.batch_id, expected_seq, found)
+        await self.remember(record.batch_id, content_hash, record.seq)
+
+    async def remember(self, batch_id: str, content_hash: str, seq: int) -> None:
+        """That the batch's record `seq` holds the event with this content hash. Only once
+        the record is stored: by append, or by whoever finds the record without its row."""
+        await run(self.session, self._remember, (batch_id, content_hash, seq))
+
+    async def head(self, batch_id: str) -> ChainHead | None:
+        """The batch's head as stored, with its event's content hash; None if no batch."""
+        rows = await run(self.session, self._head, (batch_id,))
+        if not rows or rows[0].head_seq is None:
+            return None
+        row = rows[0]
+        return ChainHead(row.head_seq, row.head_hash, row.head_content_hash)
 
     async def write_units(self, units: Iterable[Unit]) -> int:
         return await run_many(

@@ -1,29 +1,56 @@
 """Batch events become sealed records: verify, apply the rules, chain, seal, store.
 
 The order matters for crashes. Units are written first (idempotent: deterministic keys),
-then the record and the batch's new head in one write. A crash before that write leaves no
-record, and the redelivered event redoes both; a crash after it leaves the record, and the
-redelivered event is recognised by its content hash and skipped.
+then the record and the batch's new head in one write, then the event's content hash. A
+crash before the record's write leaves no record, and the redelivered event redoes both; a
+crash after it leaves the record, and the redelivered event is recognised by its content
+hash and skipped: by its hash row, or, if the crash came before that row, by the head,
+which names the content hash of its event (the row is written then).
+
+The record's write is conditional on the head this handler read (RecordWriter.append), for
+a worker that stalls past its session timeout and wakes after its partition moved to
+another worker: its stale head is refused rather than overwriting or rolling back a record.
+The refused handler reads again: its event is then in the chain (a duplicate, skipped), or
+the rules are applied again on the new head and the append is tried again, a few times;
+after that the message fails, and the agent retries it with backoff, like any passing
+failure. Units written before a refused append are rewritten with the seq of the record
+that actually holds their event, if it is another.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 
 from contract.events import BatchEvent, BatchOpened, UnitsPacked
 from contract.records import record_hash
 from keys.certs import ProducerKeyCertificate
 from keys.chain import ChainRecord, seal
 from keys.signing import SigningKey
-from records.rows import BatchState
-from records.store import RecordWriter
+from records.rows import BatchState, Unit
+from records.store import ChainHead, HeadMoved, RecordWriter
 from stream_processors.handler import SignedHandler
 from stream_processors.outcomes import Message, Metrics, Refuser
 from stream_processors.rules import Facts, Refusal, apply
 from stream_processors.trust import TrustHolder
 
 log = logging.getLogger(__name__)
+
+APPEND_ATTEMPTS = 3
+"""Reads, judgements and conditional appends of one event before its message fails."""
+
+
+def recorded_at(found: ChainHead | None, content_hash: str) -> int | None:
+    """The seq of the head, if the head is the event with this content hash."""
+    if found is None or found.seq is None or found.content_hash != content_hash:
+        return None
+    return found.seq
+
+
+def repointed(units: Sequence[Unit], seq: int) -> tuple[Unit, ...]:
+    """The units that point at another record than `seq`, made to point at `seq`."""
+    return tuple(dataclasses.replace(u, seq=seq) for u in units if u.seq != seq)
 
 
 class BatchIngest(SignedHandler):
@@ -47,11 +74,26 @@ class BatchIngest(SignedHandler):
         if not isinstance(event, BatchEvent):
             await self.refuse(message, "wrong_topic", f"{event.type} is not a batch event")
             return
-        # 2. Seen before? (A replay after a crash, or the station re-sending.)
         content_hash = event.content_hash()
+        written: list[Unit] = []  # the units the last attempt wrote, with its seq
+        for attempt in range(1, APPEND_ATTEMPTS + 1):
+            try:
+                await self._attempt(message, event, content_hash, written)
+                return
+            except HeadMoved as moved:
+                if attempt == APPEND_ATTEMPTS:
+                    raise  # the agent retries the message with backoff; never dropped
+                log.info("%s; reading it again (attempt %d)", moved, attempt + 1)
+
+    async def _attempt(
+        self, message: Message, event: BatchEvent, content_hash: str, written: list[Unit]
+    ) -> None:
+        """Read, judge, write; raises HeadMoved if another writer moved the head meanwhile."""
+        # 2. Seen before? (A replay after a crash, the station re-sending, another writer.)
         state = await self.store.batch(event.batch_id)
-        if state is not None and await self.store.event_seq(event.batch_id, content_hash):
-            self.metrics.duplicates[message.topic] += 1
+        seen = await self.store.event_seq(event.batch_id, content_hash) if state else None
+        if seen:
+            await self._duplicate(message, event.batch_id, seen, written)
             return
         # 3. The rules, with the facts they need.
         seq = (state.head_seq if state else 0) + 1
@@ -59,9 +101,16 @@ class BatchIngest(SignedHandler):
             facts = await self._facts(event, state)
             outcome = apply(state, event, facts, seq)
         except Refusal as refusal:
+            # the head may be this event, recorded by a write that did not get to its hash row
+            stored = await self.store.head(event.batch_id) if state else None
+            at = recorded_at(stored, content_hash)
+            if at is not None:
+                await self._duplicate(message, event.batch_id, at, written, content_hash)
+                return
             await self.refuse(message, refusal.code, refusal.detail)
             return
-        # 4. Chain, seal, store: units first, then the record with the new head.
+        # 4. Chain, seal, store: units first, then the record with the new head, on the
+        # condition that the head is still `state`'s.
         prev = outcome.state.head_hash
         hashed = record_hash(event.batch_id, seq, prev, message.value)
         record = ChainRecord(
@@ -75,17 +124,42 @@ class BatchIngest(SignedHandler):
         )
         if outcome.units:
             await self.store.write_units(outcome.units)
+            written[:] = outcome.units
         head = dataclasses.replace(outcome.state, head_seq=seq, head_hash=hashed)
-        await self.store.append(record, event.type, content_hash, head)
+        try:
+            await self.store.append(record, event.type, content_hash, head)
+        except HeadMoved as moved:
+            at = recorded_at(moved.found, content_hash)
+            if at is None:
+                raise
+            await self._duplicate(message, event.batch_id, at, written, content_hash)
+
+    async def _duplicate(
+        self,
+        message: Message,
+        batch_id: str,
+        seq: int,
+        written: list[Unit],
+        unremembered: str | None = None,
+    ) -> None:
+        """The event is record `seq` already. Units this handler wrote for another record
+        are pointed back at it, then the missing hash row, if it is missing, is written."""
+        fixed = repointed(written, seq)
+        if fixed:
+            await self.store.write_units(fixed)
+        if unremembered is not None:
+            await self.store.remember(batch_id, unremembered, seq)
+            log.info("batch %s: record %d found at the head, its hash row written", batch_id, seq)
+        self.metrics.duplicates[message.topic] += 1
 
     async def _facts(self, event: BatchEvent, state: BatchState | None) -> Facts:
         if isinstance(event, BatchOpened):
             return Facts(product=await self.store.product(event.product_key))
         if isinstance(event, UnitsPacked) and state is not None:
-            rating = await self.store.rating(
+            at_packing = await self.store.standing(
                 state.product_key, state.producer_id, event.occurred_at
             )
             label_key = self.trust.current and self.trust.current.key_certificate(event.key_id)
             owner = label_key.producer_id if isinstance(label_key, ProducerKeyCertificate) else None
-            return Facts(rating=rating, label_key_producer=owner)
+            return Facts(standing=at_packing, label_key_producer=owner)
         return Facts()
