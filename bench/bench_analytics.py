@@ -41,7 +41,7 @@ def scan(lot: str, serial: str, province: str, device: int) -> ScanRecorded:
         event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
         code=f"https://ocop.vn/01/x/10/{lot}/21/{serial}", batch_id=batch_id(lot),
         serial=serial, province=province, reason=Reason.GENUINE,
-        scanner=ScannerKind.CONSUMER, device=f"{device:064x}",
+        scanner=ScannerKind.CONSUMER, device=f"{device:064x}", client=f"{device:064x}",
     )  # fmt: skip
 
 

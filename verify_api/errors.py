@@ -1,7 +1,7 @@
 """Errors the API answers with: a stable code, its HTTP status, a sentence in both languages.
 
 A scanner app branches on the code; a person reads the sentence. Verdicts on labels are not
-errors (a counterfeit is an answer), so they are not here: see verify_api.findings.
+errors (a counterfeit is an answer), so they are not here: see contract.verdict.
 """
 
 from __future__ import annotations

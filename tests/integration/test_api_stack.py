@@ -15,6 +15,7 @@ import hmac
 import os
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -475,3 +476,62 @@ def test_a_never_packed_code_raises_an_alert_an_inspector_reads_and_closes(shop,
     final = wait_for("the closing to be stored", is_closed)
     assert (final["closed_by"], final["finding"]) == ("QLTT-TB-07", "counterfeit")
     assert storefront.pipeline.open_alerts(unit) == frozenset()
+
+
+# -- what one client can and cannot make other people see --------------------------------------
+
+FAR_APART = ["Hà Nội", "Cà Mau", "Lào Cai", "Hồ Chí Minh", "Điện Biên", "Kiên Giang", "Cao Bằng"]
+
+
+def from_address(api: ApiProcess, address: str) -> httpx.Client:
+    """A client whose requests come from its own loopback address: its own network."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=api.base, timeout=10, transport=transport)
+
+
+def scans_stored(storefront: Storefront, unit: str) -> int:
+    rows = storefront.pipeline.session.execute(
+        "SELECT COUNT(*) FROM scans_by_unit WHERE unit_key = %s", (unit,)
+    ).one()
+    return int(rows[0])
+
+
+def copy_evidence(storefront: Storefront, unit: str) -> frozenset[str]:
+    return asyncio.run(storefront.pipeline.reader.unit_activity(unit)).copy_evidence
+
+
+def test_one_client_cannot_make_a_genuine_unit_look_copied(shop):
+    """Cookie-less page views (a new device each), invented device ids and far-apart claimed
+    provinces, all from one network: another shopper is still told the unit is genuine."""
+    storefront, api = shop
+    (label,) = storefront.pack(PRODUCT, "L2503POIS1", 1)
+    path, unit = path_of(label), identifiers.unit_key(PRODUCT, label.serial)
+    with from_address(api, "127.0.0.2") as stranger:
+        for _ in range(7):  # a browser without our cookie: a new device id every time
+            stranger.cookies.clear()
+            assert stranger.get(path, headers={"Accept": "text/html"}).status_code == 200
+        for n in range(7):
+            stranger.get(path, headers=JSON | {"X-Device-Id": f"invented-device-{n:04d}"})
+        for province in FAR_APART[:2]:
+            stranger.get(path + f"&province={province}", headers=JSON)
+    wait_for("the stranger's 16 scans to be analysed", lambda: scans_stored(storefront, unit) >= 16)
+    time.sleep(1)  # the alerts of the last scan, if any, are written with it
+    assert copy_evidence(storefront, unit) == frozenset()
+    with from_address(api, "127.0.0.3") as shopper:
+        body = shopper.get(path + "&province=Thái Bình", headers=JSON).json()
+    assert (body["level"], body["reason"]) == ("genuine", "genuine")
+    assert body["scans"]["count"] <= 3  # one client's scans count once per window
+
+
+def test_the_same_signals_from_independent_clients_warn_of_a_copy(shop):
+    storefront, api = shop
+    (label,) = storefront.pack(PRODUCT, "L2503POIS2", 1)
+    path, unit = path_of(label), identifiers.unit_key(PRODUCT, label.serial)
+    for n, province in enumerate(FAR_APART):
+        with from_address(api, f"127.0.0.{10 + n}") as phone:
+            phone.get(path + f"&province={province}", headers=JSON)
+    evidence = wait_for("corroborated copy evidence", lambda: copy_evidence(storefront, unit))
+    assert evidence
+    with from_address(api, "127.0.0.3") as shopper:
+        body = shopper.get(path, headers=JSON).json()
+    assert (body["level"], body["reason"]) == ("warning", "suspected_copy")

@@ -204,7 +204,8 @@ def test_inspectors_scans_and_findings_are_stored(pipeline: Pipeline):
     for n in range(3):
         scan = ScanRecorded(
             event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=1, minutes=n),
-            reason=Reason.GENUINE, scanner=ScannerKind.CONSUMER, device="ab" * 32, **unit,
+            reason=Reason.GENUINE, scanner=ScannerKind.CONSUMER, device="ab" * 32,
+            client=f"{n:064x}", **unit,  # three independent clients: each scan counts
         )  # fmt: skip
         pipeline.send("scan", scan.topic_key(), model_bytes(scan))
     finding = InspectionRecorded(
