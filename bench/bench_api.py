@@ -282,7 +282,7 @@ def start_server(
         if server.poll() is not None:
             raise SystemExit(f"the server exited:\n{log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()["trust_list"]:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).json()["trust_list"]:
                 return server
         except (httpx.HTTPError, ValueError, KeyError):
             pass

@@ -89,7 +89,7 @@ class Story:
         worker = services.start(
             services.worker(s, office), f"http://127.0.0.1:{s.worker_port}/ocop/metrics"
         )
-        api = services.start(services.api(s, office), f"{s.api_url}/health")
+        api = services.start(services.api(s, office), f"{s.api_url}/health/live")
         for started in (worker, api):
             how = "already running" if started.already_running else "started"
             self.say(f"    {started.name}: {how} (pid {started.pid})")
@@ -217,7 +217,7 @@ def _awaited(coroutine: Any) -> Any:
 
 def _health_ok(api_url: str) -> bool:
     try:
-        return bool(httpx.get(f"{api_url}/health", timeout=3).json().get("status") == "ok")
+        return httpx.get(f"{api_url}/health/ready", timeout=3).status_code == 200
     except (httpx.HTTPError, ValueError):
         return False
 

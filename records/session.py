@@ -36,13 +36,15 @@ class StoreUnavailable(Exception):
 
 
 def connect(
-    settings: ConnectionSettings, *, keyspace: str | None = None
+    settings: ConnectionSettings, *, keyspace: str | None = None, request_timeout: float = 20
 ) -> tuple[Cluster, Session]:
-    """A session with token-aware routing (each write goes straight to a replica)."""
+    """A session with token-aware routing (each write goes straight to a replica).
+    `request_timeout`: when the driver gives up on a statement; the verify API sets its
+    request deadline, so nothing waits on a statement its client has been answered for."""
     logging.getLogger("cassandra").setLevel(logging.ERROR)
     profile = ExecutionProfile(
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
-        request_timeout=20,
+        request_timeout=request_timeout,
         row_factory=_utc_rows,
     )
     cluster = Cluster(

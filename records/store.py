@@ -149,6 +149,7 @@ class RecordReader:
         )
         self._trust_list = p("SELECT document FROM trust_lists WHERE scope = ? LIMIT 1")
         self._seal_keys = p("SELECT key_id, public_key FROM seal_keys")
+        self._ping = p("SELECT release_version FROM system.local")
         self._inspector = p(
             "SELECT inspector_id, name, role, authority_id, active FROM inspectors_by_token "
             "WHERE token_sha256 = ?"
@@ -227,6 +228,10 @@ class RecordReader:
     async def standing(self, product_key: str, producer_id: str, at: datetime) -> Standing:
         """What the producer's star claims on the product are judged against at `at`."""
         return standing_of(await self.certifications(product_key), producer_id, at)
+
+    async def ping(self) -> None:
+        """One read that needs no data of ours: does Cassandra answer at all?"""
+        await run(self.session, self._ping)
 
     async def latest_trust_list(self) -> bytes | None:
         rows = await run(self.session, self._trust_list, (TRUST_SCOPE,))

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from verify_api.deadline import Deadline
 from verify_api.errors import ApiError, ErrorCode, describe
 from verify_api.guards import Guard, TokenBuckets
 from verify_api.rendering import error_response
@@ -86,6 +87,10 @@ def create_app(settings: ApiSettings, *, services: ServicesFactory = open_servic
     app.add_exception_handler(NoHostAvailable, store_down)
     app.add_exception_handler(DriverException, store_down)
 
+    # innermost first: the deadline counts from the guards' admission (verify_api.deadline)
+    app.add_middleware(
+        Deadline, seconds=settings.request_deadline_s, in_flight=settings.requests_in_flight
+    )
     buckets = None
     if settings.rate_limit_per_s > 0:
         buckets = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)

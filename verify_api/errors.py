@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     NO_TRUST_LIST = "no_trust_list"
     STORE_UNAVAILABLE = "store_unavailable"
+    TOO_SLOW = "too_slow"
     EVENTS_UNAVAILABLE = "events_unavailable"
     FINDING_UNCONFIRMED = "finding_unconfirmed"
     INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
@@ -71,6 +72,7 @@ _STATUS = {
     ErrorCode.FORBIDDEN: HTTPStatus.FORBIDDEN,
     ErrorCode.NO_TRUST_LIST: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.STORE_UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorCode.TOO_SLOW: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.EVENTS_UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.FINDING_UNCONFIRMED: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.INVALID_IDEMPOTENCY_KEY: HTTPStatus.BAD_REQUEST,
@@ -117,6 +119,11 @@ _SENTENCES = {
     ErrorCode.STORE_UNAVAILABLE: (
         "Hệ thống tạm thời không truy cập được dữ liệu. Vui lòng thử lại sau.",
         "The records are temporarily unavailable. Please try again later.",
+    ),
+    ErrorCode.TOO_SLOW: (
+        "Hệ thống đang quá tải hoặc dữ liệu trả lời quá chậm. Vui lòng thử lại sau ít giây.",
+        "The service is overloaded or its records answer too slowly. Please try again in a "
+        "few seconds.",
     ),
     ErrorCode.EVENTS_UNAVAILABLE: (
         "Chưa ghi nhận được kết quả kiểm tra. Vui lòng gửi lại.",

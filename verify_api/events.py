@@ -60,15 +60,25 @@ class DeliveryUnconfirmed(EventsUnavailable):
 
 @dataclass
 class EventCounters:
+    accepted: int = 0
+    """Scans taken into the queue."""
     sent: int = 0
     dropped: int = 0
     """Scans not sent because the queue was full (Kafka down or too slow)."""
     failed: int = 0
     """Scans Kafka refused or timed out on."""
 
+    @property
+    def waiting(self) -> int:
+        """Scans accepted but not yet acknowledged nor given up: in the queue, or in the
+        producer waiting for the broker. What backs up when Kafka stalls."""
+        return self.accepted - self.sent - self.failed
+
 
 class EventSink(Protocol):
     counters: EventCounters
+    capacity: int
+    """How many scans may wait (the queue's size)."""
 
     def offer(self, scan: ScanRecorded) -> None:
         """Queue a scan if there is room; never blocks, never raises."""
@@ -93,6 +103,7 @@ class KafkaEvents:
         self._topic = topic
         self._linger_ms = linger_ms
         self._deliver_timeout_s = deliver_timeout_s
+        self.capacity = queue_size
         self._queue: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue(queue_size)
         self._producer: AIOKafkaProducer | None = None
         self._ready = asyncio.Event()
@@ -126,6 +137,7 @@ class KafkaEvents:
     def offer(self, scan: ScanRecorded) -> None:
         try:
             self._queue.put_nowait((scan.topic_key(), encode_event(scan)))
+            self.counters.accepted += 1
         except asyncio.QueueFull:
             self.counters.dropped += 1
             if not self._dropping:

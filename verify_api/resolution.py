@@ -30,7 +30,7 @@ from contract.claims import judge_claim
 from contract.verdict import FROM_RECORDS, Reason
 from keys.trustlist import TrustList
 from keys.verifier import LabelVerification, authenticate_label
-from records.rows import Unit
+from records.rows import Unit, UnitActivity
 from verify_api import views
 from verify_api.facts import Facts
 from verify_api.judgement import Evidence, detail, judge
@@ -58,10 +58,18 @@ class Resolved:
 
 
 class Resolver:
-    """Resolves codes against the trust list and the records (through `facts`)."""
+    """Resolves codes against the trust list and the records (through `facts`).
 
-    def __init__(self, facts: Facts) -> None:
+    When Cassandra stalls, a scan whose shared facts are held still gets its verdict in
+    time: the unit's own activity (its scan totals and copy evidence) is given `live_s`,
+    and without it the answer comes from the held facts and says so (a notice; no scan
+    totals; a copy cannot be warned of). Anything else waits for the records, within the
+    request's deadline (verify_api.deadline).
+    """
+
+    def __init__(self, facts: Facts, *, live_s: float = float("inf")) -> None:
         self.facts = facts
+        self.live_s = live_s
 
     async def resolve(self, text: str, trust: TrustList, now: datetime) -> Resolved:
         verification = authenticate_label(text, trust=trust, now=now, recorded=self.facts.recorded)
@@ -75,13 +83,14 @@ class Resolver:
         unit_key = identifiers.unit_key(product_key, serial)
         batch_id, producer_id = label.batch.batch_id, signer.producer_id
         held = self.facts.held(product_key, producer_id, batch_id)
+        activity: UnitActivity | None
         if held is None:
             activity, shared = await asyncio.gather(
                 records.unit_activity(unit_key),
                 self.facts.shared(product_key, producer_id, batch_id),
             )
         else:
-            shared, activity = held, await records.unit_activity(unit_key)
+            shared, activity = held, await self._activity(unit_key)
         product, batch = shared.product.value, shared.batch.value
         packing = batch.packed.get(serial) if batch else None
         if batch is not None and packing is not None:
@@ -101,7 +110,7 @@ class Resolver:
             batch=batch.state if batch else None,
             product=product.product,
             claim=judge_claim(label.batch.stars, rating.standing),
-            copy_evidence=activity.copy_evidence,
+            copy_evidence=activity.copy_evidence if activity else frozenset(),
         )
         found = judge(evidence, now)
         # 4. The view.
@@ -114,8 +123,17 @@ class Resolver:
             producer=shared.producer.value,
             batch=batch.view if batch else None,
             packed_in_record=unit.seq if unit else None,
-            scans=activity.scans,
+            scans=activity.scans if activity else None,
+            notices=() if activity else (views.FROM_HELD_FACTS,),
             now=now,
         )
         facts_key = shared.key(rating, label.batch.stars)
         return Resolved(resolution, verification, found, (batch_id, serial), facts_key)
+
+    async def _activity(self, unit_key: str) -> UnitActivity | None:
+        """The unit's activity, or None if the records do not answer within `live_s`."""
+        try:
+            async with asyncio.timeout(self.live_s):
+                return await self.facts.records.unit_activity(unit_key)
+        except TimeoutError:
+            return None

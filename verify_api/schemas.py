@@ -374,9 +374,18 @@ class ErrorBody(_Out):
     detail: Annotated[str, Field(max_length=2000)]
 
 
-class Health(_Out):
-    status: Literal["ok", "degraded"]
+class Liveness(_Out):
+    status: Literal["live"]
+
+
+class Check(_Out):
+    ok: bool
+    detail: Short
+
+
+class Readiness(_Out):
+    ready: bool
+    checks: dict[str, Check]
+    """`store` (Cassandra answers), `trust_list` (one is held), `scan_events` (they reach
+    Kafka: the backlog waiting for it is under the threshold)."""
     trust_list: TrustListOut | None
-    scans_sent: int
-    scans_dropped: int
-    scans_failed: int

@@ -9,6 +9,7 @@ authority has published a trust list.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 class Store(Records, Protocol):
     """Every read the API makes; records.store.RecordReader is the real one."""
 
+    async def ping(self) -> None: ...
     async def latest_trust_list(self) -> bytes | None: ...
     async def seal_keys(self) -> dict[str, str]: ...
     async def inspector(self, token_sha256: str) -> Inspector | None: ...
@@ -120,8 +122,22 @@ class Services:
         )
 
 
+def resolver_for(settings: ApiSettings, records: Records, memory: Memory) -> Resolver:
+    return Resolver(
+        Facts(records, memory, cache_s=settings.record_cache_s),
+        live_s=settings.request_deadline_s / 2,  # half of the deadline for the unit's own read
+    )
+
+
 async def open_services(settings: ApiSettings) -> Services:
-    cluster, session = await asyncio.to_thread(connect, settings, keyspace=settings.keyspace)
+    cluster, session = await asyncio.to_thread(
+        functools.partial(
+            connect,
+            settings,
+            keyspace=settings.keyspace,
+            request_timeout=settings.request_deadline_s,
+        )
+    )
     reader = await asyncio.to_thread(RecordReader, session)
     events = KafkaEvents(
         settings.kafka_bootstrap,
@@ -152,7 +168,7 @@ async def open_services(settings: ApiSettings) -> Services:
         settings=settings,
         store=reader,
         trust=trust,
-        resolver=Resolver(Facts(reader, memory, cache_s=settings.record_cache_s)),
+        resolver=resolver_for(settings, reader, memory),
         events=events,
         device_key=device_key,
         close=close,

@@ -73,6 +73,28 @@ class ApiSettings(ConnectionSettings):
     inspection_timeout_s: float = Field(
         10.0, gt=0, description="how long a finding waits for Kafka's acknowledgement"
     )
+    # -- operations: deadlines and readiness (see README, Operating the API)
+    request_deadline_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="every request is answered within this: from facts held in memory where "
+        "it can (and it says so), else 503 with Retry-After; Cassandra reads time out a "
+        "little before it",
+    )
+    requests_in_flight: int = Field(
+        256,
+        ge=1,
+        description="requests handled at once per process; one more waits for a slot within "
+        "its deadline (then 503), so nothing queues without bound while Cassandra stalls",
+    )
+    ready_scan_backlog: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="not ready while scan events waiting for Kafka fill more than this share "
+        "of the scan queue (OCOP_SCAN_QUEUE_SIZE)",
+    )
 
     @field_validator("root_key")
     @classmethod

@@ -10,6 +10,7 @@ the same bytes does not re-verify them: a list with thousands of certificates ta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -52,6 +53,7 @@ class TrustCache:
         root_public_key: Ed25519PublicKey,
         *,
         ttl_s: float,
+        wait_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -62,15 +64,29 @@ class TrustCache:
         self._checked_at = float("-inf")
         self._forced_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._wait_s = wait_s
+        self._refreshing: asyncio.Task[None] | None = None
 
     @property
     def held(self) -> HeldTrustList | None:
         return self._held
 
     async def get(self) -> HeldTrustList:
-        """The list to judge with; raises NoTrustList if none was ever loaded."""
+        """The list to judge with; raises NoTrustList if none was ever loaded.
+
+        A due refresh is shared by every request that finds it due. While a list is held,
+        a request waits for the refresh at most `wait_s` and then judges with the held one:
+        a stalled Cassandra must not hold up every scan behind the trust list's reload (the
+        refresh goes on, and its result is used once it comes)."""
         if self._due():
-            await self._refresh(force=False)
+            if self._refreshing is None or self._refreshing.done():
+                self._refreshing = asyncio.create_task(self._refresh(force=False))
+            refreshing = asyncio.shield(self._refreshing)
+            if self._held is None:
+                await refreshing
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(refreshing, self._wait_s)
         if self._held is None:
             raise NoTrustList("no trust list has been published yet")
         return self._held

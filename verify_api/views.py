@@ -252,17 +252,34 @@ def links(product_key: str, batch_id: str) -> Links:
     )
 
 
+FROM_HELD_FACTS = Sentences(
+    vi="Hệ thống đang chậm: kết quả dựa trên dữ liệu đã lưu sẵn, chưa có lịch sử quét mới nhất "
+    "của mã này (nên chưa thể cảnh báo mã sao chép). Hãy quét lại sau ít phút.",
+    en="The system is slow: this answer rests on facts already held, without this code's "
+    "latest scan history (so a copied code cannot be warned of). Please scan again in a few "
+    "minutes.",
+)
+"""The notice of an answer given from held facts while the records did not answer."""
+
+
 def _head(
-    verification: LabelVerification, found: list[Reason], detail: str, now: datetime
+    verification: LabelVerification,
+    found: list[Reason],
+    detail: str,
+    now: datetime,
+    notices: tuple[Sentences, ...] = (),
 ) -> dict[str, object]:
     """The fields every resolution has, vouched for or not."""
     lead = found[0]
-    notices = [
-        Sentences(vi=vi, en=en)
-        for vi, en in zip(
-            verification.warnings(Lang.VI), verification.warnings(Lang.EN), strict=True
-        )
-    ]
+    notices = (
+        *(
+            Sentences(vi=vi, en=en)
+            for vi, en in zip(
+                verification.warnings(Lang.VI), verification.warnings(Lang.EN), strict=True
+            )
+        ),
+        *notices,
+    )
     label = verification.label
     return {
         "level": lead.level,
@@ -271,7 +288,7 @@ def _head(
         "sentence": sentences(lead),
         "detail": detail[:2000],
         "findings": [finding_out(f) for f in found],
-        "notices": notices,
+        "notices": list(notices),
         "defect": verification.defect,
         "label": label
         and LabelOut(
@@ -316,8 +333,9 @@ def vouched(
     producer: ProducerOut | None,
     batch: BatchOut | None,
     packed_in_record: int | None,
-    scans: ScanSummary,
+    scans: ScanSummary | None,
     now: datetime,
+    notices: tuple[Sentences, ...] = (),
 ) -> Resolution:
     """An authentically signed label: the verdict and the facts the records hold."""
     label, signer, key = verification.label, verification.producer, verification.key
@@ -325,7 +343,7 @@ def vouched(
     assert signer is not None
     assert key is not None
     return Resolution.model_validate(
-        _head(verification, found, detail, now)
+        _head(verification, found, detail, now, notices)
         | {
             "signer": signer_out(
                 signer.key_id, key.status, signer.producer_id, signer.authority_id
@@ -335,7 +353,7 @@ def vouched(
             "producer": producer,
             "batch": batch,
             "packed_in_record": packed_in_record,
-            "scans": ScansOut(count=scans.count, first=scans.first, last=scans.last),
+            "scans": scans and ScansOut(count=scans.count, first=scans.first, last=scans.last),
             "links": links(label.batch.product_key, label.batch.batch_id),
         }
     )

@@ -226,7 +226,7 @@ class ApiProcess:
         if self.process.poll() is not None:
             raise AssertionError(f"ocop-api exited:\n{self.log.read_text()[-3000:]}")
         try:
-            health = httpx.get(f"{self.base}/health", timeout=2).json()
+            health = httpx.get(f"{self.base}/health/ready", timeout=2).json()
         except (httpx.HTTPError, ValueError):
             return False
         return bool(health["trust_list"] and health["trust_list"]["version"] == 2)

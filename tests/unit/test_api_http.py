@@ -37,11 +37,13 @@ from keys.ids import decode_public_key
 from keys.signing import SigningKey
 from keys.trustlist import build_trust_list
 from records.rows import AlertRow, Inspection, Inspector
-from tests.unit.test_api_resolution import Shelf, forge_stars, pages, resolver_of
+from tests.unit.test_api_resolution import Shelf, forge_stars
 from tests.world import LOT, NOW, PRODUCT, World
 from verify_api.app import create_app
 from verify_api.events import EventCounters, EventsUnavailable
-from verify_api.services import Services
+from verify_api.facts import Memory
+from verify_api.rendering import Pages
+from verify_api.services import Services, resolver_for
 from verify_api.settings import ApiSettings
 from verify_api.trustcache import TrustCache
 
@@ -63,6 +65,7 @@ WITHDRAWN_TOKEN = "withdrawn-token-abcdefghijklmnopq"
 class FakeEvents:
     def __init__(self) -> None:
         self.counters = EventCounters()
+        self.capacity = 100
         self.scans: list[ScanRecorded] = []
         self.findings: list[InspectionRecorded | AlertClosed] = []
         self.down = False
@@ -102,6 +105,7 @@ class Api:
                 "device_salt": SALT,
                 "rate_limit_per_s": 0,
                 "trust_list_ttl_s": 0,
+                "record_cache_s": 0,
                 "resolver_host": "ocop.vn",
             }
             | settings
@@ -113,17 +117,18 @@ class Api:
             return None
 
         store = self.shelf.store
+        memory = Memory(64 * 1024 * 1024)
         return Services(
             settings=settings,
             store=store,
             trust=TrustCache(
                 store, self.shelf.world.root.public_key, ttl_s=settings.trust_list_ttl_s
             ),
-            resolver=resolver_of(store, cache_s=0),
+            resolver=resolver_for(settings, store, memory),
             events=self.events,
             device_key=SALT.encode(),
             close=close,
-            pages=pages(),
+            pages=Pages(memory),
         )
 
     def path(self, index: int = 0) -> str:
@@ -284,7 +289,7 @@ def test_oversize_requests_are_413_and_414(client: TestClient, api: Api):
 def test_the_rate_limit_answers_429_with_retry_after(world: World):
     api = Api(world, rate_limit_per_s=0.5, rate_limit_burst=3)
     with TestClient(api.app) as client:
-        statuses = [client.get("/health").status_code for _ in range(4)]
+        statuses = [client.get("/.well-known/ocop-trust-list").status_code for _ in range(4)]
         refused = client.get(api.path(), headers=JSON)
     assert statuses == [200, 200, 200, 429]
     assert refused.status_code == 429
@@ -307,7 +312,9 @@ def test_without_a_trust_list_codes_get_503(world: World):
         assert response.status_code == 503
         assert response.json()["error"] == "no_trust_list"
         assert client.get("/.well-known/ocop-trust-list").status_code == 503
-        assert client.get("/health").json()["status"] == "degraded"
+        ready = client.get("/health/ready")
+        assert (ready.status_code, ready.json()["checks"]["trust_list"]["ok"]) == (503, False)
+        assert client.get("/health/live").status_code == 200
 
 
 def test_a_key_certified_after_the_list_was_loaded_is_found_in_the_newer_list(world: World):
@@ -315,7 +322,7 @@ def test_a_key_certified_after_the_list_was_loaded_is_found_in_the_newer_list(wo
     newcomer = SigningKey.generate()
     label = world.label(key=newcomer)
     with TestClient(api.app) as client:
-        assert client.get("/health").json()["trust_list"]["version"] == 1
+        assert client.get("/health/ready").json()["trust_list"]["version"] == 1
         api.shelf.store.trust_list = build_trust_list(
             world.root, version=2, authorities=world.authorities,
             producer_keys=[*world.producer_keys, world.producer_key(newcomer, now=NOW)],
@@ -514,7 +521,8 @@ def test_openapi_has_stable_operation_ids(client: TestClient):
     assert {
         "resolve_gtin_unit", "resolve_product_code_unit", "verify_code", "trust_list",
         "product_certifications_gtin", "batch_provenance_gtin", "record_inspection",
-        "list_inspections", "inspector_me", "health", "list_alerts", "unit_alerts", "close_alert",
+        "list_inspections", "inspector_me", "health_live", "health_ready", "list_alerts",
+        "unit_alerts", "close_alert",
     } <= ids  # fmt: skip
 
 

@@ -73,38 +73,42 @@ class FakeStore:
     copy_evidence: dict[str, frozenset[str]] = field(default_factory=dict)
     reads: Counter[str] = field(default_factory=Counter)
     failure: Exception | None = None
+    stall_s: float = 0.0
+    """How long every read takes: a stalled Cassandra."""
 
-    def _read(self, what: str) -> None:
+    async def _read(self, what: str) -> None:
         self.reads[what] += 1
+        if self.stall_s:
+            await asyncio.sleep(self.stall_s)
         if self.failure is not None:
             raise self.failure
 
     async def unit(self, unit_key: str) -> Unit | None:
-        self._read("unit")
+        await self._read("unit")
         return self.units.get(unit_key)
 
     async def batch(self, batch_id: str) -> BatchState | None:
-        self._read("batch")
+        await self._read("batch")
         return self.batches.get(batch_id)
 
     async def chain(self, batch_id: str) -> list[ChainRecord]:
-        self._read("chain")
+        await self._read("chain")
         return self.chains.get(batch_id, [])
 
     async def product(self, product_key: str) -> Product | None:
-        self._read("product")
+        await self._read("product")
         return self.products.get(product_key)
 
     async def producer(self, producer_id: str) -> Producer | None:
-        self._read("producer")
+        await self._read("producer")
         return self.producers.get(producer_id)
 
     async def certifications(self, product_key: str) -> list[StoredCertification]:
-        self._read("certifications")
+        await self._read("certifications")
         return list(self.awards.get(product_key, []))
 
     async def unit_activity(self, unit_key: str) -> UnitActivity:
-        self._read("activity")
+        await self._read("activity")
         open_kinds = {a.kind for a in self.alerts if a.unit_key == unit_key and a.status == "open"}
         return UnitActivity(
             self.scans.get(unit_key, ScanSummary(0, None, None)),
@@ -112,28 +116,31 @@ class FakeStore:
             self.copy_evidence.get(unit_key, frozenset()),
         )
 
+    async def ping(self) -> None:
+        await self._read("ping")
+
     async def latest_trust_list(self) -> bytes | None:
-        self._read("trust_list")
+        await self._read("trust_list")
         return self.trust_list
 
     async def seal_keys(self) -> dict[str, str]:
-        self._read("seal_keys")
+        await self._read("seal_keys")
         return dict(self.seals)
 
     async def inspector(self, token_sha256: str) -> Inspector | None:
-        self._read("inspector")
+        await self._read("inspector")
         return self.inspectors.get(token_sha256)
 
     async def inspections(self, unit_key: str, limit: int = 50) -> list[Inspection]:
-        self._read("inspections")
+        await self._read("inspections")
         return self.findings.get(unit_key, [])[:limit]
 
     async def alerts_for_unit(self, unit_key: str) -> list[AlertRow]:
-        self._read("alerts")
+        await self._read("alerts")
         return [alert for alert in self.alerts if alert.unit_key == unit_key]
 
     async def alerts_on(self, province: str | None, day: date, limit: int = 500) -> list[AlertRow]:
-        self._read("alerts")
+        await self._read("alerts")
         found = [a for a in self.alerts if a.province == province and a.raised_at.date() == day]
         return found[:limit]
 
