@@ -44,7 +44,7 @@ from contract.events import (
     UnitsPacked,
 )
 from contract.records import DeadLetter
-from infra import kafka, stack
+from infra import cassandra, kafka, stack
 from infra.process import JavaServer, running_pid
 from infra.schema import migrate
 from infra.settings import StackSettings
@@ -91,9 +91,24 @@ def kafka_paused(settings: StackSettings) -> Iterator[int]:
     still take a client's bytes, and nothing answers. Always resumed (SIGCONT) on the way
     out, so the stack is never left stopped. Keep it to seconds: other tests use the broker,
     and past its controller's broker session timeout (9 s by default) it may be fenced."""
-    pid = running_pid(JavaServer(kafka.NAME, kafka.MAIN_CLASS, settings.state_dir))
+    with _paused(JavaServer(kafka.NAME, kafka.MAIN_CLASS, settings.state_dir)) as pid:
+        yield pid
+
+
+@contextmanager
+def cassandra_paused(settings: StackSettings) -> Iterator[int]:
+    """The shared Cassandra node frozen, as `kafka_paused` freezes the broker (a long
+    garbage collection looks like this to its clients). Keep it to seconds."""
+    server = JavaServer(cassandra.NAME, cassandra.MAIN_CLASS, settings.state_dir)
+    with _paused(server) as pid:
+        yield pid
+
+
+@contextmanager
+def _paused(server: JavaServer) -> Iterator[int]:
+    pid = running_pid(server)
     if pid is None:
-        raise AssertionError(f"no Kafka broker of {settings.state_dir} runs")
+        raise AssertionError(f"no {server.name} of {server.state_dir} runs")
     os.kill(pid, signal.SIGSTOP)
     try:
         yield pid
