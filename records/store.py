@@ -428,6 +428,9 @@ class RecordWriter(RecordReader):
             "INSERT INTO inspectors_by_token (token_sha256, inspector_id, name, role, "
             "authority_id, active, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
+        self._claim_inspection_time = p(
+            "INSERT INTO inspection_times (event_id, inspected_at) VALUES (?, ?) IF NOT EXISTS"
+        )
         self._write_inspection = p(
             "INSERT INTO inspections_by_unit "
             f"(unit_key, event_id, {', '.join(_INSPECTION_COLUMNS)}) "
@@ -692,6 +695,14 @@ class RecordWriter(RecordReader):
             event.authority_id, event.active, event.occurred_at,
         )  # fmt: skip
         await run(self.session, self._write_inspector, values)
+
+    async def first_inspection_time(self, event: InspectionRecorded) -> datetime:
+        """When this finding (by event id) was first recorded: its own time if it is new,
+        else the time claimed by its first copy (a resend through another API process)."""
+        values = (event.event_id, event.occurred_at)
+        [result] = await run(self.session, self._claim_inspection_time, values)
+        first: datetime = event.occurred_at if result.applied else result.inspected_at
+        return first
 
     async def record_inspection(self, unit_key: str, event: InspectionRecorded) -> None:
         values = (

@@ -71,6 +71,10 @@ class ScanIngest:
             )
 
     async def _inspection(self, event: InspectionRecorded) -> None:
+        # one row per finding, however often it was sent: every copy under its first time
+        first = await self.store.first_inspection_time(event)
+        if first != event.occurred_at:
+            event = event.model_copy(update={"occurred_at": first})
         # a finding on a code that names no unit is kept under the code's hash
         writes = [self.store.record_inspection(event.topic_key().decode("ascii"), event)]
         unit = event.unit_key()

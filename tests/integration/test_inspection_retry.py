@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from contract import identifiers
+from contract.encoding import model_bytes
+from contract.events import InspectionRecorded, InspectionVerdict
 from contract.label import SignedLabel
+from contract.verdict import Reason
 from tests.integration.pipeline import Pipeline, kafka_paused, wait_for
 from tests.integration.test_api_stack import TOKENS, ApiProcess, Storefront
 from tests.world import PRODUCT, World
@@ -97,3 +100,29 @@ def test_a_finding_answered_503_while_kafka_is_paused_is_stored_once_after_resen
         assert stored.inspected_at.replace(tzinfo=UTC) == first.replace(  # Cassandra keeps ms
             microsecond=first.microsecond // 1000 * 1000
         )
+
+
+def test_a_resend_through_another_api_process_is_stored_once(shop):
+    """Another process (or a restart) gives a resend another time; the processor stores it
+    under the first copy's time, so the finding is still one row."""
+    storefront, _ = shop
+    pipeline = storefront.pipeline
+    label = storefront.world.label()
+    unit = identifiers.unit_key(PRODUCT, label.serial)
+    first = InspectionRecorded(
+        event_id=uuid.uuid4(), occurred_at=datetime(2026, 12, 1, 3, 0, tzinfo=UTC),
+        code=label.url, batch_id=label.batch.batch_id, serial=label.serial,
+        inspector_id="QLTT-TB-07", stars_seen=4, verdict=InspectionVerdict.GENUINE,
+        reason=Reason.GENUINE, place="Chợ Bo, TP Thái Bình",
+    )  # fmt: skip
+    later = first.model_copy(update={"occurred_at": first.occurred_at + timedelta(minutes=3)})
+    for copy in (first, later, first):
+        pipeline.send("scan", copy.topic_key(), model_bytes(copy))
+    marker = first.model_copy(update={"event_id": uuid.uuid4(), "note": "after the copies"})
+    pipeline.send("scan", marker.topic_key(), model_bytes(marker))  # one partition: in order
+    pipeline.flush()
+    wait_for("the marker finding", lambda: len(pipeline.inspections(unit)) >= 2)
+    stored = pipeline.inspections(unit)
+    assert sorted((row.inspected_at, row.note or "") for row in stored) == [
+        (first.occurred_at, ""), (first.occurred_at, "after the copies"),
+    ]  # fmt: skip

@@ -13,8 +13,9 @@ must carry the same time as well: the API process remembers when it first receiv
 its last REMEMBERED_FINDINGS findings and gives a resend that time, and refuses (422, as the
 draft asks) a key it saw with a different finding; a resend while the first attempt still
 waits is not refused with the draft's 409, as it is harmless here (same id, same time). A
-resend that reaches another API process (several workers, a restart) gets a new time: if its
-first attempt was recorded too, the unit then shows both, under one event id.
+resend that reaches another API process (several workers, a restart) gets another time, and
+the processor stores it under the time its first copy claimed (records.store
+`first_inspection_time`): one finding is one row, wherever it was sent.
 
 **202** once Kafka has acknowledged the finding. **503** otherwise, saying what is known
 (verify_api.events): `events_unavailable` if it was not sent; `finding_unconfirmed` if Kafka
