@@ -2,7 +2,9 @@
 unit, and closing one with a finding.
 
 The processors raise and store alerts; the API reads them and sends an inspector's closing
-as an AlertClosed event (202 once Kafka has it, 503 if not: send it again).
+as an AlertClosed event (202 once Kafka has it; 503 `events_unavailable` if it was not sent,
+`finding_unconfirmed` if Kafka took it without acknowledging it in time; either way the app
+sends it again, and closing a closed alert changes nothing).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from keys.certs import utc_now
 from verify_api import views
 from verify_api.deps import FieldInspector, ServicesDep, StoreDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
-from verify_api.events import EventsUnavailable
+from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
 from verify_api.schemas import Accepted, AlertClosing, AlertList, Province
 
 router = APIRouter(prefix="/inspectors/alerts", tags=["alerts"])
@@ -87,6 +89,7 @@ async def unit_alerts(
         ErrorCode.BAD_REQUEST,
         ErrorCode.INVALID_REQUEST,
         ErrorCode.EVENTS_UNAVAILABLE,
+        ErrorCode.FINDING_UNCONFIRMED,
         ErrorCode.STORE_UNAVAILABLE,
     ),
 )
@@ -105,6 +108,8 @@ async def close_alert(
     )
     try:
         await services.events.deliver(closing)
+    except DeliveryUnconfirmed as exc:  # closing twice is harmless: the app sends it again
+        raise ApiError(ErrorCode.FINDING_UNCONFIRMED, str(exc)) from None
     except EventsUnavailable as exc:
         raise ApiError(ErrorCode.EVENTS_UNAVAILABLE, str(exc)) from None
     return Accepted(event_id=closing.event_id, recorded_at=now)
