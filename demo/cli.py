@@ -79,7 +79,7 @@ def _summary(settings: DemoSettings, outcome: Outcome) -> None:
     console.print(f"  API and its OpenAPI docs    {api}/docs")
     trust = f"trust list (version {outcome.trust_version})"
     console.print(f"  {trust:27} {api}/.well-known/ocop-trust-list")
-    metrics = f"http://127.0.0.1:{settings.worker_port}/ocop/metrics"
+    metrics = f"http://127.0.0.1:{settings.worker_port}/metrics"
     console.print(f"  processors' metrics         {metrics}")
     console.print(f"  inspector token             {settings.folder / 'inspector-token'}")
     console.print(f"  logs                        {settings.services_folder / 'logs'}")

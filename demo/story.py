@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from contract import identifiers
 from contract.alerts import AlertKind
@@ -87,7 +88,7 @@ class Story:
 
         self.say("3/8 the stream processors and the verify API")
         worker = services.start(
-            services.worker(s, office), f"http://127.0.0.1:{s.worker_port}/ocop/metrics"
+            services.worker(s, office), f"http://127.0.0.1:{s.worker_port}/metrics"
         )
         api = services.start(services.api(s, office), f"{s.api_url}/health/live")
         for started in (worker, api):
@@ -204,11 +205,18 @@ class Story:
 
 
 def _refused(port: int) -> dict[str, int]:
+    """What the processors refused, by reason, from their Prometheus metrics."""
     try:
-        metrics = httpx.get(f"http://127.0.0.1:{port}/ocop/metrics", timeout=3).json()
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        families = list(text_string_to_metric_families(text))
     except (httpx.HTTPError, ValueError):
         return {}
-    return dict(metrics.get("refused", {}))
+    return {
+        sample.labels["reason"]: int(sample.value)
+        for family in families
+        for sample in family.samples
+        if sample.name == "ocop_worker_refused_total"
+    }
 
 
 def _awaited(coroutine: Any) -> Any:

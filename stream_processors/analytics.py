@@ -25,7 +25,7 @@ from contract.verdict import Category
 from records.store import RecordWriter, standing_of
 from stream_processors.detect import SeenScan, Thresholds, UnitFacts, detect, remember
 from stream_processors.history import UnitHistory
-from stream_processors.outcomes import SendBytes
+from stream_processors.outcomes import Metrics, SendBytes, seconds_since
 from stream_processors.places import place_of
 
 RAISED_KEPT = 32
@@ -37,10 +37,13 @@ ANALYSED = (Category.GENUINE, Category.CLAIM_NOT_VALID)
 
 
 class ScanAnalytics:
-    def __init__(self, store: RecordWriter, publish: SendBytes, limits: Thresholds) -> None:
+    def __init__(
+        self, store: RecordWriter, publish: SendBytes, limits: Thresholds, metrics: Metrics
+    ) -> None:
         self.store = store
         self.publish = publish
         self.limits = limits
+        self.metrics = metrics
 
     async def analyse(self, scan: ScanRecorded, unit_key: str, history: UnitHistory) -> list[Alert]:
         """The alerts this scan raises; `history` (the unit's) is updated with the scan."""
@@ -73,6 +76,7 @@ class ScanAnalytics:
         fresh = [a for a in alerts if str(a.alert_id) not in already]
         raised = [a for a in fresh if await self.store.raise_alert(a, vietnam_date(a.raised_at))]
         for alert in raised:
+            self._count(alert, scan.occurred_at)
             await self.publish(key, model_bytes(alert))
         # corroborated now, not when first raised (or the raising was not new: a replay, or
         # an id the window forgot): the stored alert is upgraded, once
@@ -80,11 +84,19 @@ class ScanAnalytics:
         newly = [a for a in alerts if a.corroborated and str(a.alert_id) not in confirmed]
         for alert in newly:
             if alert not in raised and await self.store.corroborate(alert):
+                self.metrics.corroborated[alert.kind.value] += 1
                 await self.publish(key, model_bytes(alert))
         history.raised = [*already, *(str(a.alert_id) for a in fresh)][-RAISED_KEPT:]
         history.corroborated = [*confirmed, *(str(a.alert_id) for a in newly)][-RAISED_KEPT:]
         history.recent = remember(seen, recent, self.limits)
         return raised
+
+    def _count(self, alert: Alert, scanned_at: datetime) -> None:
+        """A raised alert, stored: counted by kind, and the delay since its scan."""
+        self.metrics.alerts[alert.kind.value] += 1
+        if alert.corroborated:
+            self.metrics.corroborated[alert.kind.value] += 1
+        self.metrics.alert_delay.observe(seconds_since(scanned_at))
 
     async def _facts(self, unit_key: str, batch_id: str, at: datetime) -> UnitFacts:
         """The unit, its batch and its product's certifications, read at once: the scan

@@ -28,6 +28,7 @@ from stream_processors.analytics import ScanAnalytics
 from stream_processors.authority import AuthorityIngest, TrustListIngest
 from stream_processors.handler import NoTrustListYet
 from stream_processors.ingest import BatchIngest
+from stream_processors.metrics import serve as serve_metrics
 from stream_processors.outcomes import Message, Metrics, Refuser, SendBytes
 from stream_processors.scans import ScanIngest
 from stream_processors.settings import ProcessorSettings
@@ -103,7 +104,9 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         key_type=bytes,
         value_type=bytes,
     )
-    analytics = ScanAnalytics(store, _sender(app, settings.alert_topic), settings.thresholds())
+    analytics = ScanAnalytics(
+        store, _sender(app, settings.alert_topic), settings.thresholds(), metrics
+    )
     handlers: dict[str, Handler] = {
         settings.trust_topic: TrustListIngest(store, trust, refuse, metrics).handle,
         settings.authority_topic: AuthorityIngest(store, trust, refuse, metrics).handle,
@@ -117,10 +120,7 @@ def create_processors(settings: ProcessorSettings) -> Processors:
     async def publish_seal_key() -> None:
         await store.store_seal_key(seal_key.key_id, seal_key.public_key_text)
 
-    @app.page("/ocop/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        return web.json(await _metrics_report(app, metrics))
-
+    serve_metrics(app, metrics, settings.kafka_bootstrap, settings.app_id)  # the group's id
     return Processors(app, cluster, metrics, seal_key)
 
 
@@ -173,20 +173,3 @@ async def _until_done(handler: Handler, message: Message) -> None:
             )
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, MAX_BACKOFF_S)
-
-
-async def _metrics_report(app: faust.App, metrics: Metrics) -> dict[str, Any]:
-    lag: dict[str, int | None] = {}
-    for tp in sorted(app.consumer.assignment()):
-        position = await app.consumer.position(tp)
-        highwater = app.consumer.highwater(tp)
-        behind = None if position is None or highwater is None else max(0, highwater - position)
-        lag[f"{tp.topic}/{tp.partition}"] = behind
-    return {
-        "processed": dict(metrics.processed),
-        "duplicates": dict(metrics.duplicates),
-        "refused": dict(metrics.refused),
-        "alerts": dict(metrics.alerts),
-        "lag": lag,
-        "started_at": metrics.started_at.isoformat(),
-    }

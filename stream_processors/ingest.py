@@ -31,7 +31,7 @@ from keys.signing import SigningKey
 from records.rows import BatchState, Unit
 from records.store import ChainHead, HeadMoved, RecordWriter
 from stream_processors.handler import SignedHandler
-from stream_processors.outcomes import Message, Metrics, Refuser
+from stream_processors.outcomes import Message, Metrics, Refuser, seconds_since
 from stream_processors.rules import Facts, Refusal, apply
 from stream_processors.trust import TrustHolder
 
@@ -133,6 +133,8 @@ class BatchIngest(SignedHandler):
             if at is None:
                 raise
             await self._duplicate(message, event.batch_id, at, written, content_hash)
+        else:
+            self.metrics.ingest_delay.observe(seconds_since(event.occurred_at))
 
     async def _duplicate(
         self,

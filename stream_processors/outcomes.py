@@ -1,4 +1,5 @@
-"""What happened to each message: counted for /ocop/metrics, and refused ones dead-lettered."""
+"""What happened to each message: counted for the worker's /metrics (stream_processors.metrics
+exposes these counts to Prometheus when scraped), and refused ones dead-lettered."""
 
 from __future__ import annotations
 
@@ -8,8 +9,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from prometheus_client import Histogram
+
 from contract.encoding import model_bytes
 from contract.records import DeadLetter
+
+DELAY_BUCKETS = (
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+    4 * 3600.0, 86_400.0, 7 * 86_400.0,
+)  # fmt: skip
+"""From milliseconds (a worker keeping up) to a week (a station's outbox that was offline)."""
+
+
+def _delay(name: str, documentation: str) -> Histogram:
+    # registry=None: each Metrics has its own; stream_processors.metrics collects them
+    return Histogram(name, documentation, buckets=DELAY_BUCKETS, registry=None)
+
+
+def seconds_since(at: datetime) -> float:
+    """Seconds from `at` to now; 0 for a time in the future (another machine's clock)."""
+    return max(0.0, (datetime.now(UTC) - at).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -25,10 +44,26 @@ class Message:
 
 @dataclass
 class Metrics:
+    """Plain counts on the hot path, read by Prometheus when it scrapes."""
+
     processed: Counter[str] = field(default_factory=Counter)  # by topic
     duplicates: Counter[str] = field(default_factory=Counter)  # by topic
     refused: Counter[str] = field(default_factory=Counter)  # by reason code
-    alerts: Counter[str] = field(default_factory=Counter)  # by alert kind
+    dead_letters: Counter[str] = field(default_factory=Counter)  # by the refused message's topic
+    alerts: Counter[str] = field(default_factory=Counter)  # raised, by alert kind
+    corroborated: Counter[str] = field(default_factory=Counter)  # by alert kind
+    ingest_delay: Histogram = field(
+        default_factory=lambda: _delay(
+            "ocop_worker_ingest_delay_seconds",
+            "From a batch event's occurred_at to its record stored.",
+        )
+    )
+    alert_delay: Histogram = field(
+        default_factory=lambda: _delay(
+            "ocop_worker_scan_to_alert_delay_seconds",
+            "From a scan's occurred_at to an alert it raised stored.",
+        )
+    )
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -58,3 +93,4 @@ class Refuser:
         )
         await self.send(message.key or b"", model_bytes(letter))
         self.metrics.refused[reason] += 1
+        self.metrics.dead_letters[message.topic] += 1

@@ -93,11 +93,10 @@ class ScanIngest:
             self.metrics.duplicates[message.topic] += 1  # counted once
         # independent: the scan and the totals are written while the scan is analysed; the
         # totals are written even for a replay, whose first writing may not have happened
-        *_, alerts = await asyncio.gather(
+        # (the analytics count the alerts the scan raises, as each is stored)
+        await asyncio.gather(
             self.store.record_scan(unit, event),
             self.store.write_scan_totals(unit, history.totals),
             self.analytics.analyse(event, unit, history),
         )
         self.histories[key] = encode_history(history)
-        for alert in alerts:
-            self.metrics.alerts[alert.kind.value] += 1

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 import httpx
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 from pydantic import TypeAdapter
 
 from contract import identifiers
@@ -180,26 +182,55 @@ class Pipeline:
         if self.worker is not None and self.worker.poll() is not None:
             raise AssertionError(f"the worker exited:\n{self.log_file.read_text()[-3000:]}")
         try:
-            lag = httpx.get(f"http://127.0.0.1:{self.web_port}/ocop/metrics", timeout=2).json()
+            assigned = self.series("ocop_worker_assigned_partitions")
         except (httpx.HTTPError, ValueError):
             return False
         written_only = {self.topics["dead"], self.topics["alert"]}
-        return {key.rsplit("/", 1)[0] for key in lag["lag"]} >= set(self.topics.values()) - (
-            written_only
-        )
+        consumed = set(self.topics.values()) - written_only
+        return {labels["topic"] for labels, _ in assigned} >= consumed
 
     def diagnosis(self) -> str:
         """The worker's metrics (what it consumed, per partition) and the end of its log."""
         try:
             metrics = json.dumps(self.metrics(), indent=1, default=str)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ValueError) as exc:
             metrics = f"(no metrics: {exc!r})"
         log = self.log_file.read_text(errors="replace").splitlines()[-60:]
         return f"worker metrics: {metrics}\nworker log, last lines:\n" + "\n".join(log)
 
+    def samples(self) -> list[Sample]:
+        """Every sample of the worker's Prometheus metrics (GET /metrics)."""
+        response = httpx.get(f"http://127.0.0.1:{self.web_port}/metrics", timeout=10)
+        response.raise_for_status()
+        families = text_string_to_metric_families(response.text)
+        return [sample for family in families for sample in family.samples]
+
+    def series(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """The samples of one name (`ocop_worker_processed_total`): labels and value."""
+        return [(s.labels, s.value) for s in self.samples() if s.name == name]
+
     def metrics(self) -> dict[str, Any]:
-        response = httpx.get(f"http://127.0.0.1:{self.web_port}/ocop/metrics", timeout=5)
-        return dict(response.json())
+        """The worker's counts by topic, reason or kind, and its lag by "topic/partition",
+        read from its Prometheus metrics."""
+        samples = self.samples()
+
+        def by(name: str, label: str) -> dict[str, int]:
+            return {s.labels[label]: int(s.value) for s in samples if s.name == name}
+
+        lag = {
+            f"{s.labels['topic']}/{s.labels['partition']}": int(s.value)
+            for s in samples
+            if s.name == "ocop_worker_consumer_lag"
+        }
+        return {
+            "processed": by("ocop_worker_processed_total", "topic"),
+            "duplicates": by("ocop_worker_duplicates_total", "topic"),
+            "refused": by("ocop_worker_refused_total", "reason"),
+            "dead_letters": by("ocop_worker_dead_letters_total", "topic"),
+            "alerts": by("ocop_worker_alerts_raised_total", "kind"),
+            "corroborated": by("ocop_worker_alerts_corroborated_total", "kind"),
+            "lag": lag,
+        }
 
     def stop_worker(self, sig: int = signal.SIGTERM) -> None:
         if self.worker is None:

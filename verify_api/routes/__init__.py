@@ -11,6 +11,7 @@ from verify_api.routes import (
     batches,
     health,
     inspectors,
+    metrics,
     products,
     resolve,
     trust,
@@ -26,4 +27,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     inspectors.router,
     alerts.router,
     health.router,
+    metrics.router,
 )
