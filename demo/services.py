@@ -51,7 +51,9 @@ def api(settings: DemoSettings, office: Office) -> PythonService:
     env = service_env(settings, office) | {
         "OCOP_RESOLVER_HOST": settings.resolver_host,
         "OCOP_DEVICE_SALT": office.passphrase,
-        "OCOP_RATE_LIMIT_PER_S": "0",  # the story scans from one address, fast
+        # the API's default rate limit holds: each phone scans from its own address, the
+        # waits poll slower than 5 requests a second, and /health is exempt
+        "OCOP_PUBLIC_BASE_URL": settings.api_url,  # plain http here: the cookie is not Secure
         "OCOP_RECORD_CACHE_S": "1",
     }
     argv = [str(VENV_BIN / "ocop-api"), "--port", str(settings.api_port), "--log-level", "warning"]

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.requests import HTTPConnection
 
 from contract.events import InspectorRole, Location, LocationSource
 from contract.verdict import Lang
@@ -116,7 +117,11 @@ class Caller:
     not one. Never the client's own word: headers from anyone else are ignored."""
 
 
-def client_network(request: Request, trusted: Sequence[IPv4Network | IPv6Network]) -> str | None:
+def client_network(
+    request: HTTPConnection, trusted: Sequence[IPv4Network | IPv6Network]
+) -> str | None:
+    """The network a request came from (see `Caller.network`). Takes any HTTPConnection, so
+    the rate limit (verify_api.guards) keys its buckets on the same answer from a bare scope."""
     peer = request.client.host if request.client else None
     hops = [peer] if peer else []
     if trusted and peer and _within(peer, trusted):

@@ -67,6 +67,8 @@ FRAME_OVERHEAD = 600
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
 """A verdict is about now (ratings lapse, scans are counted): never cached, per language."""
 
+ERROR_HEADERS = {"Cache-Control": "no-store"}
+
 
 class Pages:
     """Renders the consumer page. All of it but the unit's own part (its scans, serial and
@@ -111,7 +113,9 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The error in the client's format and language: HTML only for a client that prefers it
-    (a browser), JSON for everyone else."""
+    (a browser), JSON for everyone else. Never stored: it is about this moment (a 404 or a
+    405 would otherwise be cacheable by default, RFC 9111 4.2.2)."""
+    headers = ERROR_HEADERS | (headers or {})
     lang = language(connection.query_params.get("lang"), connection.headers.get("accept-language"))
     sentence = code.sentence(lang)
     text = f"{sentence} ({detail})" if detail else sentence

@@ -141,18 +141,22 @@ async def _resolve(request: Request) -> Response:
     html = services.pages.render(resolution, resolved.facts_key, lang, switch)
     page = HTMLResponse(html, status, headers=NO_STORE)
     if new_device is not None:
-        page.headers.append("set-cookie", _device_cookie(new_device, request.scope["scheme"]))
+        secure = services.settings.secure_cookies or request.scope["scheme"] == "https"
+        page.headers.append("set-cookie", _device_cookie(new_device, secure=secure))
     return page
 
 
-def _device_cookie(device_id: str, scheme: str) -> str:
+def _device_cookie(device_id: str, *, secure: bool) -> str:
     """The Set-Cookie header of a new device id, written out: Response.set_cookie's trip
     through http.cookies costs 24 µs, more than the rest of the response, and here the
-    value is base64url (no quoting needed) and every attribute is fixed."""
-    secure = "; Secure" if scheme == "https" else ""
+    value is base64url (no quoting needed) and every attribute is fixed.
+
+    Secure when the API's public origin is https (OCOP_PUBLIC_BASE_URL), whatever the last
+    hop was: behind a proxy that ends TLS, the API itself sees plain http."""
+    flag = "; Secure" if secure else ""
     return (
         f"{DEVICE_COOKIE}={device_id}; HttpOnly; Max-Age={DEVICE_COOKIE_MAX_AGE_S}; Path=/; "
-        f"SameSite=lax{secure}"
+        f"SameSite=lax{flag}"
     )
 
 
