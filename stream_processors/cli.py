@@ -37,7 +37,7 @@ def run(
     processors = create_processors(ProcessorSettings())
     console.print(
         f"ocop-worker: seal key {processors.seal_key.key_id}, "
-        f"metrics at http://127.0.0.1:{processors.app.conf.web_port}/ocop/metrics"
+        f"metrics at http://127.0.0.1:{processors.app.conf.web_port}/metrics"
     )
     try:
         faust.Worker(processors.app, loglevel=loglevel).execute_from_commandline()

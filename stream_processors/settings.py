@@ -55,7 +55,7 @@ class ProcessorSettings(ConnectionSettings):
         description="how soon the group gives a dead worker's partitions to another "
         "(Faust's default is 60 s; shorter means faster failover, longer tolerates pauses)",
     )
-    web_port: int = Field(6066, description="the worker's HTTP port: /ocop/metrics")
+    web_port: int = Field(6066, description="the worker's HTTP port: /metrics")
     data_dir: Path = PROJECT_ROOT / ".state" / "faust"
     processor_name: str = Field(default_factory=socket.gethostname)
 

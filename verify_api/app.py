@@ -18,10 +18,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from verify_api.deadline import Deadline
 from verify_api.errors import ApiError, ErrorCode, describe
-from verify_api.guards import Guard, TokenBuckets
+from verify_api.guards import Docs, Guard, SecurityHeaders, TokenBuckets, allow_header
+from verify_api.metrics import ApiMetrics, Timing
 from verify_api.rendering import error_response
 from verify_api.routes import ROUTERS
 from verify_api.services import Services, open_services
@@ -37,11 +39,24 @@ _BY_STATUS = {
 }
 
 
+class _Api(FastAPI):
+    """FastAPI with verify_api.guards.SecurityHeaders outside everything, Starlette's own
+    error middleware included, so that even its 500 carries them."""
+
+    docs: Docs | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), docs=self.docs)
+
+
 def create_app(settings: ApiSettings, *, services: ServicesFactory = open_services) -> FastAPI:
+    metrics = ApiMetrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         held = await services(settings)
         app.state.services = held
+        metrics.scan_events.sink = held.events
         # What start-up made (modules, schemas, the driver's metadata) lives as long as the
         # process: kept out of the collector's full passes, which otherwise stalled every
         # request in flight for 30-100 ms (measured under bench/bench_api.py's paced load).
@@ -51,15 +66,21 @@ def create_app(settings: ApiSettings, *, services: ServicesFactory = open_servic
         finally:
             await held.close()
 
-    app = FastAPI(
+    app = _Api(
         title="OCOP trace verify API",
         summary="Resolves the QR code on an OCOP product to its provenance and its current "
         "star rating; the inspectors' API; the published trust list.",
         version="1.0",
         lifespan=lifespan,
+        redirect_slashes=False,  # its redirect is built from the Host header: a 404 instead
+        docs_url=None,  # FastAPI's would load Swagger UI from a CDN: guards.Docs serves it
+        redoc_url=None,
     )
     for router in ROUTERS:
         app.include_router(router)
+    if settings.docs_enabled:
+        app.docs = Docs(app.openapi_url or "/openapi.json", app.title)
+        app.include_router(app.docs.router)
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -68,7 +89,10 @@ def create_app(settings: ApiSettings, *, services: ServicesFactory = open_servic
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = _BY_STATUS.get(HTTPStatus(exc.status_code), ErrorCode.BAD_REQUEST)
-        return error_response(request, code, "", dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if "Allow" in headers:  # a 405: the route's methods, and the Guard's HEAD and OPTIONS
+            headers["Allow"] = allow_header(headers["Allow"])
+        return error_response(request, code, "", headers)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -89,7 +113,10 @@ def create_app(settings: ApiSettings, *, services: ServicesFactory = open_servic
 
     # innermost first: the deadline counts from the guards' admission (verify_api.deadline)
     app.add_middleware(
-        Deadline, seconds=settings.request_deadline_s, in_flight=settings.requests_in_flight
+        Deadline,
+        seconds=settings.request_deadline_s,
+        in_flight=settings.requests_in_flight,
+        missed=metrics.deadline_missed.inc,
     )
     buckets = None
     if settings.rate_limit_per_s > 0:
@@ -99,7 +126,10 @@ def create_app(settings: ApiSettings, *, services: ServicesFactory = open_servic
         buckets=buckets,
         max_url=settings.max_url_length,
         max_body=settings.max_body_bytes,
+        trusted=settings.trusted_proxies,
     )
+    app.state.metrics = metrics
+    app.add_middleware(Timing, metrics=metrics)  # last, so outermost: refusals are timed too
     return app
 
 

@@ -10,14 +10,15 @@ are handled at once; one more waits for a slot within its own deadline, so no qu
 without bound. Once a response has started it is let finish: its status is already sent.
 
 A pure ASGI middleware, outermost but for the guards: a refusal by size or rate is
-immediate, and a slot is never spent on it. The liveness probe is exempt, so a stalled store
-never makes the process look dead.
+immediate, and a slot is never spent on it. The liveness probe and the metrics are exempt,
+so a stalled store never makes the process look dead, nor hides why it is slow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,16 +26,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from verify_api.errors import ErrorCode
 from verify_api.rendering import error_response
 
-EXEMPT = frozenset({"/health/live"})
+EXEMPT = frozenset({"/health/live", "/metrics"})
 
 
 class Deadline:
-    def __init__(self, app: ASGIApp, *, seconds: float, in_flight: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, seconds: float, in_flight: int, missed: Callable[[], None]
+    ) -> None:
         self.app = app
         self.seconds = seconds
         self.slots = asyncio.Semaphore(in_flight)
-        self.missed = 0
-        """Requests answered 503 at their deadline since the start."""
+        self.missed = missed
+        """Called for each request answered 503 at its deadline (a metric counts them)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT:
@@ -56,7 +59,7 @@ class Deadline:
         except TimeoutError:
             if started or not deadline.expired():
                 raise  # not the deadline's: some other timeout inside the app
-            self.missed += 1
+            self.missed()
             retry = {"Retry-After": str(max(1, math.ceil(self.seconds)))}
             detail = f"no answer within {self.seconds:g} s"
             refusal = error_response(HTTPConnection(scope), ErrorCode.TOO_SLOW, detail, retry)

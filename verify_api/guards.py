@@ -150,7 +150,8 @@ class Guard:
             return
         method = scope["method"]
         if method == "HEAD":  # the GET route answers; the server sends no body for HEAD
-            await self.app({**scope, "method": "GET"}, self._counting(receive), _bodiless(send))
+            head = {**scope, "method": "GET", HEAD_ONLY: True}
+            await self.app(head, self._counting(receive), _bodiless(send))
         elif method == "OPTIONS":
             await self.app(scope, self._counting(receive), _options(send))
         else:
@@ -171,6 +172,10 @@ class Guard:
             return message
 
         return counting_receive
+
+
+HEAD_ONLY = "ocop.head_only"
+"""Set on the scope of a HEAD answered as GET: a route with effects (a scan) skips them."""
 
 
 def _bodiless(send: Send) -> Send:

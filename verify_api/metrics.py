@@ -8,12 +8,10 @@ so tests can build many apps), served by verify_api.routes.metrics at `GET /metr
   counted under one label, `unmatched`: a client trying random paths cannot grow the label
   set. Methods outside the usual seven are counted as `other`.
 - Resolutions: by route, verdict level and reason, once the response that carried the verdict
-  has started (a resolution cut short by a 5xx is not counted). The resolve and verify routes
-  are not touched for this: `Services.record_scan`, which they call once with the verdict
-  they answer, is wrapped when the app starts, and the wrapper puts the resolution on the
-  request's ASGI scope, which the middleware reads. It reaches the scope through a context
-  variable the middleware sets per request (context flows from the middleware down to the
-  route, whatever runs in between).
+  has started (a resolution cut short by a 5xx is not counted): the resolve and verify
+  routes leave the resolution they answer on the request's ASGI scope (`RESOLUTION`), and
+  the middleware reads it there.
+- Deadlines missed: requests answered 503 `too_slow` (verify_api.deadline).
 - Scan events: what the event sink counted (accepted, sent, dropped, failed) and how many wait
   in its queue, read at scrape time by a collector: the hot path keeps its plain integers.
 
@@ -23,21 +21,16 @@ clock readings and one histogram observation (about 1 µs) on a child cached by 
 
 from __future__ import annotations
 
-import contextvars
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from verify_api.events import EventSink, KafkaEvents
-from verify_api.resolution import Resolved
+from verify_api.events import EventSink
 from verify_api.schemas import Resolution
-from verify_api.services import Services
 
 UNMATCHED = "unmatched"
 """The route label of a request no route matched."""
@@ -45,10 +38,8 @@ UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 STATUS_CLASSES = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-RESOLUTION_KEY = "ocop.resolution"
-"""Where the wrapped record_scan leaves the verdict on the request's scope."""
-
-_REQUEST: contextvars.ContextVar[Scope] = contextvars.ContextVar("ocop_request_scope")
+RESOLUTION = "ocop.resolution"
+"""Where the resolve and verify routes leave the resolution they answer, on the scope."""
 
 
 class ScanEvents:
@@ -69,11 +60,12 @@ class ScanEvents:
             ("failed", counters.failed, "Scan events Kafka refused or timed out on."),
         ):
             yield CounterMetricFamily(f"ocop_api_scan_events_{name}", meaning, value=value)
-        if isinstance(sink, KafkaEvents):  # the real sink: its queue is there to read
-            queued = sink._queue.qsize()
-            yield GaugeMetricFamily(
-                "ocop_api_scan_events_queued", "Scan events waiting in the queue.", value=queued
-            )
+        yield GaugeMetricFamily(
+            "ocop_api_scan_events_waiting",
+            "Scan events accepted and not yet acknowledged nor failed: in the queue or in the "
+            "producer, waiting for Kafka (what /health/ready compares with the capacity).",
+            value=counters.waiting,
+        )
         yield GaugeMetricFamily(
             "ocop_api_scan_queue_capacity", "How many scan events the queue holds.",
             value=sink.capacity,
@@ -98,24 +90,15 @@ class ApiMetrics:
             ["route", "level", "reason"],
             registry=self.registry,
         )
+        self.deadline_missed = Counter(
+            "ocop_api_deadline_missed",
+            "Requests answered 503 too_slow at their deadline (OCOP_REQUEST_DEADLINE_S).",
+            registry=self.registry,
+        )
         self.scan_events = ScanEvents()
         self.registry.register(self.scan_events)
         self._timers: dict[tuple[str, str, int], Any] = {}
         self._verdicts: dict[tuple[str, str, str], Any] = {}
-
-    def watch(self, services: Services) -> None:
-        """Called once the app's services are open: their event sink is read when scraped,
-        and each resolution a route answers is left on its request's scope."""
-        self.scan_events.sink = services.events
-        record_scan = services.record_scan
-
-        def recorded(resolved: Resolved, *args: Any, **kwargs: Any) -> None:
-            scope = _REQUEST.get(None)
-            if scope is not None:
-                scope[RESOLUTION_KEY] = resolved.resolution
-            record_scan(resolved, *args, **kwargs)
-
-        services.record_scan = recorded  # type: ignore[method-assign]
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")
@@ -128,7 +111,7 @@ class ApiMetrics:
                 template, method, STATUS_CLASSES[key[2]]
             )
         timer.observe(seconds)
-        resolution: Resolution | None = scope.get(RESOLUTION_KEY)
+        resolution: Resolution | None = scope.get(RESOLUTION)
         if resolution is not None and status < 500:
             verdict = (template, resolution.level.value, resolution.reason.value)
             counter = self._verdicts.get(verdict)
@@ -148,7 +131,6 @@ class Timing:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        _REQUEST.set(scope)  # set anew for each request, so none reads an earlier one's
         started = time.perf_counter()
         status = 500  # if the app raises before answering, the server answers 500
 
@@ -162,21 +144,3 @@ class Timing:
             await self.app(scope, receive, sending)
         finally:
             self.metrics.observe(scope, status, time.perf_counter() - started)
-
-
-def instrument(app: FastAPI) -> ApiMetrics:
-    """The app's registry (`app.state.metrics`), its timing middleware (outermost, when
-    called after every other `add_middleware`), and the services watched once started."""
-    metrics = ApiMetrics()
-    app.state.metrics = metrics
-    opened = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(started: Any) -> AsyncIterator[Any]:
-        async with opened(started) as state:
-            metrics.watch(started.state.services)
-            yield state
-
-    app.router.lifespan_context = lifespan
-    app.add_middleware(Timing, metrics=metrics)
-    return metrics

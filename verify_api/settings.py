@@ -95,6 +95,54 @@ class ApiSettings(ConnectionSettings):
         description="not ready while scan events waiting for Kafka fill more than this share "
         "of the scan queue (OCOP_SCAN_QUEUE_SIZE)",
     )
+    # -- web security and limits (see README, Web security and limits; verify_api.guards)
+    public_base_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+/?$",
+        description="the origin browsers reach this API at, e.g. https://ocop.vn (default "
+        "https://<OCOP_RESOLVER_HOST>): when it is https the device cookie is Secure, even "
+        "behind a proxy that ends TLS and forwards plain http",
+    )
+    docs: bool | None = Field(
+        None,
+        description="serve /docs (Swagger UI, from files the API serves itself); default on "
+        "in development, off in production. /openapi.json is always served",
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="a connection must have sent a request's whole head (request line and "
+        "headers) this long after it opened or the request began, and then its body within "
+        "as long again, else it is closed (408 if the request had begun): a client sending "
+        "slowly cannot hold a connection",
+    )
+    keep_alive_s: int = Field(
+        5, ge=1, le=120, description="an idle keep-alive connection is closed after this"
+    )
+    max_header_bytes: int = Field(
+        16_384,
+        ge=4_096,
+        le=1_048_576,
+        description="a request head (URL and headers) larger than this gets 431 and the "
+        "connection is closed",
+    )
+    max_headers: int = Field(
+        100, ge=16, le=1_000, description="a request with more header fields gets 431"
+    )
+
+    @property
+    def public_origin(self) -> str:
+        """`public_base_url`, or https://<resolver_host>; without a trailing slash."""
+        return (self.public_base_url or f"https://{self.resolver_host}").rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_origin.startswith("https://")
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT if self.docs is None else self.docs
 
     @field_validator("root_key")
     @classmethod

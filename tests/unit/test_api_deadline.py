@@ -56,6 +56,8 @@ def test_what_no_held_fact_can_answer_is_503_with_retry_after_in_time(slow_api: 
     assert response.status_code == 503
     assert response.json()["error"] == "too_slow"
     assert int(response.headers["retry-after"]) >= 1
+    missed = slow_api.app.state.metrics.deadline_missed
+    assert missed._value.get() == 1  # ocop_api_deadline_missed_total
 
 
 def test_readiness_names_the_failing_check_and_liveness_does_not_care(slow_api: Api):

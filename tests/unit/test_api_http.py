@@ -186,7 +186,7 @@ def test_a_browser_gets_the_page_in_vietnamese_and_a_device_cookie(api: Api, cli
         cookie, True, "lax", "/",
     )  # fmt: skip
     assert int(morsel["max-age"]) == 2 * 365 * 86_400
-    assert not morsel["secure"]  # plain http here; https gets Secure
+    assert morsel["secure"] is True  # the public origin, https://ocop.vn, is https
     (scan,) = api.events.scans
     assert scan.province == "Thái Bình"
     assert scan.device == hmac.new(SALT.encode(), cookie.encode(), hashlib.sha256).hexdigest()
@@ -533,3 +533,9 @@ def test_a_stale_trust_list_is_a_notice_not_a_verdict(api: Api, client: TestClie
     assert body["level"] == "genuine"
     assert body["trust_list"]["stale"] is True
     assert "stale" in body["notices"][0]["en"]
+
+
+def test_a_head_request_is_answered_but_is_no_scan(api: Api, client: TestClient):
+    response = client.head(api.path(), headers=JSON)
+    assert (response.status_code, response.content) == (200, b"")
+    assert api.events.scans == []  # a link checker's HEAD does not count as a scan

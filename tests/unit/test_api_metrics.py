@@ -142,13 +142,13 @@ class KafkaSinkApi(Api):
         return dataclasses.replace(await super().services(settings), events=self.sink)
 
 
-def test_the_scan_queue_is_read_when_scraped(world: World):
+def test_the_scan_events_waiting_are_read_when_scraped(world: World):
     api = KafkaSinkApi(world)
     with TestClient(api.app) as client:
         for _ in range(3):
             client.get(api.path(), headers=JSON)
         found = scrape(client)
-    assert value(found, "ocop_api_scan_events_queued") == 3
+    assert value(found, "ocop_api_scan_events_waiting") == 3  # no broker at port 9
     assert value(found, "ocop_api_scan_events_accepted_total") == 3
     assert value(found, "ocop_api_scan_queue_capacity") == 8
 

@@ -20,6 +20,8 @@ from contract.verdict import Lang, Reason
 from keys.certs import utc_now
 from verify_api.deps import CALLER_PARAMETERS, DEVICE_COOKIE, read_caller
 from verify_api.errors import ErrorCode, error_responses
+from verify_api.guards import HEAD_ONLY
+from verify_api.metrics import RESOLUTION
 from verify_api.negotiation import wants_json
 from verify_api.rendering import NO_STORE
 from verify_api.schemas import Resolution
@@ -117,17 +119,18 @@ async def _resolve(request: Request) -> Response:
     inspector = caller.inspector
     # a browser without our cookie gets one, so its later scans count as the same device
     new_device = None if as_json or caller.device_id or inspector else secrets.token_urlsafe(18)
-    services.record_scan(
-        resolved,
-        text,
-        now,
-        scanner=ScannerKind.INSPECTOR if inspector else ScannerKind.CONSUMER,
-        province=caller.province,
-        location=caller.location,
-        device_id=caller.device_id or new_device,
-        network=caller.network,
-    )
-    resolution = resolved.resolution
+    if not request.scope.get(HEAD_ONLY):  # a link checker's HEAD is no scan of the code
+        services.record_scan(
+            resolved,
+            text,
+            now,
+            scanner=ScannerKind.INSPECTOR if inspector else ScannerKind.CONSUMER,
+            province=caller.province,
+            location=caller.location,
+            device_id=caller.device_id or new_device,
+            network=caller.network,
+        )
+    resolution = request.scope[RESOLUTION] = resolved.resolution
     status = 400 if resolution.reason is Reason.MALFORMED else 200
     if as_json:
         return Response(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from contract.events import ScannerKind
 from keys.certs import utc_now
 from verify_api.deps import CallerDep, ServicesDep
 from verify_api.errors import ErrorCode, error_responses
+from verify_api.metrics import RESOLUTION
 from verify_api.rendering import NO_STORE
 from verify_api.schemas import Resolution, VerifyRequest
 
@@ -37,6 +38,7 @@ async def verify_code(
     body: VerifyRequest,
     services: ServicesDep,
     caller: CallerDep,
+    request: Request,
 ) -> Response:
     now = utc_now()
     resolved = await services.resolve(body.text, now)
@@ -50,6 +52,5 @@ async def verify_code(
         device_id=caller.device_id,
         network=caller.network,
     )
-    return Response(
-        resolved.resolution.model_dump_json(), media_type="application/json", headers=NO_STORE
-    )
+    resolution = request.scope[RESOLUTION] = resolved.resolution
+    return Response(resolution.model_dump_json(), media_type="application/json", headers=NO_STORE)
