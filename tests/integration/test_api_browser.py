@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.integration.pipeline import Pipeline
-from tests.integration.test_api_stack import DOWNGRADED, ApiProcess, Storefront, path_of
-from tests.world import PRODUCT, World
+from tests.integration.test_api_stack import DOWNGRADED, ApiProcess, opened_shop, path_of
+from tests.world import PRODUCT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -43,20 +42,11 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def shop(stack_settings, tmp_path_factory) -> Iterator[tuple[ApiProcess, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("browser")
-    pipeline = Pipeline(stack_settings, folder, World())
-    api = None
-    try:
-        pipeline.start_worker()
-        storefront = Storefront(pipeline)
+    with opened_shop(stack_settings, folder, record_cache_s="0") as (storefront, api):
         (genuine,) = storefront.pack(PRODUCT, "L2503WEB01", 1, shipped_to="Siêu thị BigC Thái Bình")
         (lowered,) = storefront.pack(DOWNGRADED, "L2503WEB02", 1)
         storefront.downgrade(DOWNGRADED)
-        api = ApiProcess(pipeline, folder, record_cache_s="0")
         yield api, {"genuine": path_of(genuine), "downgraded": path_of(lowered)}
-    finally:
-        if api is not None:
-            api.stop()
-        pipeline.close()
 
 
 @pytest.fixture(scope="module")

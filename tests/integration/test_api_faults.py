@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.pipeline import Pipeline, cassandra_paused, kafka_paused, wait_for
-from tests.integration.test_api_stack import JSON, ApiProcess, Storefront, path_of
-from tests.world import PRODUCT, World
+from tests.integration.pipeline import cassandra_paused, kafka_paused, wait_for
+from tests.integration.test_api_stack import JSON, ApiProcess, Storefront, opened_shop, path_of
+from tests.world import PRODUCT
 
 DEADLINE_S = 2.0
 MARGIN_S = 1.5
@@ -28,21 +28,10 @@ MARGIN_S = 1.5
 
 @pytest.fixture(scope="module")
 def shop(stack_settings, tmp_path_factory) -> Iterator[tuple[Storefront, ApiProcess]]:
-    folder = tmp_path_factory.mktemp("faults")
-    pipeline = Pipeline(stack_settings, folder, World())
-    api = None
-    try:
-        pipeline.start_worker()
-        storefront = Storefront(pipeline)
-        api = ApiProcess(
-            pipeline, folder, request_deadline_s=str(DEADLINE_S), scan_queue_size="20",
-            record_cache_s="60",
-        )  # fmt: skip
-        yield storefront, api
-    finally:
-        if api is not None:
-            api.stop()
-        pipeline.close()
+    settings = {"request_deadline_s": str(DEADLINE_S), "scan_queue_size": "20",
+                "record_cache_s": "60"}  # fmt: skip
+    with opened_shop(stack_settings, tmp_path_factory.mktemp("faults"), **settings) as opened:
+        yield opened
 
 
 def trickle(client: httpx.Client, paths: list[str], seconds: float) -> list[dict[str, Any]]:

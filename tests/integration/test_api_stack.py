@@ -18,6 +18,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from contract.events import (
     ProductRegistered,
 )
 from contract.label import LabelBatch, SignedLabel
+from infra.settings import StackSettings
 from keys import certs
 from keys.certs import utc_now
 from keys.chain import ChainRecord, verify_chain
@@ -250,13 +252,22 @@ def path_of(label: SignedLabel) -> str:
 
 @pytest.fixture(scope="module")
 def shop(stack_settings, tmp_path_factory) -> Iterator[tuple[Storefront, ApiProcess]]:
-    folder = tmp_path_factory.mktemp("api")
+    with opened_shop(stack_settings, tmp_path_factory.mktemp("api")) as opened:
+        yield opened
+
+
+@contextmanager
+def opened_shop(
+    stack_settings: StackSettings, folder: Path, **api_settings: str
+) -> Iterator[tuple[Storefront, ApiProcess]]:
+    """A pipeline with its worker, the storefront's world, and `ocop-api` over them (with
+    these OCOP_* settings); all stopped afterwards. The shops of other test modules."""
     pipeline = Pipeline(stack_settings, folder, World())
     api = None
     try:
         pipeline.start_worker()
         storefront = Storefront(pipeline)
-        api = ApiProcess(pipeline, folder)
+        api = ApiProcess(pipeline, folder, **api_settings)
         yield storefront, api
     finally:
         if api is not None:

@@ -21,9 +21,9 @@ from contract.encoding import model_bytes
 from contract.events import InspectionRecorded, InspectionVerdict
 from contract.label import SignedLabel
 from contract.verdict import Reason
-from tests.integration.pipeline import Pipeline, kafka_paused, wait_for
-from tests.integration.test_api_stack import TOKENS, ApiProcess, Storefront
-from tests.world import PRODUCT, World
+from tests.integration.pipeline import kafka_paused, wait_for
+from tests.integration.test_api_stack import TOKENS, ApiProcess, Storefront, opened_shop
+from tests.world import PRODUCT
 
 URL = "/inspectors/inspections"
 HEADERS = {"Authorization": f"Bearer {TOKENS['inspector'][3]}", "Accept-Language": "en"}
@@ -33,17 +33,8 @@ HEADERS = {"Authorization": f"Bearer {TOKENS['inspector'][3]}", "Accept-Language
 def shop(stack_settings, tmp_path_factory) -> Iterator[tuple[Storefront, ApiProcess]]:
     """test_api_stack's shop, with an API that waits one second for Kafka, not ten."""
     folder = tmp_path_factory.mktemp("retry")
-    pipeline = Pipeline(stack_settings, folder, World())
-    api = None
-    try:
-        pipeline.start_worker()
-        storefront = Storefront(pipeline)
-        api = ApiProcess(pipeline, folder, inspection_timeout_s="1")
-        yield storefront, api
-    finally:
-        if api is not None:
-            api.stop()
-        pipeline.close()
+    with opened_shop(stack_settings, folder, inspection_timeout_s="1") as opened:
+        yield opened
 
 
 def finding(label: SignedLabel, note: str) -> dict[str, Any]:

@@ -37,9 +37,10 @@ from fastapi import APIRouter, Header, Query, Request, status
 
 from contract import identifiers
 from contract.encoding import JSON, canonical_bytes, sha256_hex
-from contract.events import InspectionRecorded, InspectorRole
+from contract.events import InspectionRecorded
 from contract.label import vietnam_date
 from keys.certs import utc_now
+from verify_api import views
 from verify_api.deps import (
     CurrentInspector,
     CurrentSupervisor,
@@ -53,7 +54,6 @@ from verify_api.schemas import (
     InspectionAccepted,
     InspectionIn,
     InspectionList,
-    InspectionOut,
     InspectorOut,
 )
 
@@ -77,12 +77,7 @@ _AUTH = (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.RATE_LIMITED)
     responses=error_responses(*_AUTH, ErrorCode.STORE_UNAVAILABLE),
 )
 async def inspector_me(inspector: CurrentInspector) -> InspectorOut:
-    return InspectorOut(
-        inspector_id=inspector.inspector_id,
-        name=inspector.name,
-        role=InspectorRole(inspector.role),
-        authority_id=inspector.authority_id,
-    )
+    return views.inspector_out(inspector)
 
 
 def finding_event_id(inspector_id: str, key: str) -> uuid.UUID:
@@ -267,18 +262,5 @@ async def list_inspections(
     return InspectionList(
         unit_key=unit_key,
         count=len(found),
-        inspections=[
-            InspectionOut(
-                inspected_at=item.inspected_at,
-                inspector_id=item.inspector_id,
-                code=item.code,
-                stars_seen=item.stars_seen,
-                verdict=item.verdict,
-                reason=item.reason,
-                place=item.place,
-                province=item.province,
-                note=item.note,
-            )
-            for item in found
-        ],
+        inspections=[views.inspection_out(item) for item in found],
     )
