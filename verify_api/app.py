@@ -11,18 +11,29 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from typing import Any
 
 from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Route, compile_path
 from starlette.types import ASGIApp
 
+from verify_api import deadline, errors
 from verify_api.deadline import Deadline
 from verify_api.errors import ApiError, ErrorCode, describe
-from verify_api.guards import Docs, Guard, SecurityHeaders, TokenBuckets, allow_header
+from verify_api.guards import (
+    RATE_EXEMPT,
+    Docs,
+    Guard,
+    SecurityHeaders,
+    TokenBuckets,
+    allow_header,
+)
 from verify_api.metrics import ApiMetrics, Timing
 from verify_api.rendering import error_response
 from verify_api.routes import ROUTERS
@@ -47,6 +58,81 @@ class _Api(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return SecurityHeaders(super().build_middleware_stack(), docs=self.docs)
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's OpenAPI, completed with what the routes do not declare themselves (see
+        `_every_answer`); made once, like FastAPI's."""
+        if self.openapi_schema is None:
+            self.openapi_schema = _every_answer(super().openapi())
+        return self.openapi_schema
+
+
+def _methods_at(request: Request) -> set[str]:
+    """The methods of every route at the request's path: Starlette's 405 names only those of
+    the first route the path matched (/inspectors/inspections has a GET and a POST route)."""
+    path = request.scope["path"]
+    return {
+        method
+        for context in iter_route_contexts(request.app.router.routes)
+        if isinstance(context.original_route, Route) and context.path is not None
+        and compile_path(context.path)[0].match(path)
+        for method in context.original_route.methods or ()
+    }  # fmt: skip
+
+
+_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"
+_IMPLICIT_METHODS = (
+    "Every path also answers **HEAD** as GET without the body (a HEAD of a label is not "
+    "counted as a scan) and **OPTIONS** with 204 and `Allow` (a CORS preflight on the public "
+    "routes); both come from the API's guards (verify_api.guards), not from the operations "
+    "below, and are not listed as operations. A method a path does not have is 405 with "
+    "`Allow`."
+)
+
+
+def _never_null(schema: dict[str, Any]) -> None:
+    alternatives = [item for item in schema.get("anyOf", []) if item != {"type": "null"}]
+    if len(alternatives) == 1 and len(schema["anyOf"]) == 2:
+        del schema["anyOf"]
+        schema.update(alternatives[0] | schema)
+
+
+def _every_answer(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every status and body an operation can really get, in the OpenAPI:
+
+    - what the guards, the deadline and the server answer on every route
+      (`errors.answered_on_every_route`, with the exemptions of the rate limit and of the
+      deadline), and 404 on a route with path parameters (a parameter holding "/", or none,
+      names a path no route has);
+    - 422 as the validation handler (`invalid`) sends it, an `ErrorBody`, not FastAPI's
+      `HTTPValidationError`, which the API never sends;
+    - `ErrorBody.error` as the enum of the codes it can hold;
+    - an optional parameter as absent when not given, not as `null` (FastAPI writes `X | None`
+      as `anyOf` with null, which a client can only send as the text "null").
+    """
+    not_found = errors.rendered(errors.error_responses(ErrorCode.NOT_FOUND)[404])
+    invalid = errors.rendered(errors.error_responses(ErrorCode.INVALID_REQUEST)[422])
+    for path, operations in spec["paths"].items():
+        everywhere = errors.answered_on_every_route(
+            rate_limited=path not in RATE_EXEMPT, deadline=path not in deadline.EXEMPT
+        )
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                _never_null(parameter["schema"])
+            responses: dict[str, Any] = operation["responses"]
+            refused = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if refused.get("schema", {}).get("$ref") == _VALIDATION_ERROR:
+                responses["422"] = invalid
+            errors.add_answers(responses, everywhere)
+            if any(p["in"] == "path" for p in operation.get("parameters", [])):
+                errors.add_answers(responses, {404: not_found})
+    schemas = spec["components"]["schemas"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas["ErrorBody"]["properties"]["error"]["enum"] = [code.value for code in ErrorCode]
+    info = spec["info"]
+    info["description"] = "\n\n".join(filter(None, [info.get("description"), _IMPLICIT_METHODS]))
+    return spec
 
 
 def create_app(settings: ApiSettings, *, services: ServicesFactory = open_services) -> FastAPI:
@@ -90,8 +176,8 @@ def create_app(settings: ApiSettings, *, services: ServicesFactory = open_servic
         assert isinstance(exc, HTTPException)
         code = _BY_STATUS.get(HTTPStatus(exc.status_code), ErrorCode.BAD_REQUEST)
         headers = dict(exc.headers or {})
-        if "Allow" in headers:  # a 405: the route's methods, and the Guard's HEAD and OPTIONS
-            headers["Allow"] = allow_header(headers["Allow"])
+        if "Allow" in headers:  # a 405: the path's methods, and the Guard's HEAD and OPTIONS
+            headers["Allow"] = allow_header(", ".join(_methods_at(request)))
         return error_response(request, code, "", headers)
 
     async def invalid(request: Request, exc: Exception) -> Response:

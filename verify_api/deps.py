@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from starlette.requests import HTTPConnection
 
 from contract.events import InspectorRole, Location, LocationSource
@@ -65,6 +65,20 @@ async def get_trust(services: ServicesDep) -> HeldTrustList:
 TrustDep = Annotated[HeldTrustList, Depends(get_trust)]
 
 
+LatitudeE6 = Annotated[int, Field(ge=-90_000_000, le=90_000_000)]
+LongitudeE6 = Annotated[int, Field(ge=-180_000_000, le=180_000_000)]
+AccuracyM = Annotated[int, Field(ge=0, le=20_000_000)]
+
+
+class Position(BaseModel):
+    """A position's three query parameters, as the OpenAPI shows them: together or not at all
+    (`PlaceQuery` reads them)."""
+
+    lat_e6: LatitudeE6
+    lon_e6: LongitudeE6
+    accuracy_m: AccuracyM
+
+
 class PlaceQuery(BaseModel):
     """The coarse place a client chooses to share: a province, or a position in micro-degrees
     with its accuracy. Never derived from the client's address."""
@@ -72,9 +86,9 @@ class PlaceQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     province: Province | None = None
-    lat_e6: Annotated[int, Field(ge=-90_000_000, le=90_000_000)] | None = None
-    lon_e6: Annotated[int, Field(ge=-180_000_000, le=180_000_000)] | None = None
-    accuracy_m: Annotated[int, Field(ge=0, le=20_000_000)] | None = None
+    lat_e6: LatitudeE6 | None = None
+    lon_e6: LongitudeE6 | None = None
+    accuracy_m: AccuracyM | None = None
     source: LocationSource = LocationSource.GPS
 
     @model_validator(mode="after")
@@ -182,17 +196,21 @@ async def get_caller(request: Request, store: StoreDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 CALLER_PARAMETERS: list[dict[str, Any]] = [
-    {"name": "lang", "in": "query", "schema": {"enum": ["vi", "en"]},
-     "description": "vi (default) or en; else Accept-Language"},
-    {"name": "province", "in": "query", "schema": {"type": "string", "maxLength": 64},
+    {"name": "lang", "in": "query", "schema": {"type": "string"},
+     "description": "`vi` (the default) or `en`; any other value is ignored, and "
+     "Accept-Language decides"},
+    {"name": "province", "in": "query", "schema": TypeAdapter(Province).json_schema(),
      "description": "the province the client is in, if it chooses to say"},
-    {"name": "lat_e6", "in": "query", "schema": {"type": "integer"},
-     "description": "latitude in micro-degrees (with lon_e6 and accuracy_m)"},
-    {"name": "lon_e6", "in": "query", "schema": {"type": "integer"}},
-    {"name": "accuracy_m", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-    {"name": "source", "in": "query", "schema": {"enum": [s.value for s in LocationSource]}},
-    {"name": "X-Device-Id", "in": "header", "schema": {"type": "string", "maxLength": 128},
-     "description": "an app's stable device id; only a keyed hash of it is sent on"},
+    {"name": "position", "in": "query", "style": "form", "explode": True,
+     "schema": TypeAdapter(Position).json_schema(),
+     "description": "`lat_e6`, `lon_e6` and `accuracy_m` (three query parameters, all or "
+     "none): a position in micro-degrees and its accuracy in metres, if the client chooses "
+     "to share one"},
+    {"name": "source", "in": "query", "schema": {"enum": [s.value for s in LocationSource]},
+     "description": "how the position was found (default `gps`)"},
+    {"name": "X-Device-Id", "in": "header", "schema": {"type": "string"},
+     "description": "an app's stable device id, 8 to 128 of A-Z a-z 0-9 . _ - (any other "
+     "value is ignored); only a keyed hash of it is sent on"},
 ]  # fmt: skip
 """OpenAPI for what `get_caller` reads: it reads them itself, so FastAPI cannot list them."""
 

@@ -156,14 +156,115 @@ def describe(errors: Sequence[Mapping[str, Any]]) -> str:
 
 
 def error_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the errors a route can answer with, grouped by status."""
+    """OpenAPI entries for the errors a route can answer with, grouped by status: the JSON
+    body (`ErrorBody`), or for a client that prefers HTML (a browser) an error page, as
+    verify_api.rendering.error_response sends them; with the headers those errors carry."""
     by_status: dict[int, list[ErrorCode]] = {}
     for code in codes:
         by_status.setdefault(int(code.status), []).append(code)
-    return {
-        status: {
-            "model": ErrorBody,
-            "description": "; ".join(f"`{code}`: {code.sentence(Lang.EN)}" for code in group),
-        }
-        for status, group in by_status.items()
+    return {status: _documented(group) for status, group in by_status.items()}
+
+
+def _documented(codes: Sequence[ErrorCode]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "model": ErrorBody,
+        "description": "; ".join(f"`{code}`: {code.sentence(Lang.EN)}" for code in codes),
+        "content": {ERROR_PAGE: {"schema": {"type": "string"}}},
     }
+    headers = {
+        name: header | {"required": all(name in _HEADERS.get(code, {}) for code in codes)}
+        for code in codes
+        for name, header in _HEADERS.get(code, {}).items()
+    }
+    if headers:
+        entry["headers"] = headers
+    return entry
+
+
+ERROR_PAGE = "text/html"
+"""The media type of an error for a client that prefers HTML (see rendering.error_response)."""
+
+_SECONDS = {"type": "string", "pattern": "^[1-9][0-9]*$"}
+_HEADERS: dict[ErrorCode, dict[str, dict[str, Any]]] = {
+    ErrorCode.RATE_LIMITED: {
+        "Retry-After": {"description": "seconds until a request is let through", "schema": _SECONDS}
+    },
+    ErrorCode.TOO_SLOW: {
+        "Retry-After": {"description": "seconds to wait before trying again", "schema": _SECONDS}
+    },
+    ErrorCode.UNAUTHENTICATED: {
+        "WWW-Authenticate": {
+            "description": 'the challenge: `Bearer realm="ocop-inspectors"`',
+            "schema": {"type": "string"},
+        }
+    },
+}
+"""Headers an error always carries (verify_api.guards, verify_api.deadline, verify_api.deps)."""
+
+
+ERROR_BODY = "#/components/schemas/ErrorBody"
+
+
+def rendered(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry of `error_responses` as FastAPI writes it into the OpenAPI: the model as the
+    JSON content's schema (for an OpenAPI hook, which works on the written document)."""
+    written = {key: value for key, value in entry.items() if key != "model"}
+    json = {"application/json": {"schema": {"$ref": ERROR_BODY}}}
+    written["content"] = json | entry.get("content", {})
+    return written
+
+
+def answered_on_every_route(*, rate_limited: bool, deadline: bool) -> dict[int, dict[str, Any]]:
+    """What a request may get whichever route it is for, before or instead of the route's own
+    answer (as written in the OpenAPI): 413 and 414 from the size guards
+    (verify_api.guards.Guard), 429 from the rate limit (not on the probes and /metrics), 503
+    `too_slow` at the deadline (verify_api.deadline; not on /health/live and /metrics), and
+    408 and 431 from the server, for a request head or body too slow or a head too large
+    (verify_api.guards.HeadLimitedProtocol: the code `bad_request`, always JSON, as it
+    answers before any Accept header is read)."""
+    codes = [ErrorCode.BODY_TOO_LARGE, ErrorCode.URL_TOO_LONG]
+    codes += [ErrorCode.RATE_LIMITED] if rate_limited else []
+    codes += [ErrorCode.TOO_SLOW] if deadline else []
+    answers = {int(status): rendered(entry) for status, entry in error_responses(*codes).items()}
+    for status, why in (
+        (HTTPStatus.REQUEST_TIMEOUT, "the request's head or body took too long to arrive"),
+        (HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "the request's head is too large"),
+    ):
+        answers[int(status)] = {
+            "description": f"`{ErrorCode.BAD_REQUEST}`: {why}; the connection is closed.",
+            "content": {"application/json": {"schema": {"$ref": ERROR_BODY}}},
+        }
+    return answers
+
+
+def add_answers(responses: dict[str, Any], answers: Mapping[int, dict[str, Any]]) -> None:
+    """Adds written entries (`answered_on_every_route`, `rendered`) to an operation's written
+    responses: a status it already documents keeps its own body and gains the other as an
+    alternative (`anyOf`), its description gains the other's codes, and a header is required
+    only if both always send it."""
+    for status, entry in answers.items():
+        held = responses.setdefault(str(status), {"description": ""})
+        if entry["description"] not in held["description"]:
+            held["description"] = "; ".join(
+                filter(None, [held["description"], entry["description"]])
+            )
+        content = held.setdefault("content", {})
+        for media_type, media in entry.get("content", {}).items():
+            schema = media.get("schema")
+            known = content.setdefault(media_type, {})
+            if "schema" not in known:
+                known["schema"] = schema
+            elif schema is not None and known["schema"] != schema:
+                alternatives = known["schema"].get("anyOf", [known["schema"]])
+                if schema not in alternatives:
+                    known["schema"] = {"anyOf": [*alternatives, schema]}
+        headers = held.get("headers", {})
+        added = entry.get("headers", {})
+        merged = {
+            name: (headers.get(name) or added[name])
+            | {"required": bool(headers.get(name, {}).get("required"))
+               and bool(added.get(name, {}).get("required"))}
+            for name in headers.keys() | added.keys()
+        }  # fmt: skip
+        if merged:
+            held["headers"] = merged

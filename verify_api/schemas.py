@@ -7,16 +7,27 @@ a field without the API's clients noticing.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from contract.certification import CertificationStatus
 from contract.events import InspectionVerdict, InspectorRole, Location
-from contract.fields import Text
+from contract.gs1 import AI10_MAX_LENGTH
+from contract.identifiers import SERIAL_ALPHABET, SERIAL_LENGTH
 from contract.label import LabelDefect
 from contract.verdict import Category, Level, Reason
 from keys.chain import ChainDefect
@@ -211,11 +222,123 @@ class Resolution(_Out):
     checked_at: datetime
 
 
-# -- requests ---------------------------------------------------------------------------------
+# -- requests: what the routes check, as strictly in the OpenAPI as in the code ---------------
+
+_CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
+"""Control characters: contract.fields.Text refuses them."""
+_SPACE = " \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+"""Unicode White_Space outside the controls: what pydantic's strip_whitespace strips."""
 
 
-Province = Annotated[Text, Field(max_length=64)]
-"""The coarse place a client offers: a province name, never derived from its address."""
+def _line(max_length: int) -> str:
+    """The pattern of a line of text a client sends: no control characters, no white space
+    around it (refused, not trimmed, so that the OpenAPI says exactly what is taken)."""
+    edge = f"[^{_CONTROL}{_SPACE}]"
+    return f"^{edge}(?:[^{_CONTROL}]{{0,{max_length - 2}}}{edge})?$"
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+Province = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=_line(64)), AfterValidator(_nfc)
+]
+"""The coarse place a client offers: a province name, never derived from its address. Kept
+in NFC, as contract.fields.Text keeps text (its length is checked as sent)."""
+Place = Annotated[
+    str, StringConstraints(min_length=1, max_length=300, pattern=_line(300)), AfterValidator(_nfc)
+]
+
+GTIN_FORMAT = "gtin-14"
+"""Not a JSON Schema format: a GTIN-14 whose last digit is its GS1 check digit (which no
+pattern can say). A client that does not know the format still has the pattern."""
+GTIN_14: dict[str, Any] = {"pattern": "^[0-9]{14}$", "format": GTIN_FORMAT}
+"""contract.gs1.validate_gtin14."""
+_PRODUCT_CODE = "[A-Z0-9][A-Z0-9-]{2,19}"
+PRODUCT_CODE: dict[str, Any] = {"pattern": f"^{_PRODUCT_CODE}$"}
+"""contract.identifiers.validate_product_code."""
+_SERIAL = f"[{SERIAL_ALPHABET}]{{{SERIAL_LENGTH}}}"
+SERIAL: dict[str, Any] = {"pattern": f"^{_SERIAL}$"}
+"""contract.identifiers.validate_serial."""
+_LOT = f"[!\"%&'()*+,./:;<=>?_A-Za-z0-9-]{{1,{AI10_MAX_LENGTH}}}"
+LOT: dict[str, Any] = {"pattern": f"^{_LOT}$"}
+"""GS1 AI 10 (contract.gs1.validate_lot): 1 to 20 characters of GS1 character set 82."""
+UNIT_KEY_FORMAT = "ocop-unit-key"
+"""Not a JSON Schema format: a unit key whose GTIN, if it has one, has a good check digit."""
+UNIT_KEY: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^/(?:01/[0-9]{{14}}|p/{_PRODUCT_CODE})/21/{_SERIAL}$",
+    "format": UNIT_KEY_FORMAT,
+    "description": "a unit key: /01/<GTIN-14>/21/<serial> or /p/<product code>/21/<serial>",
+}
+CODE_HASH: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[0-9a-f]{64}$",
+    "description": "the SHA-256 (hex) under which alerts on a code that names no unit are filed",
+}
+UNIT_OR_CODE_HASH: dict[str, Any] = {"anyOf": [UNIT_KEY, CODE_HASH]}
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    """Only YYYY-MM-DD: pydantic would also take a number of seconds since 1970 ("0") or a
+    midnight timestamp as a date."""
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError("a day is YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    Field(
+        description="YYYY-MM-DD (0001-01-01 to 9999-12-31)",
+        json_schema_extra={
+            "pattern": "^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"
+        },
+    ),
+]
+"""A calendar day in a query: what `date.fromisoformat` takes of YYYY-MM-DD (year 1 onwards),
+and nothing else; the pattern with the format `date` (which rules out 2025-02-30) say it."""
+
+
+def _json_integer(value: Any) -> Any:
+    """What JSON Schema calls an integer: a number without a fractional part (`3` or `3.0`),
+    never `false` or `"3"`, which pydantic would otherwise take as 0 and 3."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("an integer is a JSON number")
+    return value
+
+
+_JSON_INTEGER = BeforeValidator(_json_integer)
+
+
+class LocationIn(Location):
+    """contract.events.Location as a client sends it: its integers JSON integers."""
+
+    latitude_e6: Annotated[int, Field(ge=-90_000_000, le=90_000_000), _JSON_INTEGER]
+    longitude_e6: Annotated[int, Field(ge=-180_000_000, le=180_000_000), _JSON_INTEGER]
+    accuracy_m: Annotated[int, Field(ge=0, le=20_000_000), _JSON_INTEGER]
+
+
+_WHITE = f"[\\t\\n\\x0b\\x0c\\r\\x85{_SPACE}]"
+"""Unicode White_Space, all of it: what pydantic's strip_whitespace strips."""
+
+
+def _trimmed_to(max_length: int) -> Callable[[dict[str, Any]], None]:
+    """The JSON schema of a text trimmed before its length is checked: any white space
+    around 1 to `max_length` characters, the first and last of them not white space. (Its
+    length before trimming is bounded only by the request's size.)"""
+
+    def schema(written: dict[str, Any]) -> None:
+        written.pop("minLength", None)
+        written.pop("maxLength", None)
+        inner = f"[^{_WHITE[1:]}(?:[\\s\\S]{{0,{max_length - 2}}}[^{_WHITE[1:]})?"
+        written["pattern"] = f"^{_WHITE}*{inner}{_WHITE}*$"
+
+    return schema
 
 
 class VerifyRequest(BaseModel):
@@ -226,22 +349,27 @@ class VerifyRequest(BaseModel):
     text: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=1024),
-        Field(description="the text read; surrounding whitespace (a scanner's newline) is "
-              "not part of a code and is trimmed"),
-    ]  # fmt: skip
+        Field(
+            description="the text read, 1 to 1024 characters once the white space around it "
+            "(a scanner's newline) is trimmed",
+            json_schema_extra=_trimmed_to(1024),
+        ),
+    ]
     province: Province | None = None
-    location: Location | None = None
+    location: LocationIn | None = None
 
 
 class InspectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: Annotated[str, Field(min_length=1, max_length=1024, description="the QR text read")]
-    stars_seen: Annotated[int, Field(ge=0, le=5, description="the star logo on the package")]
+    stars_seen: Annotated[
+        int, Field(ge=0, le=5, description="the star logo on the package"), _JSON_INTEGER
+    ]
     verdict: InspectionVerdict
-    place: Annotated[Text, Field(description="the shop or market where the label was seen")]
+    place: Annotated[Place, Field(description="the shop or market where the label was seen")]
     province: Province | None = None
-    location: Location | None = None
+    location: LocationIn | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 
@@ -296,7 +424,16 @@ class AlertClosing(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unit_key: Annotated[str, Field(min_length=1, max_length=300)]
+    unit_key: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="where the alert is filed: a unit key, or the hash of a code that names "
+            "no unit",
+            json_schema_extra=UNIT_OR_CODE_HASH,
+        ),
+    ]
     finding: InspectionVerdict
     note: Annotated[str, Field(max_length=2000)] | None = None
 

@@ -206,7 +206,7 @@ def test_options_is_204_with_allow_and_405_lists_every_method(api: Api, client: 
         (api.path(), "GET, HEAD, OPTIONS"),
         ("/verify", "POST, OPTIONS"),
         ("/.well-known/ocop-trust-list", "GET, HEAD, OPTIONS"),
-        ("/inspectors/inspections", "POST, OPTIONS"),
+        ("/inspectors/inspections", "GET, HEAD, POST, OPTIONS"),  # two routes, one path
         ("/health/live", "GET, HEAD, OPTIONS"),
     ):
         options = client.options(path)
@@ -217,6 +217,7 @@ def test_options_is_204_with_allow_and_405_lists_every_method(api: Api, client: 
         ("POST", api.path(), "GET, HEAD, OPTIONS"),
         ("DELETE", "/.well-known/ocop-trust-list", "GET, HEAD, OPTIONS"),
         ("PUT", "/inspectors/me", "GET, HEAD, OPTIONS"),
+        ("PUT", "/inspectors/inspections", "GET, HEAD, POST, OPTIONS"),
         ("GET", "/verify", "POST, OPTIONS"),
     ):
         refused = client.request(method, path, headers=JSON)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -24,7 +23,7 @@ from verify_api import views
 from verify_api.deps import FieldInspector, ServicesDep, StoreDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
 from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
-from verify_api.schemas import Accepted, AlertClosing, AlertList, Province
+from verify_api.schemas import UNIT_OR_CODE_HASH, Accepted, AlertClosing, AlertList, Day, Province
 
 router = APIRouter(prefix="/inspectors/alerts", tags=["alerts"])
 _AUTH = (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.RATE_LIMITED)
@@ -55,7 +54,7 @@ async def list_alerts(
     inspector: FieldInspector,
     store: StoreDep,
     province: Annotated[Province | None, Query()] = None,
-    day: Annotated[date | None, Query(description="YYYY-MM-DD")] = None,
+    day: Annotated[Day | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AlertList:
     rows = await store.alerts_on(province, day or vietnam_date(utc_now()), limit)
@@ -72,7 +71,14 @@ async def list_alerts(
 async def unit_alerts(
     inspector: FieldInspector,
     store: StoreDep,
-    unit: Annotated[str, Query(max_length=300, description="unit key or 64-hex code hash")],
+    unit: Annotated[
+        str,
+        Query(
+            max_length=64,
+            description="a unit key, or the hash of a code that names no unit",
+            json_schema_extra=UNIT_OR_CODE_HASH,
+        ),
+    ],
 ) -> AlertList:
     rows = await store.alerts_for_unit(_filed_under(unit))
     return AlertList(count=len(rows), alerts=[views.alert_out(row) for row in rows])

@@ -18,7 +18,7 @@ from keys.ids import decode_public_key
 from verify_api import views
 from verify_api.deps import StoreDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
-from verify_api.schemas import Provenance
+from verify_api.schemas import GTIN_14, LOT, PRODUCT_CODE, Provenance
 from verify_api.story import story
 
 router = APIRouter(prefix="/batches", tags=["batches"])
@@ -34,7 +34,7 @@ _DESCRIPTION = (
     "server's own verification of the chain. **400** for a malformed product key or lot, "
     "**404** for a batch with no records."
 )
-Lot = Annotated[str, Path(description="lot (GS1 AI 10), percent-escaped")]
+Lot = Annotated[str, Path(description="lot (GS1 AI 10), percent-escaped", json_schema_extra=LOT)]
 
 
 async def _provenance(store: StoreDep, scheme: KeyScheme, value: str, lot: str) -> Provenance:
@@ -73,7 +73,9 @@ async def _provenance(store: StoreDep, scheme: KeyScheme, value: str, lot: str) 
     responses=_RESPONSES,
 )
 async def batch_provenance_gtin(
-    gtin: Annotated[str, Path(description="GTIN-14")], lot: Lot, store: StoreDep
+    gtin: Annotated[str, Path(description="GTIN-14", json_schema_extra=GTIN_14)],
+    lot: Lot,
+    store: StoreDep,
 ) -> Provenance:
     return await _provenance(store, KeyScheme.GTIN, gtin, lot)
 
@@ -87,6 +89,8 @@ async def batch_provenance_gtin(
     responses=_RESPONSES,
 )
 async def batch_provenance_code(
-    code: Annotated[str, Path(description="OCOP product code")], lot: Lot, store: StoreDep
+    code: Annotated[str, Path(description="OCOP product code", json_schema_extra=PRODUCT_CODE)],
+    lot: Lot,
+    store: StoreDep,
 ) -> Provenance:
     return await _provenance(store, KeyScheme.PRODUCT_CODE, code, lot)

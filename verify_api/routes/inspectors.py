@@ -51,6 +51,7 @@ from verify_api.deps import (
 from verify_api.errors import ApiError, ErrorCode, error_responses
 from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
 from verify_api.schemas import (
+    UNIT_KEY,
     InspectionAccepted,
     InspectionIn,
     InspectionList,
@@ -60,6 +61,8 @@ from verify_api.schemas import (
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _KEY = re.compile(r"[A-Za-z0-9._~+/=-]{8,128}")
 """A client's key: what a UUID, a ULID or base64 random bytes are written with."""
+IDEMPOTENCY_KEY_PATTERN = f'^(?:{_KEY.pattern}|"{_KEY.pattern}")$'
+"""The header as `client_key` takes it: the key bare, or quoted as an sf-string."""
 _FINDING_IDS = uuid.UUID("f4707477-d396-423e-96e0-2139b0a38a46")
 """The UUIDv5 namespace of findings' event ids: fixed forever, or resends would change id."""
 REMEMBERED_FINDINGS = 10_000
@@ -192,7 +195,7 @@ async def record_inspection(
             alias=IDEMPOTENCY_KEY,
             description="One value per finding, kept for its resends: 8-128 characters of "
             "A-Z a-z 0-9 . _ ~ + / = - (a UUID, say), bare or as a quoted sf-string.",
-            json_schema_extra={"pattern": '^"?[A-Za-z0-9._~+/=-]{8,128}"?$'},
+            json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN},
         ),
     ] = None,
 ) -> InspectionAccepted:
@@ -247,7 +250,7 @@ async def record_inspection(
 async def list_inspections(
     unit: Annotated[
         str,
-        Query(max_length=120, description="unit key: /01/<GTIN-14>/21/<serial> or /p/<code>/21/…"),
+        Query(max_length=64, description="a unit key", json_schema_extra=UNIT_KEY),
     ],
     supervisor: CurrentSupervisor,
     store: StoreDep,

@@ -14,7 +14,7 @@ from keys.certs import utc_now
 from verify_api import ratings, views
 from verify_api.deps import StoreDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
-from verify_api.schemas import CertificationHistory
+from verify_api.schemas import GTIN_14, PRODUCT_CODE, CertificationHistory
 
 router = APIRouter(prefix="/products", tags=["products"])
 
@@ -68,7 +68,7 @@ async def _history(store: StoreDep, scheme: KeyScheme, value: str) -> Certificat
     responses=_RESPONSES,
 )
 async def product_certifications_gtin(
-    gtin: Annotated[str, Path(description="GTIN-14")], store: StoreDep
+    gtin: Annotated[str, Path(description="GTIN-14", json_schema_extra=GTIN_14)], store: StoreDep
 ) -> CertificationHistory:
     return await _history(store, KeyScheme.GTIN, gtin)
 
@@ -82,6 +82,7 @@ async def product_certifications_gtin(
     responses=_RESPONSES,
 )
 async def product_certifications_code(
-    code: Annotated[str, Path(description="OCOP product code")], store: StoreDep
+    code: Annotated[str, Path(description="OCOP product code", json_schema_extra=PRODUCT_CODE)],
+    store: StoreDep,
 ) -> CertificationHistory:
     return await _history(store, KeyScheme.PRODUCT_CODE, code)

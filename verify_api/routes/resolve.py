@@ -24,7 +24,7 @@ from verify_api.guards import HEAD_ONLY
 from verify_api.metrics import RESOLUTION
 from verify_api.negotiation import wants_json
 from verify_api.rendering import NO_STORE
-from verify_api.schemas import Resolution
+from verify_api.schemas import GTIN_14, LOT, PRODUCT_CODE, SERIAL, Resolution
 from verify_api.services import Services
 
 DEVICE_COOKIE_MAX_AGE_S = 2 * 365 * 86_400
@@ -55,7 +55,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The verdict: the consumer page (text/html) or JSON.",
         "content": {"text/html": {}},
     },
-    400: {"model": Resolution, "description": "A malformed label: the verdict `malformed`."},
+    400: {
+        "model": Resolution,
+        "description": "A malformed label: the verdict `malformed`, as a page or JSON.",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
     **error_responses(
         ErrorCode.NOT_FOUND,
         ErrorCode.INVALID_REQUEST,
@@ -68,27 +72,43 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+_PACK_DAY = (
+    "^[0-9]{2}(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)"
+    "|02(?:0[1-9]|1[0-9]|2[0-8]))$|^(?:[02468][048]|[13579][26])0229$"
+)
+"""A day of 2000-2099 as YYMMDD (leap years: YY divisible by 4, 2000 included)."""
+_NOT_A_DOT_SEGMENT = {"not": {"enum": [".", ".."]}}
+"""A lot of "." or ".." cannot be in a URL's path as itself: it would be a dot segment."""
 _LABEL_PARAMETERS = [
-    {"name": "lot", "in": "path", "required": True, "schema": {"type": "string"},
+    {"name": "lot", "in": "path", "required": True,
+     "schema": {"type": "string", **LOT, **_NOT_A_DOT_SEGMENT},
      "description": "lot (GS1 AI 10), percent-escaped as printed"},
-    {"name": "serial", "in": "path", "required": True, "schema": {"type": "string"},
+    {"name": "serial", "in": "path", "required": True, "schema": {"type": "string", **SERIAL},
      "description": "unit serial (12 characters, Crockford base32)"},
-    {"name": "13", "in": "query", "required": True, "schema": {"type": "string"},
-     "description": "packing day YYMMDD (GS1 AI 13)"},
-    {"name": "s", "in": "query", "required": True, "schema": {"type": "integer"},
-     "description": "printed stars: 0, 3, 4 or 5"},
-    {"name": "k", "in": "query", "required": True, "schema": {"type": "string"},
+    {"name": "13", "in": "query", "required": True,
+     "schema": {"type": "string", "pattern": _PACK_DAY},
+     "description": "packing day YYMMDD (GS1 AI 13), 2000 to 2099"},
+    {"name": "s", "in": "query", "required": True, "schema": {"enum": [0, 3, 4, 5]},
+     "description": "printed stars: 0 (no star logo), 3, 4 or 5"},
+    {"name": "k", "in": "query", "required": True,
+     "schema": {"type": "string", "pattern": "^[a-z2-7]{13}$"},
      "description": "the producer key's id"},
-    {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"},
-     "description": "Ed25519 signature, base64url"},
+    {"name": "sig", "in": "query", "required": True,
+     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{85}[AQgw]$"},
+     "description": "Ed25519 signature, base64url without padding (86 characters)"},
 ]  # fmt: skip
+"""The label as it is printed: the path and the four signed pairs, in this order (any other
+pair is ignored). A label that does not have this shape gets the verdict `malformed` (400);
+the shape is not all: a GTIN's check digit, and the whole URL's length (at most 512
+characters, with any pair appended), are checked too."""
 
 
 def _openapi(key: str, description: str) -> dict[str, Any]:
     """The route reads the label from the raw request (see `label_text`) and the caller with
     one dependency, so its parameters are described here rather than declared."""
-    product = {"name": key, "in": "path", "required": True, "schema": {"type": "string"},
-               "description": description}  # fmt: skip
+    value = GTIN_14 if key == "gtin" else PRODUCT_CODE
+    product = {"name": key, "in": "path", "required": True,
+               "schema": {"type": "string", **value}, "description": description}  # fmt: skip
     return {
         "parameters": [product, *_LABEL_PARAMETERS, *CALLER_PARAMETERS],
         "security": [{}, {"HTTPBearer": []}],

@@ -26,6 +26,7 @@ router = APIRouter(prefix="/verify", tags=["verify"])
     "token is refused (401), never taken as anonymous.",
     response_model=Resolution,
     responses=error_responses(
+        ErrorCode.BAD_REQUEST,
         ErrorCode.INVALID_REQUEST,
         ErrorCode.BODY_TOO_LARGE,
         ErrorCode.RATE_LIMITED,
