@@ -50,6 +50,10 @@ from contract.identifiers import KeyScheme
 
 LABEL_TAG = "OCOP-LABEL-v1"
 MAX_URL_LENGTH = 512
+"""A label's own URL (its signed parts) is at most this long."""
+MAX_TEXT_LENGTH = 2048
+"""Text to decode may be longer, by the pairs that are not the label's (a messaging app's
+tracking pair can be hundreds of characters): at most this."""
 SIGNATURE_LENGTH = 64
 DIGEST_LENGTH = 16
 VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
@@ -202,8 +206,8 @@ def decode_label(text: str) -> SignedLabel:
 
     Raises MalformedLabel naming the defective part (one, even if several are bad).
     """
-    if len(text) > MAX_URL_LENGTH:
-        raise MalformedLabel(LabelDefect.TOO_LONG, f"longer than {MAX_URL_LENGTH} characters")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise MalformedLabel(LabelDefect.TOO_LONG, f"longer than {MAX_TEXT_LENGTH} characters")
     scheme, sep, rest = text.partition("://")
     if not sep or scheme != "https":
         raise MalformedLabel(LabelDefect.NOT_HTTPS, "not an https:// URL")

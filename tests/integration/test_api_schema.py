@@ -28,7 +28,7 @@ loosening a check but the two answers below:
 - two answers to schema-valid requests are answers, not refusals, and are accepted only
   exactly as explained (checked after the run, on every such answer): on the Digital Link
   routes a 400 whose label URL, with everything appended to it, is longer than
-  contract.label.MAX_URL_LENGTH (the verdict `malformed`, which no per-parameter schema can
+  contract.label.MAX_TEXT_LENGTH (the verdict `malformed`, which no per-parameter schema can
   bound); on POST /inspectors/inspections a 422 `idempotency_key_reused` (the same generated
   Idempotency-Key sent with another finding, as the IETF draft has it).
 
@@ -70,7 +70,7 @@ from schemathesis.specs.openapi.formats import unregister_string_format
 from contract import topics
 from contract.gs1 import check_digit
 from contract.identifiers import SERIAL_ALPHABET, SERIAL_LENGTH
-from contract.label import MAX_URL_LENGTH
+from contract.label import MAX_TEXT_LENGTH
 from tests.integration.pipeline import Pipeline, wait_for
 from tests.integration.test_api_stack import (
     DOWNGRADED,
@@ -97,7 +97,7 @@ def _label_too_long(interaction: Interaction) -> bool:
     """The URL the resolver judged (its host, the path and query as sent) is past the limit."""
     sent = urlsplit(interaction.request.uri)
     judged = f"https://{HOST}{sent.path}" + (f"?{sent.query}" if sent.query else "")
-    return len(judged) > MAX_URL_LENGTH
+    return len(judged) > MAX_TEXT_LENGTH
 
 
 def _key_reused(interaction: Interaction) -> bool:
@@ -107,8 +107,8 @@ def _key_reused(interaction: Interaction) -> bool:
 
 
 EXPLAINED: dict[str, tuple[int, Callable[[Interaction], bool], str]] = {
-    "resolve_gtin_unit": (400, _label_too_long, "a label URL longer than MAX_URL_LENGTH"),
-    "resolve_product_code_unit": (400, _label_too_long, "a label URL longer than MAX_URL_LENGTH"),
+    "resolve_gtin_unit": (400, _label_too_long, "a label URL longer than MAX_TEXT_LENGTH"),
+    "resolve_product_code_unit": (400, _label_too_long, "a label URL longer than MAX_TEXT_LENGTH"),
     "record_inspection": (422, _key_reused, "idempotency_key_reused"),
 }
 """operation id: the status a schema-valid request may get besides Schemathesis' list, and

@@ -110,7 +110,7 @@ URL = realistic().url
 @pytest.mark.parametrize(
     ("text", "defect"),
     [
-        (URL + "A" * 400, LabelDefect.TOO_LONG),
+        (URL + "&x=" + "A" * 2_048, LabelDefect.TOO_LONG),
         (URL.replace("https://", "http://"), LabelDefect.NOT_HTTPS),
         ("ocop.vn/01/" + GTIN, LabelDefect.NOT_HTTPS),
         (URL.replace("ocop.vn", "OCOP.vn"), LabelDefect.BAD_HOST),
@@ -148,6 +148,7 @@ def test_every_defect_has_its_reason(text, defect):
     "text",
     [
         URL + "&utm_source=zalo&fbclid=IwAR0x",
+        URL + "&fbclid=" + "IwAR0x" * 100,  # a messaging app's long tracking pair
         URL.replace("?13=", "?utm_source=x&13=").replace("&k=", "&17=301231&k="),
         URL + "&",
         URL.replace("&sig=", "&flag&sig="),  # a bare word is no pair of ours either
