@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route, compile_path
 from starlette.types import ASGIApp
 
+from backoffice.app import create_workspace
 from verify_api import deadline, errors
 from verify_api.deadline import Deadline
 from verify_api.errors import ApiError, ErrorCode, describe
@@ -167,6 +168,7 @@ def create_app(settings: ApiSettings, *, services: ServicesFactory = open_servic
     if settings.docs_enabled:
         app.docs = Docs(app.openapi_url or "/openapi.json", app.title)
         app.include_router(app.docs.router)
+    app.mount("/inspect", create_workspace(settings, host=app))  # inspectors' workspace
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

@@ -264,16 +264,35 @@ def _headers(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[bytes, bytes], ...
     return tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs)
 
 
-def common_headers(policy: str) -> tuple[tuple[bytes, bytes], ...]:
+def common_headers(
+    policy: str, permissions: str = PERMISSIONS_POLICY
+) -> tuple[tuple[bytes, bytes], ...]:
     return _headers(
         [
             ("Content-Security-Policy", policy),
             ("X-Content-Type-Options", "nosniff"),
             ("X-Frame-Options", "DENY"),  # frame-ancestors for browsers without CSP 2
             ("Referrer-Policy", "no-referrer"),
-            ("Permissions-Policy", PERMISSIONS_POLICY),
+            ("Permissions-Policy", permissions),
         ]
     )
+
+
+WORKSPACE = "/inspect"
+"""The inspectors' workspace (backoffice/, mounted here): pages of its own, with their own
+policy. Not "/inspectors" (the API), which only starts with the same letters."""
+WORKSPACE_POLICY = _policy(
+    "default-src 'none'",
+    "script-src 'self'",  # its own files only: scan.js and the vendored decoder, no inline
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+)
+"""The camera's video is a MediaStream (srcObject), which no fetch directive governs."""
+WORKSPACE_PERMISSIONS = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"
 
 
 NO_STORE = _headers([("Cache-Control", "no-store")])
@@ -310,6 +329,7 @@ class SecurityHeaders:
         self.app = app
         self.default = common_headers(page_policy())
         self.by_path = {} if docs is None else {DOCS_URL: common_headers(docs.policy)}
+        self.workspace = common_headers(WORKSPACE_POLICY, WORKSPACE_PERMISSIONS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -317,6 +337,8 @@ class SecurityHeaders:
             return
         path: str = scope["path"]
         extra = self.by_path.get(path, self.default)
+        if path == WORKSPACE or path.startswith(f"{WORKSPACE}/"):
+            extra = self.workspace
         private = path.startswith(PRIVATE_PREFIX) or any(
             name == b"authorization" for name, _ in scope["headers"]
         )

@@ -159,3 +159,12 @@ class ApiSettings(ConnectionSettings):
         if self.device_salt is not None and len(self.device_salt.get_secret_value()) < 16:
             raise ValueError("OCOP_DEVICE_SALT must be at least 16 characters")
         return self
+
+    # -- the inspectors' workspace (backoffice/; see docs/workspace.md)
+    workspace_session_h: float = Field(
+        10.0,
+        gt=0,
+        le=24,
+        description="how long an inspector's workspace session lasts after signing in with "
+        "the token (a working day); its key is derived from OCOP_DEVICE_SALT",
+    )

@@ -40,6 +40,7 @@ from contract.encoding import JSON, canonical_bytes, sha256_hex
 from contract.events import InspectionRecorded
 from contract.label import vietnam_date
 from keys.certs import utc_now
+from records.rows import Inspector
 from verify_api import views
 from verify_api.deps import (
     CurrentInspector,
@@ -57,6 +58,7 @@ from verify_api.schemas import (
     InspectionList,
     InspectorOut,
 )
+from verify_api.services import Services
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _KEY = re.compile(r"[A-Za-z0-9._~+/=-]{8,128}")
@@ -200,14 +202,27 @@ async def record_inspection(
     ] = None,
 ) -> InspectionAccepted:
     key = client_key(idempotency_key, request.headers.getlist(IDEMPOTENCY_KEY))
+    return await send_finding(body, inspector, services, recent_findings(request), key)
+
+
+async def send_finding(
+    body: InspectionIn,
+    inspector: Inspector,
+    services: Services,
+    recent: RecentFindings,
+    key: str | None,
+) -> InspectionAccepted:
+    """An inspector's finding verified and sent, as `record_inspection` answers it (the route
+    and the inspectors' workspace, backoffice/, both call it): its event id from the
+    inspector and `key` (a client's Idempotency-Key; None: the finding's content and the day),
+    its time from `recent`, the code verified as a scan would be. Raises ApiError 503
+    `finding_unconfirmed` or `events_unavailable`, after which it is sent again unchanged."""
     now = utc_now()
     content = finding_content(body)
     event_id = finding_event_id(
         inspector.inspector_id, key or derived_key(inspector.inspector_id, content, now)
     )
-    occurred_at = recent_findings(request).first_time(
-        event_id, sha256_hex(canonical_bytes(content)), now
-    )
+    occurred_at = recent.first_time(event_id, sha256_hex(canonical_bytes(content)), now)
     resolved = await services.resolve(body.code, now)
     batch_id, serial = resolved.unit or (None, None)
     finding = InspectionRecorded(
