@@ -51,7 +51,7 @@ VI: dict[str, str] = {
     "findings_none": "Chưa có kết luận nào.",
     "finding_heading": "Ghi kết luận",
     "stars_seen": "Logo sao thấy trên bao bì",
-    "stars_none": "Không có",
+    "stars_none": "Không",
     "shop": "Cửa hàng / chợ",
     "province": "Tỉnh/thành phố",
     "outcome": "Kết luận",

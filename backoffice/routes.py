@@ -349,7 +349,7 @@ async def check(request: Request) -> Response:
         open_alerts=[a for a in alerts if a.status == "open"],
         findings=[(f, *split_note(f.note)) for f in findings],
         outcomes=list(Outcome), suggested=SUGGESTED.get(r.reason, Outcome.GENUINE),
-        stars=r.label.printed_stars if r.label else 0, key=str(uuid.uuid4()),
+        printed=r.label.printed_stars if r.label else 0, key=str(uuid.uuid4()),
         alert_sentence=_alert_sentence,
     )  # fmt: skip
 

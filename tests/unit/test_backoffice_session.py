@@ -310,6 +310,8 @@ def test_a_scan_shows_the_verdict_and_is_an_inspectors_scan(api: Api, browser):
     assert 'data-via="zxing"' in page.text
     assert "Mắm cáy Hồng Tiến" in page.text
     assert "quá nhiều thiết bị" in page.text  # the unit's open alert, inspectors only
+    assert 'name="stars" value="4" checked' in page.text  # the printed stars, preselected
+    assert 'name="outcome" value="genuine" checked' in page.text
     (scan,) = api.events.scans
     assert (scan.scanner, scan.province, scan.device) == (ScannerKind.INSPECTOR, "Thái Bình", None)
 

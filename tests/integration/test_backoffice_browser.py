@@ -1,0 +1,287 @@
+"""The inspectors' workspace in a real headless Chromium (Debian's, driven by Playwright) at
+phone size (390 x 844), against `ocop-api` on the real stack: sign in with the office's
+token, scan a printed label through the CAMERA path, see the verdict, record a finding and
+see it stored, close an alert, and be refused with a forged cookie or without a CSRF token.
+
+The camera is Chromium's fake capture device fed with a video file written here: a real
+label's QR code (segno, as the packing station prints it, level M) drawn on a grey frame,
+as YUV 4:2:0 frames in a .y4m file (`--use-file-for-fake-video-capture`; Chromium reads
+YUV4MPEG2 with 4:2:0 chroma, or MJPEG). So the workspace's own scan.js really runs: it
+opens the camera with getUserMedia, reads frames, and decodes them with the browser's
+BarcodeDetector where it reads QR codes, else with the vendored @zxing/library; the verdict
+page says which (`data-via`), and the test prints it.
+
+Screenshots are kept in pytest's tmp dir (the path is printed).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import segno
+from PIL import Image
+
+from contract import identifiers
+from contract.label import SignedLabel
+from tests.integration.pipeline import wait_for
+from tests.integration.test_api_browser import CHROMIUM, FLAGS
+from tests.integration.test_api_stack import TOKENS, ApiProcess, Storefront, opened_shop, path_of
+from tests.world import PRODUCT
+
+PHONE = {"width": 390, "height": 844}
+FRAME = (640, 480)
+MODULE_PX = 6
+"""A realistic label is QR version 10 (57 modules) at level M: with its quiet zone, 390 px."""
+INSPECTOR = TOKENS["inspector"]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Chromium is not installed (./run installs it)"
+)
+
+
+def label_video(text: str, path: Path, frames: int = 10) -> Path:
+    """A .y4m file of `frames` identical frames: the QR code of `text` on a grey card, as a
+    phone camera held over the label would see it (a little off centre)."""
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=MODULE_PX, border=4)
+    code = Image.open(buffer).convert("L")
+    assert code.width < FRAME[1], code.size
+    card = Image.new("L", FRAME, 150)
+    card.paste(code, ((FRAME[0] - code.width) // 2 + 40, (FRAME[1] - code.height) // 2))
+    ycbcr = card.convert("RGB").convert("YCbCr")
+    y, cb, cr = ycbcr.split()
+    half = (FRAME[0] // 2, FRAME[1] // 2)
+    planes = y.tobytes() + cb.resize(half, Image.Resampling.BOX).tobytes()
+    planes += cr.resize(half, Image.Resampling.BOX).tobytes()
+    header = f"YUV4MPEG2 W{FRAME[0]} H{FRAME[1]} F10:1 Ip A1:1 C420jpeg\n".encode("ascii")
+    path.write_bytes(header + b"".join(b"FRAME\n" + planes for _ in range(frames)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def shop(stack_settings, tmp_path_factory) -> Iterator[tuple[Storefront, ApiProcess]]:
+    folder = tmp_path_factory.mktemp("workspace")
+    with opened_shop(stack_settings, folder, record_cache_s="0") as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def label(shop: tuple[Storefront, ApiProcess]) -> SignedLabel:
+    storefront, _ = shop
+    (packed,) = storefront.pack(PRODUCT, "L2503WS001", 1, shipped_to="Siêu thị BigC Thái Bình")
+    return packed
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("workspace-screenshots")
+    print(f"\nworkspace screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def phone(label, tmp_path_factory) -> Iterator[Any]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    video = label_video(label.url, tmp_path_factory.mktemp("camera") / "label.y4m")
+    camera = [
+        "--use-fake-ui-for-media-stream",  # the camera prompt answered yes
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    with playwright.sync_playwright() as driver:
+        context = driver.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh user data dir
+            executable_path=CHROMIUM,
+            args=FLAGS + camera,
+            headless=True,
+            viewport=PHONE,
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            locale="vi-VN",
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def read(records: Callable[[], Any]) -> Any:
+    """A read of the pipeline's records (which runs its own event loop) from beside
+    Playwright's, which holds this thread's."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(records).result()
+
+
+def sign_in(page: Any, base: str) -> None:
+    page.context.clear_cookies()  # a new sign-in, whatever an earlier test left
+    page.goto(base + "/inspect/")
+    page.fill("#token", INSPECTOR[3])
+    page.fill("#province", "Thái Bình")
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_selector("#scan-form")
+
+
+def session_cookie(context: Any) -> dict[str, Any]:
+    (cookie,) = [c for c in context.cookies() if c["name"] == "ocop_ws"]
+    return dict(cookie)
+
+
+def test_an_inspector_scans_a_label_with_the_camera_and_records_a_finding(
+    shop, label, phone, shots
+):
+    storefront, api = shop
+    page = phone.new_page()
+    errors: list[str] = []  # script errors, CSP refusals, failed requests (but the icon's)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security" in m.text else None)
+    page.on(
+        "response",
+        lambda r: (
+            errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico")
+            else None
+        ),
+    )
+    sign_in(page, api.base)
+    cookie = session_cookie(phone)
+    assert (cookie["path"], cookie["httpOnly"], cookie["sameSite"]) == ("/inspect", True, "Strict")
+    page.screenshot(path=str(shots / "1-scan.png"), full_page=True)
+
+    started = time.monotonic()
+    page.click("#camera")  # scan.js opens the (fake) camera and decodes its frames
+    page.wait_for_selector("#verdict", timeout=30_000)
+    took = time.monotonic() - started
+    verdict = page.locator("#verdict")
+    via = verdict.get_attribute("data-via")
+    print(f"\nthe camera's code was decoded by {via} in {took:.1f} s")
+    assert via in ("BarcodeDetector", "zxing")
+    assert verdict.get_attribute("data-reason") == "genuine"
+    assert "Chính hãng" in verdict.inner_text()
+    assert page.locator("#stars-printed").inner_text().strip() == "★★★★☆"
+    assert "Mắm cáy Hồng Tiến" in page.locator("#product").inner_text()
+    page.screenshot(path=str(shots / "2-verdict.png"), full_page=True)
+    page.screenshot(path=str(shots / "2-verdict-first-screen.png"))
+    box = verdict.bounding_box()
+    assert box is not None
+    assert box["width"] <= PHONE["width"]  # nothing wider than the phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    # the scan went through Kafka as an inspector's, kept apart from consumers'
+    unit = identifiers.unit_key(PRODUCT, label.serial)
+    scan = wait_for(
+        "the inspector's scan to be stored",
+        lambda: storefront.pipeline.session.execute(
+            "SELECT scanner, province FROM scans_by_unit WHERE unit_key = %s", (unit,)
+        ).one(),
+    )
+    assert (scan.scanner, scan.province) == ("inspector", "Thái Bình")
+
+    # a finding in a few taps: 4 stars seen (preselected: printed), the shop, genuine, a note
+    assert page.locator("#finding-form input[name=stars][value='4']").is_checked()
+    page.locator("#finding-form .taps label").nth(4).click()
+    page.fill("#shop", "Chợ Bo, TP Thái Bình")
+    page.locator("#finding-form .choices label").nth(0).click()
+    page.fill("#note", "tem rõ, logo 4 sao đúng")
+    page.click("#record")
+    page.wait_for_selector("#recorded")
+    event_id = page.locator("#event-id").get_attribute("data-event-id")
+    page.screenshot(path=str(shots / "3-recorded.png"), full_page=True)
+    stored = wait_for(
+        "the finding to be stored", lambda: read(lambda: storefront.pipeline.inspections(unit))
+    )
+    (finding,) = stored
+    assert (finding.inspector_id, finding.place, finding.stars_seen, finding.verdict) == (
+        INSPECTOR[0], "Chợ Bo, TP Thái Bình", 4, "genuine",
+    )  # fmt: skip
+    assert finding.note == "[genuine] tem rõ, logo 4 sao đúng"
+    assert event_id
+
+    # the same code again, typed: the finding shows among the earlier ones
+    page.goto(api.base + "/inspect/")
+    page.fill("#code", label.url)
+    page.click("#check")
+    page.wait_for_selector("#verdict")
+    assert page.locator("#verdict").get_attribute("data-via") == "typed"
+    assert "Chợ Bo, TP Thái Bình" in page.locator("#findings").inner_text()
+    assert errors == [], errors
+    page.close()
+
+
+def test_an_inspector_closes_an_alert_of_the_province(shop, phone, shots):
+    storefront, api = shop
+    stray = storefront.world.label()  # the producer's real key, a serial no packing named
+    unit = identifiers.unit_key(PRODUCT, stray.serial)
+    with api.client() as client:  # a consumer in Thái Bình scans it: never packed
+        client.get(path_of(stray) + "&province=Thái Bình", headers={"Accept": "application/json"})
+    (alert,) = wait_for(
+        "analytics to raise the alert", lambda: read(lambda: storefront.pipeline.alerts(unit))
+    )
+    page = phone.new_page()
+    sign_in(page, api.base)
+    page.goto(api.base + "/inspect/alerts")
+    item = page.locator(f"#alert-{alert.alert_id}")
+    assert item.get_attribute("data-kind") == "never_packed"
+    page.screenshot(path=str(shots / "4-alerts.png"), full_page=True)
+    item.locator("summary").click()
+    item.locator(".choices label").nth(3).click()  # copied code
+    item.locator("textarea").fill("tem in trái phép")
+    item.locator("button[type=submit]").click()
+    page.wait_for_selector("#closed")
+
+    def closed() -> Any:
+        (now,) = read(lambda: storefront.pipeline.alerts(unit))
+        return now if now.status == "closed" else None
+
+    final = wait_for("the closing to be stored", closed)
+    assert (final.closed_by, final.finding) == (INSPECTOR[0], "counterfeit")
+    page.goto(api.base + "/inspect/alerts?status=closed&lang=en")
+    assert f"alert-{alert.alert_id}" in page.content()
+    assert "Alerts in Thái Bình" in page.locator("h1").inner_text()
+    page.close()
+
+
+def test_a_forged_cookie_and_a_form_without_its_csrf_token_are_refused(shop, label, phone, shots):
+    storefront, api = shop
+    unit = identifiers.unit_key(PRODUCT, label.serial)
+    before = len(read(lambda: storefront.pipeline.inspections(unit)))
+    page = phone.new_page()
+    sign_in(page, api.base)
+    page.fill("#code", label.url)
+    page.click("#check")
+    page.wait_for_selector("#finding-form")
+    page.fill("#shop", "Chợ Bo")
+    page.evaluate("document.querySelector('#finding-form input[name=csrf]').remove()")
+    page.click("#record")
+    page.wait_for_selector("#error")
+    assert page.locator("#error").get_attribute("data-code") == "csrf_missing"
+    assert "CSRF" in page.locator("#error-vi").inner_text()
+    assert "nothing was sent" in page.locator("#error-en").inner_text()
+    page.screenshot(path=str(shots / "5-no-csrf.png"), full_page=True)
+
+    cookie = session_cookie(phone)
+    version, payload, mac = cookie["value"].split(".")
+    fields = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    fields["tok"] = hashlib.sha256(TOKENS["supervisor"][3].encode()).hexdigest()
+    forged = base64.urlsafe_b64encode(json.dumps(fields).encode()).rstrip(b"=").decode()
+    phone.add_cookies([cookie | {"value": f"{version}.{forged}.{mac}"}])
+    response = page.goto(api.base + "/inspect/alerts")
+    assert response is not None
+    assert response.status == 401
+    assert page.locator("#error").get_attribute("data-code") == "session_forged"
+    assert "giả mạo" in page.locator("#error-vi").inner_text()
+    assert "forged" in page.locator("#error-en").inner_text()
+    page.screenshot(path=str(shots / "6-forged.png"), full_page=True)
+    assert not [c for c in phone.cookies() if c["name"] == "ocop_ws" and c["value"]]  # cleared
+    time.sleep(2)  # anything sent would be stored by now
+    assert len(read(lambda: storefront.pipeline.inspections(unit))) == before
+    page.close()
