@@ -19,7 +19,10 @@ timezone-aware instant kept in UTC.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
@@ -27,10 +30,12 @@ from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
     model_serializer,
@@ -367,6 +372,109 @@ class AlertClosed(_EventBase):
         return self.unit_key.encode("utf-8")
 
 
+class ReportProblem(StrEnum):
+    """What a consumer says looks wrong with a product (the report form's choices)."""
+
+    STARS_ABOVE_RATING = "stars_above_rating"
+    """The star logo shows more stars than the product's rating."""
+    LOGO_AFTER_LAPSE = "logo_after_lapse"
+    """The OCOP logo is still used after the rating expired or was revoked."""
+    CODE_COPIED = "code_copied"
+    """The code looks copied, or was scanned elsewhere."""
+    NO_RECOGNITION = "no_recognition"
+    """The product claims OCOP and has no OCOP recognition at all."""
+    FAKE_PACKAGING = "fake_packaging"
+    """The packaging or the contents look fake."""
+    OTHER = "other"
+    """Something else, said in the note (a report of this kind must have one)."""
+
+
+REPORT_SHOP_MAX = 120
+REPORT_PROVINCE_MAX = 64
+REPORT_NOTE_MAX = 500
+REPORT_CONTACT_MAX = 120
+_NOTE_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _report_note(value: str) -> str:
+    value = unicodedata.normalize("NFC", value)
+    if _NOTE_CONTROL.search(value):
+        raise ValueError("a note must not contain control characters other than line feeds")
+    return value
+
+
+ReportShop = Annotated[Text, StringConstraints(max_length=REPORT_SHOP_MAX)]
+"""Where the product was bought: a shop or market, as the consumer names it."""
+ReportProvince = Annotated[Text, StringConstraints(max_length=REPORT_PROVINCE_MAX)]
+ReportContact = Annotated[Text, StringConstraints(max_length=REPORT_CONTACT_MAX)]
+"""How inspectors may reach the consumer (a phone number, an e-mail address), if they wish."""
+ReportNote = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=REPORT_NOTE_MAX),
+    AfterValidator(_report_note),
+]
+"""A short note: NFC, lines separated by line feeds, no other control characters."""
+
+_TO_CROCKFORD = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", identifiers.SERIAL_ALPHABET.encode("ascii")
+)
+
+
+def report_receipt(report_id: UUID) -> str:
+    """A report's receipt number: the first 40 bits of its id in Crockford base32 (the
+    serials' alphabet: no I, L, O or U), 8 characters a consumer can read out on the phone.
+    The first bytes of a UUIDv5 are hash bits; two reports share a receipt one time in 2^40."""
+    head = base64.b32encode(report_id.bytes[:5])  # 40 bits: 8 characters, no padding
+    return head.translate(_TO_CROCKFORD).decode("ascii")
+
+
+class ConsumerReported(_SeenUnit):
+    """A consumer's report of a suspected fake, sent by the verify API for them (no login).
+    The processors file it as a case for the inspectors of the province where the product
+    was bought (records.cases). Its event id is the report's id, the same for every report
+    of one client on one unit (or code) on one day (verify_api.routes.reports), so copies of
+    a report are one case. Never copy evidence: one client can say anything."""
+
+    type: Literal["consumer_reported"] = "consumer_reported"
+    province: ReportProvince  # required here: the case's province
+    """Where the product was bought: whose inspectors get the case."""
+    reason: Reason
+    """What verification answered for the code when it was reported."""
+    shop: ReportShop
+    problem: ReportProblem
+    note: ReportNote | None = None
+    contact: ReportContact | None = None
+    """Only inspectors read it (records.cases keeps it in the case's own row only)."""
+    client: DeviceHash | None = None
+    """A keyed hash of the client's network (as ScanRecorded.client): whose report it is."""
+
+    @model_validator(mode="after")
+    def _explained(self) -> Self:
+        if self.problem is ReportProblem.OTHER and self.note is None:
+            raise ValueError("a report of another problem says what it is in its note")
+        return self
+
+    @property
+    def receipt(self) -> str:
+        return report_receipt(self.event_id)
+
+
+class CaseClosed(_EventBase):
+    """An inspector closes a consumer's case with a finding, through the verify API."""
+
+    type: Literal["case_closed"] = "case_closed"
+    case_id: UUID
+    unit_key: Annotated[str, Field(min_length=1, max_length=300)]
+    """Where the case is filed (its report's topic key): a unit key, or the hash of a code
+    that names no unit. The Kafka key, so a case's closing follows its report."""
+    inspector_id: Identifier
+    finding: InspectionVerdict
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+    def topic_key(self) -> bytes:
+        return self.unit_key.encode("utf-8")
+
+
 class InspectorRole(StrEnum):
     INSPECTOR = "inspector"
     SUPERVISOR = "supervisor"
@@ -405,7 +513,9 @@ Event = Annotated[
     | InspectorRegistered
     | ScanRecorded
     | InspectionRecorded
-    | AlertClosed,
+    | AlertClosed
+    | ConsumerReported
+    | CaseClosed,
     Field(discriminator="type"),
 ]
 BatchEvent = BatchOpened | UnitsPacked | BatchClosed | BatchShipped | BatchReceived | BatchRecalled

@@ -8,6 +8,11 @@ has already given its verdict on it.
 Besides corroborated copy alerts (stream_processors.analytics), an inspector's finding that a
 unit is counterfeit is copy evidence on it (`inspection:<event id>`): an inspector held the
 package. Closing an alert with a finding takes the alert out of the evidence.
+
+A consumer's report (ConsumerReported) becomes a case for the inspectors of the province where
+the product was bought (records.cases), linked to the alerts open on its unit when it is
+stored; an inspector's CaseClosed closes it. A report is never copy evidence: one client can
+report anything.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ from collections.abc import MutableMapping
 from contract.errors import ContractError
 from contract.events import (
     AlertClosed,
+    CaseClosed,
+    ConsumerReported,
     InspectionRecorded,
     InspectionVerdict,
     ScannerKind,
     ScanRecorded,
     decode_event,
 )
+from records.cases import CaseWriter
 from records.store import RecordWriter
 from stream_processors.analytics import ScanAnalytics
 from stream_processors.detect import client_key
@@ -40,8 +48,11 @@ class ScanIngest:
         analytics: ScanAnalytics,
         refuse: Refuser,
         metrics: Metrics,
+        cases: CaseWriter | None = None,
     ) -> None:
         self.store = store
+        self.cases = cases if cases is not None else CaseWriter(store.session)
+        """Consumers' cases, on the records' session."""
         self.histories = histories
         """Each unit's UnitHistory, encoded, by unit key: a Faust table in the worker."""
         self.analytics = analytics
@@ -65,10 +76,26 @@ class ScanIngest:
             if not await self.store.close_alert(event):
                 await self.refuse(message, "unknown_alert", f"no alert {event.alert_id} for "
                                   f"{event.unit_key}")  # fmt: skip
+        elif isinstance(event, ConsumerReported):
+            await self._report(event, message)
+        elif isinstance(event, CaseClosed):
+            if not await self.cases.close_case(event):
+                await self.refuse(message, "unknown_case", f"no case {event.case_id} for "
+                                  f"{event.unit_key}")  # fmt: skip
         else:
             await self.refuse(
-                message, "wrong_topic", f"{event.type} is not a scan, inspection or alert closing"
+                message,
+                "wrong_topic",
+                f"{event.type} is not a scan, inspection, alert closing, report or case closing",
             )
+
+    async def _report(self, event: ConsumerReported, message: Message) -> None:
+        # filed where the unit's alerts are: its unit key, or the hash of a code naming none
+        filed = event.topic_key().decode("utf-8")
+        alerts = await self.store.alerts_for_unit(filed)
+        open_alerts = [alert.alert_id for alert in alerts if alert.status == "open"]
+        if not await self.cases.open_case(event, open_alerts):
+            self.metrics.duplicates[message.topic] += 1  # another copy of a stored report
 
     async def _inspection(self, event: InspectionRecorded) -> None:
         # one row per finding, however often it was sent: every copy under its first time

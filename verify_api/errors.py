@@ -35,6 +35,12 @@ class ErrorCode(StrEnum):
     FINDING_UNCONFIRMED = "finding_unconfirmed"
     INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    INVALID_REPORT = "invalid_report"
+    CROSS_SITE_FORM = "cross_site_form"
+    REPORT_NOT_SENT = "report_not_sent"
+    REPORT_UNCONFIRMED = "report_unconfirmed"
+    UNKNOWN_CASE = "unknown_case"
+    CASE_CLOSED = "case_closed"
 
     @property
     def status(self) -> HTTPStatus:
@@ -77,6 +83,12 @@ _STATUS = {
     ErrorCode.FINDING_UNCONFIRMED: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.INVALID_IDEMPOTENCY_KEY: HTTPStatus.BAD_REQUEST,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.INVALID_REPORT: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.CROSS_SITE_FORM: HTTPStatus.FORBIDDEN,
+    ErrorCode.REPORT_NOT_SENT: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorCode.REPORT_UNCONFIRMED: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorCode.UNKNOWN_CASE: HTTPStatus.NOT_FOUND,
+    ErrorCode.CASE_CLOSED: HTTPStatus.CONFLICT,
 }
 
 _SENTENCES = {
@@ -146,6 +158,36 @@ _SENTENCES = {
         "khóa riêng; khi gửi lại, hãy gửi đúng nội dung cũ.",
         "This Idempotency-Key was already used for a different finding. Use a new key for each "
         "finding, and resend a finding unchanged.",
+    ),
+    # consumers' reports (verify_api.routes.reports): the same meanings as
+    # events_unavailable and finding_unconfirmed, in words for a consumer
+    ErrorCode.INVALID_REPORT: (
+        "Báo cáo chưa hợp lệ nên chưa được gửi đi. Hãy sửa các mục sau rồi gửi lại.",
+        "The report is not valid, so it was not sent. Please correct the following and send it "
+        "again.",
+    ),
+    ErrorCode.CROSS_SITE_FORM: (
+        "Báo cáo chỉ gửi được từ trang kiểm tra sản phẩm OCOP, không từ một trang web khác.",
+        "A report can only be sent from the OCOP product page, not from another website.",
+    ),
+    ErrorCode.REPORT_NOT_SENT: (
+        "Chưa gửi được báo cáo của bạn. Vui lòng gửi lại sau ít phút.",
+        "Your report could not be sent. Please send it again in a few minutes.",
+    ),
+    ErrorCode.REPORT_UNCONFIRMED: (
+        "Chưa xác nhận được báo cáo của bạn: có thể đã được ghi nhận, cũng có thể chưa. Vui lòng "
+        "gửi lại; báo cáo sẽ không bị ghi hai lần và vẫn giữ số biên nhận cũ.",
+        "Your report was not confirmed: it may or may not be recorded. Please send it again; it "
+        "will not be recorded twice, and keeps its receipt number.",
+    ),
+    ErrorCode.UNKNOWN_CASE: (
+        "Không tìm thấy vụ việc này (có thể báo cáo vừa gửi chưa được lưu; thử lại sau ít giây).",
+        "No such case is known (a report sent a moment ago may not be stored yet; try again in "
+        "a few seconds).",
+    ),
+    ErrorCode.CASE_CLOSED: (
+        "Vụ việc này đã được đóng với một kết luận khác.",
+        "This case was already closed with another finding.",
     ),
 }
 

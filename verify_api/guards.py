@@ -242,15 +242,24 @@ def _policy(*directives: str) -> str:
     return "; ".join(directives)
 
 
-def page_policy() -> str:
+FORM_PAGES = ("/01/", "/p/")
+"""Paths of the pages that carry a form: the consumer page's report form (templates/
+report.html) posts to this API's /reports/form (verify_api.routes.reports)."""
+
+
+def page_policy(*, form_action: str = "'none'") -> str:
     """The Content-Security-Policy of everything but /docs: the page (and an error page) may
-    apply its own <style> and nothing else; JSON needs nothing at all. Never framed."""
+    apply its own <style> and nothing else; JSON needs nothing at all. Never framed.
+
+    `form-action` is 'self' on the consumer page (`FORM_PAGES`), so that its report form may
+    post, and only to this origin: markup injected into the page could not send what a
+    consumer types elsewhere. Everywhere else it stays 'none': no other response has a form."""
     return _policy(
         "default-src 'none'",
         f"style-src {page_style_sources()}",
         "img-src 'self'",
         "base-uri 'none'",
-        "form-action 'none'",
+        f"form-action {form_action}",
         "frame-ancestors 'none'",
     )
 
@@ -328,6 +337,7 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, docs: Docs | None = None) -> None:
         self.app = app
         self.default = common_headers(page_policy())
+        self.form_page = common_headers(page_policy(form_action="'self'"))
         self.by_path = {} if docs is None else {DOCS_URL: common_headers(docs.policy)}
         self.workspace = common_headers(WORKSPACE_POLICY, WORKSPACE_PERMISSIONS)
 
@@ -336,7 +346,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        extra = self.by_path.get(path, self.default)
+        extra = self.by_path.get(path) or (
+            self.form_page if path.startswith(FORM_PAGES) else self.default
+        )
         if path == WORKSPACE or path.startswith(f"{WORKSPACE}/"):
             extra = self.workspace
         private = path.startswith(PRIVATE_PREFIX) or any(

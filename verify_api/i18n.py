@@ -16,7 +16,7 @@ VI: dict[str, str] = {
     "title_counterfeit": "Không xác thực — nghi hàng giả",
     "title_not_ours": "Không phải mã OCOP",
     "advice_counterfeit": "Không nên mua. Hãy báo cho cơ quan quản lý thị trường nơi bạn thấy "
-    "sản phẩm này.",
+    "sản phẩm này: dùng mục «Báo nghi ngờ hàng giả» bên dưới.",
     "also_found": "Ngoài ra",
     "stars_heading": "Hạng sao OCOP",
     "stars_printed": "In trên tem",
@@ -81,6 +81,46 @@ VI: dict[str, str] = {
     "unit_ml": "ml",
     "unit_piece": "cái",
     "error_title": "Không thực hiện được yêu cầu",
+    # the report form (templates/report.html) and its receipt (templates/receipt.html)
+    "report_heading": "Báo nghi ngờ hàng giả",
+    "report_intro": "Báo cáo được chuyển thành vụ việc cho cán bộ quản lý thị trường của tỉnh "
+    "nơi bạn mua. Không cần đăng nhập; mỗi ngày mỗi người báo một lần cho một sản phẩm.",
+    "report_shop": "Nơi mua (cửa hàng, chợ, địa chỉ)",
+    "report_province": "Tỉnh/thành phố nơi mua",
+    "report_problem": "Điều bất thường",
+    "report_note": "Ghi chú ngắn (tối đa 500 ký tự; bắt buộc nếu chọn «Khác»)",
+    "report_contact": "Liên hệ của bạn (không bắt buộc; chỉ cán bộ kiểm tra được xem)",
+    "report_privacy": "Chúng tôi không lưu địa chỉ mạng của bạn, chỉ một mã băm để nhận ra báo "
+    "cáo gửi lại.",
+    "report_send": "Gửi báo cáo",
+    "problem_stars_above_rating": "Logo sao nhiều hơn hạng sao được công nhận",
+    "problem_logo_after_lapse": "Vẫn in logo OCOP dù chứng nhận đã hết hạn hoặc bị thu hồi",
+    "problem_code_copied": "Mã có vẻ bị sao chép hoặc đã được quét ở nơi khác",
+    "problem_no_recognition": "Sản phẩm hoàn toàn không được công nhận OCOP",
+    "problem_fake_packaging": "Bao bì hoặc sản phẩm bên trong trông như hàng giả",
+    "problem_other": "Khác (ghi rõ trong ghi chú)",
+    "receipt_title": "Đã nhận báo cáo",
+    "receipt_number": "Số biên nhận",
+    "receipt_received": "Đã nhận báo cáo của bạn. Cán bộ quản lý thị trường tỉnh {province} sẽ "
+    "xem xét. Hãy giữ số biên nhận {receipt}.",
+    "receipt_again": "Báo cáo của bạn về sản phẩm này trong hôm nay đã được nhận trước đó, với "
+    "số biên nhận {receipt}; lần gửi này không ghi thêm gì.",
+    "receipt_not_ours": "Mã này không phải mã OCOP của hệ thống; báo cáo vẫn được chuyển cho cán "
+    "bộ quản lý thị trường, kèm nội dung mã đã quét.",
+    "receipt_back": "Quay lại trang sản phẩm",
+    # what is wrong with a report (verify_api.routes.reports)
+    "report_field_code": "mã: cần nội dung mã QR đã quét, từ 1 đến 1024 ký tự",
+    "report_field_label": "mã: không đọc được mã của trang sản phẩm; hãy quét lại mã QR",
+    "report_field_shop": "nơi mua: bắt buộc, từ 1 đến 120 ký tự, không có ký tự điều khiển",
+    "report_field_province": "tỉnh/thành phố: bắt buộc, từ 1 đến 64 ký tự, không có ký tự "
+    "điều khiển",
+    "report_field_problem": "điều bất thường: bắt buộc, một trong: {choices}",
+    "report_field_note": "ghi chú: tối đa 500 ký tự, không có ký tự điều khiển ngoài xuống "
+    "dòng; bắt buộc khi chọn «Khác» (other)",
+    "report_field_contact": "liên hệ: tối đa 120 ký tự, không có ký tự điều khiển",
+    "report_unknown_field": "không có mục «{field}» trong báo cáo",
+    "report_repeated_field": "mục «{field}» được gửi nhiều lần",
+    "report_unreadable": "không đọc được nội dung gửi lên (cần JSON, hoặc biểu mẫu mã hoá UTF-8)",
 }
 
 EN: dict[str, str] = {
@@ -90,7 +130,7 @@ EN: dict[str, str] = {
     "title_counterfeit": "Not authentic — suspected counterfeit",
     "title_not_ours": "Not an OCOP code",
     "advice_counterfeit": "Do not buy it. Please report it to the market inspectors where you "
-    "found this product.",
+    "found this product: use «Report a suspected fake» below.",
     "also_found": "Also",
     "stars_heading": "OCOP star rating",
     "stars_printed": "On the label",
@@ -155,6 +195,45 @@ EN: dict[str, str] = {
     "unit_ml": "ml",
     "unit_piece": "pieces",
     "error_title": "The request could not be answered",
+    # the report form (templates/report.html) and its receipt (templates/receipt.html)
+    "report_heading": "Report a suspected fake",
+    "report_intro": "Your report becomes a case for the market inspectors of the province "
+    "where you bought it. No login; one report a day per person and product.",
+    "report_shop": "Where you bought it (shop, market, address)",
+    "report_province": "Province where you bought it",
+    "report_problem": "What looks wrong",
+    "report_note": "A short note (at most 500 characters; required for «Other»)",
+    "report_contact": "Your contact (optional; only inspectors see it)",
+    "report_privacy": "We keep no network address of yours, only a hash that recognises a "
+    "report sent again.",
+    "report_send": "Send the report",
+    "problem_stars_above_rating": "The star logo shows more stars than the rating",
+    "problem_logo_after_lapse": "The OCOP logo is used after the rating expired or was revoked",
+    "problem_code_copied": "The code looks copied, or was scanned elsewhere",
+    "problem_no_recognition": "The product has no OCOP recognition at all",
+    "problem_fake_packaging": "The packaging or the contents look fake",
+    "problem_other": "Other (say what in the note)",
+    "receipt_title": "Report received",
+    "receipt_number": "Receipt number",
+    "receipt_received": "Your report was received. The market inspectors of {province} will "
+    "look into it. Please keep the receipt number {receipt}.",
+    "receipt_again": "Your report on this product was already received today, with the "
+    "receipt number {receipt}; nothing more was recorded this time.",
+    "receipt_not_ours": "This code is not one of ours; the report still goes to the market "
+    "inspectors, with the code as scanned.",
+    "receipt_back": "Back to the product page",
+    # what is wrong with a report (verify_api.routes.reports)
+    "report_field_code": "code: the QR code's text as scanned, 1 to 1024 characters",
+    "report_field_label": "code: the product page's code is missing; please scan the QR code again",
+    "report_field_shop": "where bought: required, 1 to 120 characters, no control characters",
+    "report_field_province": "province: required, 1 to 64 characters, no control characters",
+    "report_field_problem": "what looks wrong: required, one of: {choices}",
+    "report_field_note": "note: at most 500 characters, no control characters but line "
+    "breaks; required when «Other» (other) is chosen",
+    "report_field_contact": "contact: at most 120 characters, no control characters",
+    "report_unknown_field": "«{field}» is not a field of a report",
+    "report_repeated_field": "«{field}» was sent more than once",
+    "report_unreadable": "the content could not be read (JSON, or a UTF-8 form, is expected)",
 }
 
 STRINGS = {Lang.VI: VI, Lang.EN: EN}

@@ -22,10 +22,20 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from contract.certification import CertificationStatus
-from contract.events import InspectionVerdict, InspectorRole, Location
+from contract.events import (
+    REPORT_CONTACT_MAX,
+    REPORT_NOTE_MAX,
+    REPORT_SHOP_MAX,
+    InspectionVerdict,
+    InspectorRole,
+    Location,
+    ReportProblem,
+)
 from contract.gs1 import AI10_MAX_LENGTH
 from contract.identifiers import SERIAL_ALPHABET, SERIAL_LENGTH
 from contract.label import LabelDefect
@@ -526,3 +536,227 @@ class Readiness(_Out):
     """`store` (Cassandra answers), `trust_list` (one is held), `scan_events` (they reach
     Kafka: the backlog waiting for it is under the threshold)."""
     trust_list: TrustListOut | None
+
+
+# -- consumers' reports and inspectors' cases (verify_api.routes.reports, .cases) -------------
+
+
+_NOTE_CONTROL = "\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f"
+"""Control characters but the line feed."""
+
+
+def _lines(max_length: int) -> str:
+    """The pattern of a short text of lines (a note): as `_line`, but line feeds are let
+    through inside it (a form's text area sends CR LF: the form route makes it LF)."""
+    edge = f"[^{_CONTROL}{_SPACE}]"
+    return f"^{edge}(?:[^{_NOTE_CONTROL}]{{0,{max_length - 2}}}{edge})?$"
+
+
+Shop = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=REPORT_SHOP_MAX, pattern=_line(REPORT_SHOP_MAX)),
+    AfterValidator(_nfc),
+    Field(description="where the product was bought: the shop or market, and its street"),
+]
+Contact = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=REPORT_CONTACT_MAX, pattern=_line(REPORT_CONTACT_MAX)
+    ),
+    AfterValidator(_nfc),
+    Field(description="how inspectors may reach the consumer (a phone number, an e-mail), if "
+          "they wish; only inspectors read it"),
+]  # fmt: skip
+Note = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=REPORT_NOTE_MAX, pattern=_lines(REPORT_NOTE_MAX)),
+    AfterValidator(_nfc),
+    Field(description="what looks wrong, in a few words (lines separated by line feeds); "
+          "required when `problem` is `other`"),
+]  # fmt: skip
+RECEIPT: dict[str, Any] = {"pattern": "^[0-9A-HJKMNP-TV-Z]{8}$"}
+"""contract.events.report_receipt: 8 characters of Crockford base32."""
+
+
+class _ReportFields(BaseModel):
+    """What a consumer says about a product: where it was bought, what looks wrong."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shop: Shop
+    province: Annotated[Province, Field(description="the province where it was bought: whose "
+                                        "inspectors get the case")]  # fmt: skip
+    problem: ReportProblem
+    note: Note | None = None
+    contact: Contact | None = None
+
+    @model_validator(mode="after")
+    def _explained(self) -> _ReportFields:
+        if self.problem is ReportProblem.OTHER and self.note is None:
+            raise PydanticCustomError(
+                "note_required", "a report of another problem says what it is in its note"
+            )
+        return self
+
+
+_OTHER: dict[str, Any] = {"properties": {"problem": {"const": ReportProblem.OTHER.value}},
+                          "required": ["problem"]}  # fmt: skip
+
+
+class ReportIn(_ReportFields):
+    """A consumer's report from an app: the code's text as scanned, and what they say."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": _OTHER, "then": {"required": ["note"], "properties": {"note": {"type": "string"}}}
+        },
+    )  # fmt: skip
+
+    code: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=1024),
+        Field(
+            description="the QR code's text as scanned, 1 to 1024 characters once the white "
+            "space around it is trimmed: a code of ours or any other",
+            json_schema_extra=_trimmed_to(1024),
+        ),
+    ]
+
+
+LABEL_PATH_MAX = 900
+"""The consumer page's path and query, as the report form sends them back: a label's URL
+is about 190 characters, and the code it makes stays under 1024."""
+LABEL_PATH = f"^/(?:01|p)/[!-~]{{1,{LABEL_PATH_MAX - 4}}}$"
+"""A Digital Link path of this resolver and its query, in printable ASCII (as a browser
+sends a page's URL: escaped)."""
+
+
+class ReportForm(_ReportFields):
+    """The consumer page's report form, once the form route has read it (`form_fields`)."""
+
+    label: Annotated[str, StringConstraints(max_length=LABEL_PATH_MAX, pattern=LABEL_PATH)]
+    """The page's own path and query (a hidden field): the label reported."""
+
+
+FORM_WHITE_SPACE = "".join(
+    [
+        "\t\n\x0b\x0c\r\x85 \xa0\u1680",
+        *map(chr, range(0x2000, 0x200B)),
+        "\u2028\u2029\u202f\u205f\u3000",
+    ]
+)
+"""Unicode White_Space: what the form route trims from around a typed field (`_WHITE`)."""
+TYPED_FIELDS = ("shop", "province", "note", "contact")
+"""The form's fields a person types: trimmed, and an empty note or contact is none."""
+
+
+def _typed(max_length: int, *, lines: bool = False, optional: bool = False) -> dict[str, Any]:
+    """The JSON schema of a typed form field as the form route takes it: any white space
+    around the text the strict type takes (`_line`, `_lines`), where in a note a CR LF (what a
+    browser sends for a line break) counts as the one line feed it is made into; empty (or
+    white space) for an optional field."""
+    edge = f"[^{_CONTROL}{_SPACE}]"
+    unit = f"(?:\\r\\n|[^{_NOTE_CONTROL}])" if lines else f"[^{_CONTROL}]"
+    text = f"{_WHITE}*{edge}(?:{unit}{{0,{max_length - 2}}}{edge})?{_WHITE}*"
+    return {"type": "string", "pattern": f"^(?:{_WHITE}*|{text})$" if optional else f"^{text}$"}
+
+
+REPORT_FORM_SCHEMA: dict[str, Any] = {
+    "title": "ReportForm",
+    "description": "The consumer page's report form. The white space around each typed field "
+    "is trimmed, a line break in the note (CR LF) is kept as a line feed, and an empty note "
+    "or contact is none; then the fields are checked as a report's (`ReportIn`).",
+    "type": "object",
+    "properties": {
+        "label": {"type": "string", "pattern": LABEL_PATH,
+                  "description": "the page's own path and query (a hidden field)"},
+        "shop": _typed(REPORT_SHOP_MAX),
+        "province": _typed(64),
+        "problem": {"type": "string", "enum": [problem.value for problem in ReportProblem]},
+        "note": _typed(REPORT_NOTE_MAX, lines=True, optional=True),
+        "contact": _typed(REPORT_CONTACT_MAX, optional=True),
+    },
+    "required": ["label", "shop", "province", "problem"],
+    "additionalProperties": False,
+    "if": _OTHER,
+    "then": {"required": ["note"], "properties": {"note": _typed(REPORT_NOTE_MAX, lines=True)}},
+}  # fmt: skip
+"""The form's body as the OpenAPI shows it (application/x-www-form-urlencoded)."""
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    """New: Kafka has it, and the processors file it as a case shortly."""
+    ALREADY_RECEIVED = "already_received"
+    """This client reported this unit (or code) today already: the same report, nothing new."""
+
+
+class ReportReceipt(_Out):
+    """The consumer's receipt: the same for every report of one client on one unit (or code)
+    on one day in Vietnam."""
+
+    receipt: Annotated[str, Field(json_schema_extra=RECEIPT)]
+    """8 characters of Crockford base32, from the report's id."""
+    report_id: UUID
+    """The report's id, which is its case's id."""
+    status: ReportStatus
+    sentence: Sentences
+    """What the receipt says, in both languages."""
+    unit_key: Short | None
+    """The unit the report is filed under; None when the code is not one of ours (then it is
+    filed under the code's hash, `filed_under`)."""
+    filed_under: Short
+    """A unit key, or the SHA-256 of a code that names no unit."""
+    reason: Reason
+    """What verification answered for the code."""
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CaseOut(_Out):
+    """A consumer's report as a case for inspectors."""
+
+    case_id: UUID
+    receipt: Annotated[str, Field(json_schema_extra=RECEIPT)]
+    """The number the consumer was given."""
+    unit_key: Short
+    """A unit key, or the hash of a code that names no unit."""
+    code: Code
+    reason: Short
+    """What verification answered for the code when it was reported."""
+    reported_at: datetime
+    day: date
+    province: Short
+    shop: Short
+    problem: Short
+    problem_sentence: Sentences | None
+    """The problem as the form put it, for a problem this API knows."""
+    note: Annotated[str, Field(max_length=REPORT_NOTE_MAX)] | None
+    has_contact: bool
+    contact: Short | None
+    """Only when one case is read (`GET /inspectors/cases/{case_id}`)."""
+    alert_ids: list[UUID]
+    """The unit's alerts that were open when the case was stored."""
+    status: CaseStatus
+    closed_at: datetime | None
+    closed_by: Short | None
+    finding: Short | None
+    closing_note: Annotated[str, Field(max_length=2000)] | None
+
+
+class CaseList(_Out):
+    count: int
+    cases: list[CaseOut]
+
+
+class CaseClosing(BaseModel):
+    """An inspector's finding that closes a case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    finding: InspectionVerdict
+    note: Annotated[str, Field(max_length=2000)] | None = None

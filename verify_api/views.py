@@ -20,12 +20,13 @@ from contract.certification import (
     CertificationStatus,
     StarCertification,
 )
-from contract.events import InspectorRole
+from contract.events import ConsumerReported, InspectorRole
 from contract.fields import encode_signature
 from contract.verdict import Lang, Reason
 from keys.chain import ChainRecord, ChainVerification
 from keys.trustlist import Freshness, KeyStatus
 from keys.verifier import LabelVerification
+from records.cases import CaseRow
 from records.rows import (
     AlertRow,
     BatchState,
@@ -36,9 +37,12 @@ from records.rows import (
     ScanSummary,
     StoredCertification,
 )
+from verify_api.i18n import EN, STRINGS, VI
 from verify_api.schemas import (
     AlertOut,
     BatchOut,
+    CaseOut,
+    CaseStatus,
     CertificateOut,
     CertificationOut,
     ChainCheck,
@@ -52,6 +56,8 @@ from verify_api.schemas import (
     ProducerOut,
     ProductOut,
     RatingEvent,
+    ReportReceipt,
+    ReportStatus,
     Resolution,
     RevocationOut,
     ScansOut,
@@ -356,4 +362,66 @@ def vouched(
             "scans": scans and ScansOut(count=scans.count, first=scans.first, last=scans.last),
             "links": links(label.batch.product_key, label.batch.batch_id),
         }
+    )
+
+
+# -- consumers' reports and inspectors' cases ------------------------------------------------
+
+
+@functools.cache
+def problem_sentences(problem: str) -> Sentences | None:
+    """A report's problem as the form puts it, in both languages; None for one this API does
+    not know (a case stored by a newer processor)."""
+    key = f"problem_{problem}"
+    if key not in VI:
+        return None
+    return Sentences(vi=VI[key], en=EN[key])
+
+
+def report_receipt(
+    report: ConsumerReported, status: ReportStatus, unit_key: str | None
+) -> ReportReceipt:
+    """The consumer's receipt for a report: what it says, in both languages."""
+
+    def say(lang: Lang) -> str:
+        t = STRINGS[lang]
+        if status is ReportStatus.RECEIVED:
+            said = t["receipt_received"].format(province=report.province, receipt=report.receipt)
+        else:
+            said = t["receipt_again"].format(receipt=report.receipt)
+        return said if unit_key is not None else f"{said} {t['receipt_not_ours']}"
+
+    return ReportReceipt(
+        receipt=report.receipt,
+        report_id=report.event_id,
+        status=status,
+        sentence=Sentences(vi=say(Lang.VI), en=say(Lang.EN)),
+        unit_key=unit_key,
+        filed_under=report.topic_key().decode("utf-8"),
+        reason=report.reason,
+    )
+
+
+def case_out(row: CaseRow) -> CaseOut:
+    return CaseOut(
+        case_id=row.case_id,
+        receipt=row.receipt,
+        unit_key=row.unit_key,
+        code=row.code,
+        reason=row.reason,
+        reported_at=row.reported_at,
+        day=row.day,
+        province=row.province,
+        shop=row.shop,
+        problem=row.problem,
+        problem_sentence=problem_sentences(row.problem),
+        note=row.note,
+        has_contact=row.has_contact,
+        contact=row.contact,
+        alert_ids=list(row.alert_ids),
+        status=CaseStatus(row.status),
+        closed_at=row.closed_at,
+        closed_by=row.closed_by,
+        finding=row.finding,
+        closing_note=row.closing_note,
     )

@@ -9,10 +9,12 @@ from fastapi import APIRouter
 from verify_api.routes import (
     alerts,
     batches,
+    cases,
     health,
     inspectors,
     metrics,
     products,
+    reports,
     resolve,
     trust,
     verify,
@@ -21,11 +23,13 @@ from verify_api.routes import (
 ROUTERS: tuple[APIRouter, ...] = (
     resolve.router,
     verify.router,
+    reports.router,
     products.router,
     batches.router,
     trust.router,
     inspectors.router,
     alerts.router,
+    cases.router,
     health.router,
     metrics.router,
 )
