@@ -35,7 +35,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from contract.events import AlertClosed, InspectionRecorded, ScanRecorded, encode_event
+from contract.events import (
+    AlertClosed,
+    CaseClosed,
+    ConsumerReported,
+    InspectionRecorded,
+    ScanRecorded,
+    encode_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +52,9 @@ DRAIN_AT_ONCE = 1_000
 """Scans taken from the queue for one round of batches."""
 
 
-Finding = InspectionRecorded | AlertClosed
-"""What an inspector sends: evidence that must reach Kafka or be refused."""
+Finding = InspectionRecorded | AlertClosed | ConsumerReported | CaseClosed
+"""What must reach Kafka, acknowledged, or be refused: an inspector's finding or closing of
+an alert or case, a consumer's report."""
 
 
 class EventsUnavailable(Exception):

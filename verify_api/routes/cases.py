@@ -17,20 +17,20 @@ import asyncio
 import re
 import uuid
 from datetime import date
-from typing import Annotated, Protocol, cast
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from contract import identifiers
 from contract.encoding import JSON, canonical_bytes
-from contract.events import CaseClosed, ConsumerReported
+from contract.events import CaseClosed
 from contract.label import vietnam_date
 from keys.certs import utc_now
 from records.cases import DAY_READ_LIMIT, CaseReader, CaseRow
 from verify_api import views
 from verify_api.deps import FieldInspector, ServicesDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
-from verify_api.events import DeliveryUnconfirmed, EventSink, EventsUnavailable, Finding
+from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
 from verify_api.schemas import (
     UNIT_OR_CODE_HASH,
     Accepted,
@@ -85,12 +85,6 @@ async def get_cases(request: Request) -> CaseStore:
 
 
 CasesDep = Annotated[CaseStore, Depends(get_cases)]
-
-
-async def deliver(events: EventSink, event: ConsumerReported | CaseClosed) -> None:
-    """verify_api.events' `deliver`, which sends any event with its key and waits for Kafka's
-    acknowledgement; its type names the inspectors' findings it was written for."""
-    await events.deliver(cast(Finding, event))
 
 
 def closing_event_id(case_id: uuid.UUID, inspector_id: str, body: CaseClosing) -> uuid.UUID:
@@ -208,7 +202,7 @@ async def close_case(
         note=body.note,
     )
     try:
-        await deliver(services.events, closing)
+        await services.events.deliver(closing)
     except DeliveryUnconfirmed as exc:  # the same closing when sent again
         raise ApiError(ErrorCode.FINDING_UNCONFIRMED, f"closing {event_id}: {exc}") from None
     except EventsUnavailable as exc:

@@ -58,7 +58,7 @@ from verify_api.events import DeliveryUnconfirmed, EventSink, EventsUnavailable
 from verify_api.i18n import STRINGS
 from verify_api.negotiation import language, wants_json
 from verify_api.rendering import NO_STORE
-from verify_api.routes.cases import CasesDep, CaseStore, deliver
+from verify_api.routes.cases import CasesDep, CaseStore
 from verify_api.schemas import (
     FORM_WHITE_SPACE,
     REPORT_FORM_SCHEMA,
@@ -188,7 +188,7 @@ class RecentReports:
     async def _send(self, report: ConsumerReported, events: EventSink, cases: CaseStore) -> bool:
         new = not await _stored(cases, report.event_id)
         if new:
-            await deliver(events, report)
+            await events.deliver(report)
         self._sent[report.event_id] = None
         if len(self._sent) > self._size:
             self._sent.popitem(last=False)
