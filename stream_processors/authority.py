@@ -5,7 +5,9 @@ Kafka keeps order: a certification needs its product's registration (both keyed 
 key); a product does not need its producer's (keyed by producer id, another partition).
 
 Writes are keyed by what they describe (producer id, product key, certificate number), so a
-replayed message overwrites itself and needs no duplicate check.
+replayed message overwrites itself and needs no duplicate check. Each stored registration,
+certification and revocation also rewrites the public registry's row of the product
+(stream_processors.registry).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from contract.events import (
     ProductRegistered,
 )
 from keys.errors import TrustListError
+from records.store import RecordWriter
 from stream_processors.handler import SignedHandler
-from stream_processors.outcomes import Message
+from stream_processors.outcomes import Message, Metrics, Refuser
+from stream_processors.registry import RegistryUpdates
+from stream_processors.trust import TrustHolder
 
 
 class TrustListIngest(SignedHandler):
@@ -47,6 +52,12 @@ class TrustListIngest(SignedHandler):
 
 
 class AuthorityIngest(SignedHandler):
+    def __init__(
+        self, store: RecordWriter, trust: TrustHolder, refuse: Refuser, metrics: Metrics
+    ) -> None:
+        super().__init__(store, trust, refuse, metrics)
+        self.registry = RegistryUpdates(store)
+
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
         # 1. Signed by an authority entitled to say it (keys.verifier decides who may).
@@ -56,12 +67,14 @@ class AuthorityIngest(SignedHandler):
         # 2. What it refers to must exist; then store it.
         if isinstance(event, ProducerRegistered):
             await self.store.register_producer(event)
+            await self.registry.producer_changed(event)
         elif isinstance(event, InspectorRegistered):
             await self.store.register_inspector(event)
         elif isinstance(event, ProductRegistered):
             # not refused for an unregistered producer: producers and products are keyed
             # apart, so Kafka gives no order between the two registrations
             await self.store.register_product(event)
+            await self.registry.product_changed(event.product_key)
         elif isinstance(event, CertificationIssued):
             award = event.certification.body
             product = await self.store.product(award.product_key)
@@ -73,6 +86,7 @@ class AuthorityIngest(SignedHandler):
                 )
                 return
             await self.store.store_certification(event.certification)
+            await self.registry.rating_changed(award.product_key)
         elif isinstance(event, CertificationRevoked):
             revocation = event.revocation.body
             known = {
@@ -88,5 +102,6 @@ class AuthorityIngest(SignedHandler):
                 )
                 return
             await self.store.store_revocation(event.revocation)
+            await self.registry.rating_changed(revocation.product_key)
         else:
             await self.refuse(message, "wrong_topic", f"{event.type} is not an authority event")

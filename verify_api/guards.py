@@ -61,6 +61,7 @@ PUBLIC_PREFIXES = (
     "/p/",
     "/verify",
     "/products/",
+    "/registry/",
     "/batches/",
     "/.well-known/ocop-trust-list",
 )

@@ -39,6 +39,7 @@ from contract.events import (
 from contract.gs1 import AI10_MAX_LENGTH
 from contract.identifiers import SERIAL_ALPHABET, SERIAL_LENGTH
 from contract.label import LabelDefect
+from contract.logo import LogoReason
 from contract.verdict import Category, Level, Reason
 from keys.chain import ChainDefect
 from keys.trustlist import KeyStatus
@@ -760,3 +761,77 @@ class CaseClosing(BaseModel):
 
     finding: InspectionVerdict
     note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+# -- the public registry (verify_api.routes.registry) ----------------------------------------
+
+
+class LogoOut(_Out):
+    """May the OCOP logo be printed on the product today (contract.logo.may_print_logo:
+    Decision 1162/QĐ-VPĐP-OCOP, only at 3★ or more, only while the recognition is in force)."""
+
+    allowed: bool
+    reason: LogoReason
+    sentence: Sentences
+
+
+class RegistryItemOut(_Out):
+    """A product in a registry search: what the registry row holds, judged now."""
+
+    product_key: Short
+    gtin: Short | None
+    name: Short
+    name_en: Short | None
+    product_group: Short
+    producer_id: Short
+    producer_name: Short | None
+    """None until the producer's registration has been stored."""
+    commune: Short | None
+    province: Short | None
+    """As registered."""
+    province_now: Short | None
+    """The province the registered one belongs to since the reform of 1 July 2025, if it was
+    merged into another."""
+    stars: int
+    """Of the recognition that decides (in force or not); 0: never certified."""
+    status: CertificationStatus
+    expiring: bool
+    """In force, and ending within 90 days."""
+    certificate_no: Short | None
+    valid_until: datetime | None
+    logo: LogoOut
+    link: Short
+    """The product's page (HTML or JSON by Accept)."""
+
+
+class RegistrySearchOut(_Out):
+    count: int
+    """Products on this page."""
+    items: list[RegistryItemOut]
+    next_page: Short | None
+    """The `page` parameter of the next page; None on the last page."""
+    next: Annotated[str, Field(max_length=2000)] | None
+    """The next page's URL (path and query)."""
+    checked_at: datetime
+
+
+class RegistryProductOut(_Out):
+    """A product's registry page: its rating now (from every certification), whether the
+    logo may be printed today and why, its history and certificates, its producer."""
+
+    product: ProductOut
+    gtin: Short | None
+    producer: ProducerOut | None
+    province_now: Short | None
+    status: CertificationStatus
+    stars: int
+    """Of the certification that applies now (in force or not: see `status`); 0: never
+    certified."""
+    expiring: bool
+    certificate: CertificateOut | None
+    """The certification that applies now (in force, expired or revoked)."""
+    revocation: RevocationOut | None
+    logo: LogoOut
+    history: list[RatingEvent]
+    certifications: list[CertificationOut]
+    checked_at: datetime

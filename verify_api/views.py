@@ -13,6 +13,7 @@ import functools
 import json
 from datetime import datetime
 
+from contract import search
 from contract.alerts import AlertKind
 from contract.certification import (
     CertificationRevocation,
@@ -22,11 +23,13 @@ from contract.certification import (
 )
 from contract.events import ConsumerReported, InspectorRole
 from contract.fields import encode_signature
+from contract.logo import LogoAnswer, logo_for, may_print_logo
 from contract.verdict import Lang, Reason
 from keys.chain import ChainRecord, ChainVerification
 from keys.trustlist import Freshness, KeyStatus
 from keys.verifier import LabelVerification
 from records.cases import CaseRow
+from records.registry import RegistryRow
 from records.rows import (
     AlertRow,
     BatchState,
@@ -52,10 +55,14 @@ from verify_api.schemas import (
     InspectorOut,
     LabelOut,
     Links,
+    LogoOut,
     MaterialOut,
     ProducerOut,
     ProductOut,
     RatingEvent,
+    RegistryItemOut,
+    RegistryProductOut,
+    RegistrySearchOut,
     ReportReceipt,
     ReportStatus,
     Resolution,
@@ -424,4 +431,95 @@ def case_out(row: CaseRow) -> CaseOut:
         closed_by=row.closed_by,
         finding=row.finding,
         closing_note=row.closing_note,
+    )
+
+
+# -- the public registry ----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=MEMO)
+def logo_out(answer: LogoAnswer) -> LogoOut:
+    """Built once per answer (contract.logo remembers them too): a search shows twenty."""
+    return LogoOut(
+        allowed=answer.allowed,
+        reason=answer.reason,
+        sentence=Sentences(vi=answer.vi, en=answer.en),
+    )
+
+
+def registry_link(product_key: str) -> str:
+    """A product's registry page: /registry/products/01/<GTIN-14> or /registry/products/p/<code>."""
+    return f"/registry/products{product_key}"
+
+
+def _province_now(province: str | None) -> str | None:
+    return search.current_province(province) if province else None
+
+
+def registry_item_out(row: RegistryRow, now: datetime) -> RegistryItemOut:
+    """A search result, judged at `now` from the row alone (no further read)."""
+    status = row.status_at(now)
+    certified = row.stars > 0
+    answer = may_print_logo(
+        status,
+        row.stars,
+        until=row.valid_until if certified else None,
+        since=row.revoked_at if status is CertificationStatus.REVOKED else row.valid_from,
+    )
+    return RegistryItemOut(
+        product_key=row.product_key,
+        gtin=row.gtin,
+        name=row.name,
+        name_en=row.name_en,
+        product_group=row.product_group,
+        producer_id=row.producer_id,
+        producer_name=row.producer_name,
+        commune=row.commune,
+        province=row.province,
+        province_now=_province_now(row.province),
+        stars=row.stars,
+        status=status,
+        expiring=row.expiring_at(now),
+        certificate_no=row.certificate_no,
+        valid_until=row.valid_until if certified else None,
+        logo=logo_out(answer),
+        link=registry_link(row.product_key),
+    )
+
+
+def registry_search_out(
+    rows: list[RegistryRow], next_page: str | None, next_url: str | None, now: datetime
+) -> RegistrySearchOut:
+    items = [registry_item_out(row, now) for row in rows]
+    return RegistrySearchOut(
+        count=len(items), items=items, next_page=next_page, next=next_url, checked_at=now
+    )
+
+
+def registry_product_out(
+    row: RegistryRow,
+    state: CertificationState,
+    history: list[RatingEvent],
+    stored: list[StoredCertification],
+    now: datetime,
+) -> RegistryProductOut:
+    """A product's page: its rating from every certification of its producer (`state` and
+    `history`: verify_api.ratings.rating_at), not from the row's summary of them."""
+    award = state.certification
+    in_force = state.status is CertificationStatus.IN_FORCE
+    producer = row.producer()
+    return RegistryProductOut(
+        product=product_out(row.product()),
+        gtin=row.gtin,
+        producer=producer and producer_out(producer),
+        province_now=_province_now(row.province),
+        status=state.status,
+        stars=award.stars if award else 0,
+        expiring=bool(in_force and award and award.valid_until <= now + search.EXPIRING_WITHIN),
+        certificate=award and certificate_out(award),
+        revocation=state.revocation and revocation_out(state.revocation),
+        logo=logo_out(logo_for(state)),
+        history=history,
+        certifications=[certification_out(item) for item in stored],
+        checked_at=now,
     )
