@@ -40,7 +40,7 @@ from records.rows import AlertRow, Inspection, Inspector
 from tests.unit.test_api_resolution import Shelf, forge_stars
 from tests.world import LOT, NOW, PRODUCT, World
 from verify_api.app import create_app
-from verify_api.events import EventCounters, EventsUnavailable
+from verify_api.events import EventCounters, EventsUnavailable, Finding
 from verify_api.facts import Memory
 from verify_api.rendering import Pages
 from verify_api.services import Services, resolver_for
@@ -67,13 +67,13 @@ class FakeEvents:
         self.counters = EventCounters()
         self.capacity = 100
         self.scans: list[ScanRecorded] = []
-        self.findings: list[InspectionRecorded | AlertClosed] = []
+        self.findings: list[Finding] = []
         self.down = False
 
     def offer(self, scan: ScanRecorded) -> None:
         self.scans.append(scan)
 
-    async def deliver(self, finding: InspectionRecorded | AlertClosed) -> None:
+    async def deliver(self, finding: Finding) -> None:
         if self.down:
             raise EventsUnavailable("Kafka is not connected")
         self.findings.append(finding)

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
-from contract.events import AlertClosed, InspectionRecorded, InspectionVerdict
+from contract.events import InspectionRecorded, InspectionVerdict
 from contract.verdict import Reason
 from tests.unit.test_api_http import INSPECTOR_TOKEN, SUPERVISOR_TOKEN, Api, FakeEvents, bearer
 from tests.world import NOW, World
-from verify_api.events import DeliveryUnconfirmed, EventsUnavailable, KafkaEvents
+from verify_api.events import DeliveryUnconfirmed, EventsUnavailable, Finding, KafkaEvents
 from verify_api.routes.inspectors import derived_key, finding_event_id
 
 with warnings.catch_warnings():  # as in test_api_http: Starlette suggests httpx2; httpx works
@@ -42,7 +42,7 @@ class UnconfirmedEvents(FakeEvents):
         super().__init__()
         self.confirming = False
 
-    async def deliver(self, finding: InspectionRecorded | AlertClosed) -> None:
+    async def deliver(self, finding: Finding) -> None:
         self.findings.append(finding)
         if not self.confirming:
             raise DeliveryUnconfirmed("Kafka did not acknowledge it within 1 s")
