@@ -243,9 +243,10 @@ def _policy(*directives: str) -> str:
     return "; ".join(directives)
 
 
-FORM_PAGES = ("/01/", "/p/")
+FORM_PAGES = ("/01/", "/p/", "/registry/")
 """Paths of the pages that carry a form: the consumer page's report form (templates/
-report.html) posts to this API's /reports/form (verify_api.routes.reports)."""
+report.html) posts to this API's /reports/form (verify_api.routes.reports); the registry's
+search form asks /registry/products."""
 
 
 def page_policy(*, form_action: str = "'none'") -> str:

@@ -471,6 +471,17 @@ def test_a_search_page_for_a_browser_uses_only_the_pages_own_style(registry):
     assert "The OCOP logo may be printed" in english
 
 
+def test_the_search_page_has_a_search_form_that_may_only_ask_this_api(registry):
+    client, _ = registry
+    response = client.get("/registry/products?q=mam cay", headers=BROWSER)
+    form = re.search(r'<form method="get" action="/registry/products"[^>]*>(.*?)</form>',
+                     response.text, re.DOTALL)  # fmt: skip
+    assert form is not None
+    assert 'name="q"' in form.group(1)
+    assert 'value="mam cay"' in form.group(1)  # the page's own query, to refine
+    assert "form-action 'self'" in response.headers["content-security-policy"]
+
+
 def views_hash(style: str) -> str:
     import base64
     import hashlib

@@ -174,6 +174,7 @@ async def registry_search(request: Request) -> Response:
     lang = language(request.query_params.get("lang"), request.headers.get("accept-language"))
     html = _SEARCH_PAGE.render(
         s=body, t=_words(lang), lang=lang, searched=not query.empty,
+        q=request.query_params.get("q", ""),
         filters=_status_links(request), switch_href=_switch(request, lang), now=now,
     )  # fmt: skip
     return HTMLResponse(html, headers=CACHE)
@@ -290,6 +291,8 @@ async def registry_product_code(
 WORDS: dict[Lang, dict[str, str]] = {
     Lang.VI: {
         "registry_title": "Sổ đăng ký sản phẩm OCOP",
+        "registry_search_label": "Tên sản phẩm, mã vạch hoặc số giấy chứng nhận",
+        "registry_search_go": "Tìm",
         "registry_lead": "Mọi sản phẩm OCOP đã đăng ký, của mọi tỉnh: hạng sao, hiệu lực, và "
         "sản phẩm có được in logo OCOP hôm nay hay không.",
         "registry_how": "Tìm bằng địa chỉ trang, không cần dấu, ví dụ",
@@ -319,6 +322,8 @@ WORDS: dict[Lang, dict[str, str]] = {
     },
     Lang.EN: {
         "registry_title": "OCOP product registry",
+        "registry_search_label": "Product name, barcode or certificate number",
+        "registry_search_go": "Search",
         "registry_lead": "Every registered OCOP product of every province: its stars, its "
         "validity, and whether the OCOP logo may be printed on it today.",
         "registry_how": "Search by the page's address, diacritics optional, for example",
