@@ -115,6 +115,11 @@ class CloseForm(_Form):
     note: Note | None = None
 
 
+class CaseCloseForm(_Form):
+    outcome: Outcome
+    note: Note | None = None
+
+
 class AlertFilter(_Form):
     province: Province | None = None
     kind: Annotated[str, Field(max_length=64)] | None = None

@@ -8,8 +8,11 @@ anything else is done, and a refused session or form sends nothing.
 | `POST /check` | a scanned or typed code (recorded as an inspector's scan): the verdict, what |
 |  | inspectors see (scan history, open alerts, earlier findings), the finding form |
 | `POST /findings` | a finding, sent as the API sends one (routes.inspectors.send_finding) |
-| `GET /alerts` | the province's alerts, newest first, by kind and status, each closable |
+| `GET /alerts` | the province's alerts and consumers' cases, newest first, by kind and |
+|  | status, each closable (a case's list shows no consumer's contact) |
 | `POST /alerts/{id}/close` | a closing, sent as the API sends one (routes.alerts.send_closing) |
+| `POST /cases/{id}/close` | a case's closing, as the API sends one |
+|  | (routes.cases.send_case_closing) |
 | `GET /static/{name}` | the stylesheet, scan.js and the vendored decoder |
 """
 
@@ -28,6 +31,7 @@ from starlette.responses import RedirectResponse, Response
 from backoffice.forms import (
     SUGGESTED,
     AlertFilter,
+    CaseCloseForm,
     CheckForm,
     CloseForm,
     FindingForm,
@@ -57,12 +61,14 @@ from contract.events import ScannerKind
 from contract.label import vietnam_date
 from contract.verdict import Category, Lang
 from keys.certs import utc_now
+from records.cases import CaseRow
 from records.rows import AlertRow, Inspector
 from verify_api.deps import _authenticated, client_network, role_of
 from verify_api.errors import ApiError, ErrorCode
 from verify_api.routes.alerts import send_closing
+from verify_api.routes.cases import cases_of, send_case_closing
 from verify_api.routes.inspectors import client_key, recent_findings, send_finding
-from verify_api.schemas import AlertClosing, InspectionIn
+from verify_api.schemas import AlertClosing, CaseClosing, InspectionIn
 from verify_api.services import Services
 from verify_api.settings import ApiSettings
 
@@ -75,6 +81,7 @@ ENDS_SESSION = frozenset(
 RESEND = frozenset({ErrorCode.EVENTS_UNAVAILABLE, ErrorCode.FINDING_UNCONFIRMED})
 """A finding or closing not known to be stored: the page offers to send it again, unchanged."""
 ALERTS_PER_DAY = 200
+CASES_PER_DAY = 200
 FINDINGS_SHOWN = 10
 
 
@@ -407,10 +414,19 @@ async def alerts(request: Request) -> Response:
         if (asked.kind is None or row.kind == asked.kind)
         and (asked.status == "any" or row.status == asked.status)
     ]  # fmt: skip
+    cases: list[CaseRow] = []
+    if province is not None:  # cases are filed by the province where the product was bought
+        reader = await cases_of(_workspace(request).host.state)
+        filed = await asyncio.gather(*(reader.cases_on(province, d, CASES_PER_DAY) for d in days))
+        cases = sorted(
+            (row for day in filed for row in day
+             if asked.status == "any" or row.status == asked.status),
+            key=lambda row: row.reported_at, reverse=True,
+        )  # fmt: skip
     return _page(
         request, visit, "alerts.html", alerts=shown, asked=asked, shown_province=province,
         kinds=[kind.value for kind in AlertKind], outcomes=list(Outcome),
-        alert_sentence=_alert_sentence,
+        alert_sentence=_alert_sentence, cases=cases,
     )  # fmt: skip
 
 
@@ -434,6 +450,31 @@ async def close(request: Request, alert_id: uuid.UUID) -> Response:
                      en=exc.code.sentence(Lang.EN))  # fmt: skip
     return _page(request, visit, "closed.html", status=202, here=_base(request) + "/alerts",
                  accepted=accepted)  # fmt: skip
+
+
+@router.post("/cases/{case_id}/close")
+async def close_case(request: Request, case_id: uuid.UUID) -> Response:
+    form = await read_form(request)
+    visit = await _visit(request, form)
+    closing = checked(CaseCloseForm, form)
+    body = CaseClosing(
+        finding=closing.outcome.verdict, note=tagged_note(closing.outcome, closing.note)
+    )
+    workspace = _workspace(request)
+    reader = await cases_of(workspace.host.state)
+    try:
+        accepted = await send_case_closing(
+            case_id, body, visit.inspector, workspace.services, reader
+        )
+    except ApiError as exc:
+        if exc.code not in RESEND:
+            raise
+        return _page(request, visit, "resend.html", status=int(exc.code.status),
+                     here=_base(request) + "/alerts", action=f"/cases/{case_id}/close",
+                     fields=form, vi=exc.code.sentence(Lang.VI),
+                     en=exc.code.sentence(Lang.EN))  # fmt: skip
+    return _page(request, visit, "closed.html", status=202, here=_base(request) + "/alerts",
+                 accepted=accepted, heading=STRINGS[visit.lang]["case_closed"])  # fmt: skip
 
 
 # -- files ----------------------------------------------------------------------------------

@@ -35,7 +35,14 @@ from backoffice.session import (
     workspace_key,
 )
 from contract import identifiers
-from contract.events import AlertClosed, InspectionRecorded, InspectionVerdict, ScannerKind
+from contract.events import (
+    AlertClosed,
+    CaseClosed,
+    InspectionRecorded,
+    InspectionVerdict,
+    ScannerKind,
+)
+from contract.label import vietnam_date
 from contract.verdict import Lang
 from keys.certs import utc_now
 from records.rows import AlertRow, Inspector
@@ -47,8 +54,11 @@ from tests.unit.test_api_http import (
     Api,
     digest,
 )
+from tests.unit.test_api_reports import FakeCases, case_row
 from tests.world import PRODUCT, World
+from verify_api.routes.cases import closing_event_id
 from verify_api.routes.inspectors import finding_event_id
+from verify_api.schemas import CaseClosing
 from verify_api.settings import ApiSettings, Environment
 
 with warnings.catch_warnings():
@@ -227,7 +237,9 @@ def test_an_outcome_travels_as_a_verdict_and_a_tagged_note():
 
 @pytest.fixture
 def api(world: World) -> Api:
-    return Api(world)
+    held = Api(world)
+    held.app.state.cases = FakeCases()  # the cases' reader the API and the workspace share
+    return held
 
 
 @pytest.fixture
@@ -386,6 +398,67 @@ def test_alerts_of_the_province_newest_first_filtered_and_closable(api: Api, bro
     )  # fmt: skip
     no_csrf = browser.post(f"/inspect/alerts/{older}/close", data=closing | {"csrf": ""})
     assert no_csrf.status_code == 403
+    assert len(api.events.findings) == 1
+
+
+def test_cases_of_the_province_newest_first_filtered_and_closable(api: Api, browser):
+    cases: FakeCases = api.app.state.cases
+    csrf = signed_in(browser)
+    unit = identifiers.unit_key(PRODUCT, api.shelf.labels[0].serial)
+    now = utc_now()
+    today, yesterday = vietnam_date(now), vietnam_date(now - timedelta(days=1))
+    older, newer, closed, elsewhere, old = (uuid.uuid4() for _ in range(5))
+    linked = uuid.UUID(int=7)
+    cases.rows = {
+        older: case_row(older, unit, reported_at=now - timedelta(days=1), day=yesterday,
+                        note="tem in mờ"),
+        newer: case_row(newer, unit, reported_at=now, day=today, shop="Chợ Đồng Xuân"),
+        closed: case_row(closed, unit, reported_at=now, day=today, status="closed",
+                         closed_by="QLTT-1", finding="genuine", closed_at=now,
+                         closing_event_id=uuid.uuid4()),
+        elsewhere: case_row(elsewhere, unit, reported_at=now, day=today, province="Hà Nội"),
+        old: case_row(old, unit, reported_at=now - timedelta(days=30),
+                      day=vietnam_date(now - timedelta(days=30))),
+    }  # fmt: skip
+    page = browser.get("/inspect/alerts").text
+    assert page.index(f'id="case-{newer}"') < page.index(f'id="case-{older}"')
+    for absent in (closed, elsewhere, old):
+        assert str(absent) not in page
+    assert "Chợ Đồng Xuân" in page  # the shop, the consumer's choice and note, linked alerts
+    assert 'data-problem="code_copied"' in page
+    assert VI["problem_code_copied"] in page
+    assert "tem in mờ" in page
+    assert str(linked) in page
+    assert "0912 345 678" not in page  # never a consumer's contact on a list
+    closed_too = browser.get("/inspect/alerts", params={"status": "closed"}).text
+    assert f'id="case-{closed}"' in closed_too
+    assert f'id="case-{newer}"' not in closed_too
+    hanoi = browser.get("/inspect/alerts", params={"province": "Hà Nội"}).text
+    assert f'id="case-{elsewhere}"' in hanoi
+    assert f'id="case-{newer}"' not in hanoi
+
+    closing = {"csrf": csrf, "outcome": "copied_code", "note": "tem sao chép"}
+    no_csrf = browser.post(f"/inspect/cases/{newer}/close", data=closing | {"csrf": ""})
+    assert no_csrf.status_code == 403
+    other = browser.post(f"/inspect/cases/{newer}/close", data=closing | {"csrf": "not-it"})
+    assert other.status_code == 403
+    assert api.events.findings == []
+    done = browser.post(f"/inspect/cases/{newer}/close", data=closing)
+    assert done.status_code == 202
+    assert EN["case_closed"] in done.text or VI["case_closed"] in done.text
+    (sent,) = api.events.findings
+    assert isinstance(sent, CaseClosed)
+    note = "[copied_code] tem sao chép"
+    assert (sent.case_id, sent.unit_key, sent.finding, sent.note, sent.inspector_id) == (
+        newer, unit, InspectionVerdict.COUNTERFEIT, note, "QLTT-inspector",
+    )  # fmt: skip
+    # the JSON route's own event id: one closing, whichever way it is sent
+    body = CaseClosing(finding=InspectionVerdict.COUNTERFEIT, note=note)
+    assert sent.event_id == closing_event_id(newer, "QLTT-inspector", body)
+    refused = browser.post(f"/inspect/cases/{closed}/close", data=closing)
+    assert refused.status_code == 409  # closed otherwise: the first closing stands
+    unknown = browser.post(f"/inspect/cases/{uuid.uuid4()}/close", data=closing)
+    assert unknown.status_code == 404
     assert len(api.events.findings) == 1
 
 

@@ -20,6 +20,7 @@ from datetime import date
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from starlette.datastructures import State
 
 from contract import identifiers
 from contract.encoding import JSON, canonical_bytes
@@ -27,6 +28,7 @@ from contract.events import CaseClosed
 from contract.label import vietnam_date
 from keys.certs import utc_now
 from records.cases import DAY_READ_LIMIT, CaseReader, CaseRow
+from records.rows import Inspector
 from verify_api import views
 from verify_api.deps import FieldInspector, ServicesDep
 from verify_api.errors import ApiError, ErrorCode, error_responses
@@ -41,6 +43,7 @@ from verify_api.schemas import (
     Day,
     Province,
 )
+from verify_api.services import Services
 
 router = APIRouter(prefix="/inspectors/cases", tags=["cases"])
 _AUTH = (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.RATE_LIMITED)
@@ -74,7 +77,12 @@ class CaseStore(Protocol):
 async def get_cases(request: Request) -> CaseStore:
     """The cases' reader, prepared on first use on the records' session (a store without
     one, as in unit tests, needs this dependency overridden)."""
-    state = request.app.state
+    return await cases_of(request.app.state)
+
+
+async def cases_of(state: State) -> CaseStore:
+    """The cases' reader held in an app's state (the API's; the inspectors' workspace,
+    backoffice/, reads its host's), prepared on first use on the records' session."""
     held: CaseStore | None = getattr(state, "cases", None)
     if held is None:
         session = getattr(state.services.store, "session", None)
@@ -183,6 +191,20 @@ async def close_case(
     services: ServicesDep,
     cases: CasesDep,
 ) -> Accepted:
+    return await send_case_closing(case_id, body, inspector, services, cases)
+
+
+async def send_case_closing(
+    case_id: uuid.UUID,
+    body: CaseClosing,
+    inspector: Inspector,
+    services: Services,
+    cases: CaseStore,
+) -> Accepted:
+    """An inspector's closing of a case, sent as `close_case` answers it (the route and the
+    inspectors' workspace, backoffice/, both call it): 404 `unknown_case`, 409 `case_closed`
+    (closed otherwise), 503 `finding_unconfirmed` or `events_unavailable` (send it again
+    unchanged: the same closing); this very closing already stored is accepted again."""
     case = await cases.case(case_id)
     if case is None:
         raise ApiError(ErrorCode.UNKNOWN_CASE, str(case_id))
