@@ -42,7 +42,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def shop(stack_settings, tmp_path_factory) -> Iterator[tuple[ApiProcess, dict[str, str]]]:
     folder = tmp_path_factory.mktemp("browser")
-    with opened_shop(stack_settings, folder, record_cache_s="0") as (storefront, api):
+    # pages, not deadlines, are tested here (see test_backoffice_browser.py)
+    settings = {"record_cache_s": "0", "request_deadline_s": "15"}
+    with opened_shop(stack_settings, folder, **settings) as (storefront, api):
         (genuine,) = storefront.pack(PRODUCT, "L2503WEB01", 1, shipped_to="Siêu thị BigC Thái Bình")
         (lowered,) = storefront.pack(DOWNGRADED, "L2503WEB02", 1)
         storefront.downgrade(DOWNGRADED)
