@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from starlette.requests import HTTPConnection
 
+from contract import identifiers
 from contract.events import InspectorRole, Location, LocationSource
 from contract.verdict import Lang
 from records.rows import Inspector
@@ -38,6 +39,21 @@ _DEVICE_ID = re.compile(r"[A-Za-z0-9._-]{8,128}")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{20,512}=*")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ocop-inspectors"'}
 _bearer = HTTPBearer(auto_error=False, description="an inspector's API token")
+
+
+_CODE_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def filed_under(unit: str) -> str:
+    """What inspectors' routes take for a unit: a unit key (`/01/<GTIN-14>/21/<serial>`), or
+    the hash under which what concerns a code that names no unit is filed (alerts, cases)."""
+    if _CODE_HASH.fullmatch(unit):
+        return unit
+    product_key, _, serial = unit.rpartition("/21/")
+    try:
+        return identifiers.unit_key(product_key, serial)
+    except ValueError as exc:
+        raise ApiError(ErrorCode.BAD_REQUEST, str(exc)) from None
 
 
 async def get_services(request: Request) -> Services:

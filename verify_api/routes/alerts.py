@@ -9,19 +9,17 @@ sends it again, and closing a closed alert changes nothing).
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from contract import identifiers
 from contract.events import AlertClosed
 from contract.label import vietnam_date
 from keys.certs import utc_now
 from records.rows import Inspector
 from verify_api import views
-from verify_api.deps import FieldInspector, ServicesDep, StoreDep
+from verify_api.deps import FieldInspector, ServicesDep, StoreDep, filed_under
 from verify_api.errors import ApiError, ErrorCode, error_responses
 from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
 from verify_api.schemas import UNIT_OR_CODE_HASH, Accepted, AlertClosing, AlertList, Day, Province
@@ -29,18 +27,6 @@ from verify_api.services import Services
 
 router = APIRouter(prefix="/inspectors/alerts", tags=["alerts"])
 _AUTH = (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.RATE_LIMITED)
-_CODE_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-def _filed_under(unit: str) -> str:
-    """A unit key, or the hash under which alerts on a code naming no unit are filed."""
-    if _CODE_HASH.fullmatch(unit):
-        return unit
-    product_key, _, serial = unit.rpartition("/21/")
-    try:
-        return identifiers.unit_key(product_key, serial)
-    except ValueError as exc:
-        raise ApiError(ErrorCode.BAD_REQUEST, str(exc)) from None
 
 
 @router.get(
@@ -82,7 +68,7 @@ async def unit_alerts(
         ),
     ],
 ) -> AlertList:
-    rows = await store.alerts_for_unit(_filed_under(unit))
+    rows = await store.alerts_for_unit(filed_under(unit))
     return AlertList(count=len(rows), alerts=[views.alert_out(row) for row in rows])
 
 
@@ -119,7 +105,7 @@ async def send_closing(
         event_id=uuid.uuid4(),
         occurred_at=now,
         alert_id=alert_id,
-        unit_key=_filed_under(body.unit_key),
+        unit_key=filed_under(body.unit_key),
         inspector_id=inspector.inspector_id,
         finding=body.finding,
         note=body.note,

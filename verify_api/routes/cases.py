@@ -14,7 +14,6 @@ first closing of a case stands, and closing it otherwise is 409 `case_closed`.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from datetime import date
 from typing import Annotated, Protocol
@@ -22,7 +21,6 @@ from typing import Annotated, Protocol
 from fastapi import APIRouter, Depends, Query, Request, status
 from starlette.datastructures import State
 
-from contract import identifiers
 from contract.encoding import JSON, canonical_bytes
 from contract.events import CaseClosed
 from contract.label import vietnam_date
@@ -30,7 +28,7 @@ from keys.certs import utc_now
 from records.cases import DAY_READ_LIMIT, CaseReader, CaseRow
 from records.rows import Inspector
 from verify_api import views
-from verify_api.deps import FieldInspector, ServicesDep
+from verify_api.deps import FieldInspector, ServicesDep, filed_under
 from verify_api.errors import ApiError, ErrorCode, error_responses
 from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
 from verify_api.schemas import (
@@ -49,19 +47,6 @@ router = APIRouter(prefix="/inspectors/cases", tags=["cases"])
 _AUTH = (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.RATE_LIMITED)
 _CLOSING_IDS = uuid.UUID("5d0c8a55-6f1e-4f0b-9a3e-2b7f3c1e8d42")
 """The UUIDv5 namespace of case closings' event ids: fixed forever, or resends change id."""
-_CODE_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-def filed_under(unit: str) -> str:
-    """A unit key, or the hash under which cases on a code naming no unit are filed (as
-    alerts are: verify_api.routes.alerts)."""
-    if _CODE_HASH.fullmatch(unit):
-        return unit
-    product_key, _, serial = unit.rpartition("/21/")
-    try:
-        return identifiers.unit_key(product_key, serial)
-    except ValueError as exc:
-        raise ApiError(ErrorCode.BAD_REQUEST, str(exc)) from None
 
 
 class CaseStore(Protocol):
