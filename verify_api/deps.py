@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from starlette.requests import HTTPConnection
@@ -30,7 +30,7 @@ from contract.verdict import Lang
 from records.rows import Inspector
 from verify_api.errors import ApiError, ErrorCode, describe
 from verify_api.negotiation import language
-from verify_api.schemas import Province
+from verify_api.schemas import UNIT_OR_CODE_HASH, Province
 from verify_api.services import Services, Store
 from verify_api.trustcache import HeldTrustList, NoTrustList
 
@@ -54,6 +54,17 @@ def filed_under(unit: str) -> str:
         return identifiers.unit_key(product_key, serial)
     except ValueError as exc:
         raise ApiError(ErrorCode.BAD_REQUEST, str(exc)) from None
+
+
+UnitOrCodeQuery = Annotated[
+    str,
+    Query(
+        max_length=64,
+        description="a unit key, or the hash of a code that names no unit",
+        json_schema_extra=UNIT_OR_CODE_HASH,
+    ),
+]
+"""The `unit` parameter of inspectors' routes, read with `filed_under`."""
 
 
 async def get_services(request: Request) -> Services:

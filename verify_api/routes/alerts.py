@@ -19,10 +19,10 @@ from contract.label import vietnam_date
 from keys.certs import utc_now
 from records.rows import Inspector
 from verify_api import views
-from verify_api.deps import FieldInspector, ServicesDep, StoreDep, filed_under
+from verify_api.deps import FieldInspector, ServicesDep, StoreDep, UnitOrCodeQuery, filed_under
 from verify_api.errors import ApiError, ErrorCode, error_responses
 from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
-from verify_api.schemas import UNIT_OR_CODE_HASH, Accepted, AlertClosing, AlertList, Day, Province
+from verify_api.schemas import Accepted, AlertClosing, AlertList, Day, Province
 from verify_api.services import Services
 
 router = APIRouter(prefix="/inspectors/alerts", tags=["alerts"])
@@ -59,14 +59,7 @@ async def list_alerts(
 async def unit_alerts(
     inspector: FieldInspector,
     store: StoreDep,
-    unit: Annotated[
-        str,
-        Query(
-            max_length=64,
-            description="a unit key, or the hash of a code that names no unit",
-            json_schema_extra=UNIT_OR_CODE_HASH,
-        ),
-    ],
+    unit: UnitOrCodeQuery,
 ) -> AlertList:
     rows = await store.alerts_for_unit(filed_under(unit))
     return AlertList(count=len(rows), alerts=[views.alert_out(row) for row in rows])

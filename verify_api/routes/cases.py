@@ -28,11 +28,10 @@ from keys.certs import utc_now
 from records.cases import DAY_READ_LIMIT, CaseReader, CaseRow
 from records.rows import Inspector
 from verify_api import views
-from verify_api.deps import FieldInspector, ServicesDep, filed_under
+from verify_api.deps import FieldInspector, ServicesDep, UnitOrCodeQuery, filed_under
 from verify_api.errors import ApiError, ErrorCode, error_responses
 from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
 from verify_api.schemas import (
-    UNIT_OR_CODE_HASH,
     Accepted,
     CaseClosing,
     CaseList,
@@ -119,14 +118,7 @@ async def list_cases(
 async def unit_cases(
     inspector: FieldInspector,
     cases: CasesDep,
-    unit: Annotated[
-        str,
-        Query(
-            max_length=64,
-            description="a unit key, or the hash of a code that names no unit",
-            json_schema_extra=UNIT_OR_CODE_HASH,
-        ),
-    ],
+    unit: UnitOrCodeQuery,
 ) -> CaseList:
     rows = await cases.cases_for_unit(filed_under(unit))
     return CaseList(count=len(rows), cases=[views.case_out(row) for row in rows])
