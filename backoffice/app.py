@@ -10,10 +10,7 @@ or form sends nothing.
 
 from __future__ import annotations
 
-from cassandra import DriverException
-from cassandra.cluster import NoHostAvailable
 from fastapi import FastAPI, Request
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from backoffice import routes
@@ -21,9 +18,8 @@ from backoffice.forms import FormRefused
 from backoffice.pages import Assets
 from backoffice.routes import Workspace
 from backoffice.session import Refused, Sessions, workspace_key
-from verify_api.errors import ApiError, ErrorCode
+from verify_api.errors import install_handlers
 from verify_api.settings import ApiSettings
-from verify_api.trustcache import NoTrustList
 
 MOUNT = "/inspect"
 
@@ -52,28 +48,7 @@ def create_workspace(settings: ApiSettings, *, host: FastAPI) -> FastAPI:
         assert isinstance(exc, FormRefused)
         return routes.form_page(request, exc)
 
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return routes.api_error_page(request, exc.code, exc.detail)
-
-    async def no_trust_list(request: Request, exc: Exception) -> Response:
-        return routes.api_error_page(request, ErrorCode.NO_TRUST_LIST)
-
-    async def store_down(request: Request, exc: Exception) -> Response:
-        return routes.api_error_page(request, ErrorCode.STORE_UNAVAILABLE, type(exc).__name__)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
-            exc.status_code, ErrorCode.BAD_REQUEST
-        )
-        return routes.api_error_page(request, code, headers=dict(exc.headers or {}))
-
     workspace.add_exception_handler(Refused, refused)
     workspace.add_exception_handler(FormRefused, form_refused)
-    workspace.add_exception_handler(ApiError, api_error)
-    workspace.add_exception_handler(NoTrustList, no_trust_list)
-    workspace.add_exception_handler(NoHostAvailable, store_down)
-    workspace.add_exception_handler(DriverException, store_down)
-    workspace.add_exception_handler(HTTPException, http_error)
+    install_handlers(workspace, routes.api_error_page)
     return workspace

@@ -63,7 +63,7 @@ from contract.verdict import Category, Lang
 from keys.certs import utc_now
 from records.cases import CaseRow
 from records.rows import AlertRow, Inspector
-from verify_api.deps import _authenticated, client_network, role_of
+from verify_api.deps import _authenticated, client_network, province_of, role_of
 from verify_api.errors import ApiError, ErrorCode
 from verify_api.routes.alerts import send_closing
 from verify_api.routes.cases import cases_of, send_case_closing
@@ -294,7 +294,7 @@ async def sign_in(request: Request) -> Response:
     if role_of(inspector) is None:
         raise Refused(Refusal.FORBIDDEN, f"role {inspector.role!r}")
     digest = hashlib.sha256(asked.token.encode("ascii")).hexdigest()
-    session = workspace.sessions.sign_in(digest, asked.province, lang)
+    session = workspace.sessions.sign_in(digest, inspector.province or asked.province, lang)
     response = _see_other(request)
     _set_cookie(response, request, session)
     return response
@@ -401,7 +401,7 @@ async def record(request: Request) -> Response:
 async def alerts(request: Request) -> Response:
     visit = await _visit(request)
     asked = checked(AlertFilter, dict(request.query_params))
-    province = asked.province or visit.session.province
+    province = province_of(visit.inspector, asked.province or visit.session.province)
     store = _workspace(request).services.store
     today = vietnam_date(utc_now())
     days = [today - timedelta(days=n) for n in range(asked.days)]

@@ -494,6 +494,9 @@ class InspectorRegistered(_EventBase):
     role: InspectorRole
     token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     active: bool = True
+    province: Text | None = None
+    """The province whose alerts and cases the inspector triages (an inspector sees only
+    those); None for an office-wide inspector, who chooses one when signing in."""
 
     def topic_key(self) -> bytes:
         return self.inspector_id.encode("utf-8")

@@ -15,6 +15,9 @@ How every query is bounded (none reads the table whole; none uses ALLOW FILTERIN
   before it is built (contract.search.RegistryQuery.empty).
 - `products_of`: the rows of one producer, by the SAI index on producer_id (the processors,
   when a producer's registration changes: as many rows as it has products).
+- `batches`: one partition of `registry_batches` (migration 0010), a product's newest
+  batches first, `BATCHES_SHOWN` at most; the batch processors write a batch's row after
+  each of its records (`write_batch`).
 
 The statuses are computed from the stored columns at the time of the question (expiry
 needs no event): `status_at` for a row, `STATUS_CONDITIONS` for a search, side by side so
@@ -26,7 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cassandra.cluster import Session
@@ -36,7 +39,7 @@ from contract import identifiers, search
 from contract.certification import CertificationStatus, certification_state
 from contract.identifiers import KeyScheme
 from contract.search import EXPIRING_WITHIN, RegistryQuery, RegistryStatus
-from records.rows import Producer, Product, StoredCertification
+from records.rows import BatchState, Producer, Product, StoredCertification
 from records.session import run, run_many
 
 FAR = datetime(9999, 12, 31, tzinfo=UTC)
@@ -214,6 +217,31 @@ only NONE finds it."""
 
 
 @dataclass(frozen=True)
+class RegistryBatch:
+    """A batch as a product's registry page shows it: its facts and status (records.rows'
+    BatchState without the chain), from its latest record."""
+
+    batch_id: str
+    lot: str
+    production_date: date
+    expiry_date: date
+    units_packed: int
+    status: str
+    recalled_at: datetime | None
+    recall_reason: str | None
+
+    def in_circulation_on(self, day: date) -> bool:
+        """Packed, not recalled, and not past its expiry date: what may be on a shelf."""
+        return self.units_packed > 0 and self.recalled_at is None and day <= self.expiry_date
+
+
+BATCHES_SHOWN = 100
+"""A product's newest batches read for its page (one partition, newest production first)."""
+
+_BATCH_COLUMNS = tuple(field.name for field in fields(RegistryBatch))
+
+
+@dataclass(frozen=True)
 class RegistryPage:
     rows: list[RegistryRow]
     after: str | None
@@ -228,12 +256,23 @@ class RegistryReader:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._product = session.prepare(f"{_SELECT} WHERE product_key = ?")
+        self._batches = session.prepare(
+            f"SELECT {', '.join(_BATCH_COLUMNS)} FROM registry_batches "  # noqa: S608 (constants)
+            "WHERE product_key = ? LIMIT ?"
+        )
         self._shapes: dict[str, PreparedStatement] = {}
 
     async def product(self, product_key: str) -> RegistryRow | None:
         """One partition."""
         rows = await run(self.session, self._product, (product_key,))
         return _row(rows[0]) if rows and rows[0].name is not None else None
+
+    async def batches(self, product_key: str) -> list[RegistryBatch]:
+        """The product's newest batches, `BATCHES_SHOWN` at most (one partition)."""
+        rows = await run(self.session, self._batches, (product_key, BATCHES_SHOWN))
+        return [
+            RegistryBatch(**{name: getattr(row, name) for name in _BATCH_COLUMNS}) for row in rows
+        ]
 
     async def search(self, query: RegistryQuery, now: datetime) -> RegistryPage:
         """The rows matching every term of `query` (see the module's docstring for how it
@@ -326,6 +365,11 @@ class RegistryWriter(RegistryReader):
         self._products_of = p(
             "SELECT product_key, registered_at FROM registry_products WHERE producer_id = ?"
         )
+        self._write_batch = p(
+            "UPDATE registry_batches USING TIMESTAMP ? SET lot = ?, expiry_date = ?, "
+            "units_packed = ?, status = ?, recalled_at = ?, recall_reason = ? "
+            "WHERE product_key = ? AND production_date = ? AND batch_id = ?"
+        )
 
     async def write_product(self, product: Product, rating: RatingColumns) -> None:
         """The product's own facts, then its rating (both from the records)."""
@@ -395,6 +439,26 @@ class RegistryWriter(RegistryReader):
             self._write_producer,
             (values(key, registered) for key, registered in products),
             concurrency=32,
+        )
+
+    async def write_batch(self, state: BatchState) -> None:
+        """The batch's row from its head after a record: written at the record's seq as its
+        write time, so a later record's row wins over an earlier one's in any order."""
+        await run(
+            self.session,
+            self._write_batch,
+            (
+                state.head_seq,
+                state.lot,
+                state.expiry_date,
+                state.units_packed,
+                state.status,
+                state.recalled_at,
+                state.recall_reason,
+                state.product_key,
+                state.production_date,
+                state.batch_id,
+            ),
         )
 
     async def products_of(self, producer_id: str) -> list[tuple[str, datetime | None]]:

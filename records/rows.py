@@ -87,6 +87,8 @@ class Inspector:
     role: str
     authority_id: str
     active: bool
+    province: str | None = None
+    """Whose alerts and cases the inspector triages; None: chosen at sign-in."""
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,8 @@ class RecordReader:
         self._seal_keys = p("SELECT key_id, public_key FROM seal_keys")
         self._ping = p("SELECT release_version FROM system.local")
         self._inspector = p(
-            "SELECT inspector_id, name, role, authority_id, active FROM inspectors_by_token "
+            "SELECT inspector_id, name, role, authority_id, active, province "
+            "FROM inspectors_by_token "
             "WHERE token_sha256 = ?"
         )
         self._inspections = p(
@@ -426,7 +427,7 @@ class RecordWriter(RecordReader):
         )
         self._write_inspector = p(
             "INSERT INTO inspectors_by_token (token_sha256, inspector_id, name, role, "
-            "authority_id, active, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "authority_id, active, registered_at, province) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._claim_inspection_time = p(
             "INSERT INTO inspection_times (event_id, inspected_at) VALUES (?, ?) IF NOT EXISTS"
@@ -692,7 +693,7 @@ class RecordWriter(RecordReader):
     async def register_inspector(self, event: InspectorRegistered) -> None:
         values = (
             event.token_sha256, event.inspector_id, event.name, event.role.value,
-            event.authority_id, event.active, event.occurred_at,
+            event.authority_id, event.active, event.occurred_at, event.province,
         )  # fmt: skip
         await run(self.session, self._write_inspector, values)
 

@@ -22,6 +22,7 @@ from infra.topics import admin_client
 from keys.ids import decode_public_key
 from keys.keystore import Keystore
 from keys.signing import SigningKey
+from records.registry import RegistryWriter
 from records.session import connect
 from records.store import RecordWriter
 from stream_processors.analytics import ScanAnalytics
@@ -110,7 +111,9 @@ def create_processors(settings: ProcessorSettings) -> Processors:
     handlers: dict[str, Handler] = {
         settings.trust_topic: TrustListIngest(store, trust, refuse, metrics).handle,
         settings.authority_topic: AuthorityIngest(store, trust, refuse, metrics).handle,
-        settings.batch_topic: BatchIngest(store, trust, seal_key, refuse, metrics).handle,
+        settings.batch_topic: BatchIngest(
+            store, trust, seal_key, refuse, metrics, RegistryWriter(session)
+        ).handle,
         settings.scan_topic: ScanIngest(store, histories, analytics, refuse, metrics).handle,
     }
     for topic_name, handler in handlers.items():

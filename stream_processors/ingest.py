@@ -15,6 +15,10 @@ the rules are applied again on the new head and the append is tried again, a few
 after that the message fails, and the agent retries it with backoff, like any passing
 failure. Units written before a refused append are rewritten with the seq of the record
 that actually holds their event, if it is another.
+
+After each record, the batch's row on its product's registry page is written from the new
+head (records.registry: in circulation, recalled); a duplicate writes it again from the
+stored head, for a crash between the record and that row.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from contract.events import BatchEvent, BatchOpened, UnitsPacked
 from contract.records import record_hash
@@ -53,6 +58,12 @@ def repointed(units: Sequence[Unit], seq: int) -> tuple[Unit, ...]:
     return tuple(dataclasses.replace(u, seq=seq) for u in units if u.seq != seq)
 
 
+class BatchRows(Protocol):
+    """Where a batch's public row goes (records.registry.RegistryWriter)."""
+
+    async def write_batch(self, state: BatchState) -> None: ...
+
+
 class BatchIngest(SignedHandler):
     def __init__(
         self,
@@ -61,9 +72,11 @@ class BatchIngest(SignedHandler):
         seal_key: SigningKey,
         refuse: Refuser,
         metrics: Metrics,
+        batch_rows: BatchRows,
     ) -> None:
         super().__init__(store, trust, refuse, metrics)
         self.seal_key = seal_key
+        self.batch_rows = batch_rows
 
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
@@ -134,6 +147,7 @@ class BatchIngest(SignedHandler):
                 raise
             await self._duplicate(message, event.batch_id, at, written, content_hash)
         else:
+            await self.batch_rows.write_batch(head)
             self.metrics.ingest_delay.observe(seconds_since(event.occurred_at))
 
     async def _duplicate(
@@ -152,6 +166,9 @@ class BatchIngest(SignedHandler):
         if unremembered is not None:
             await self.store.remember(batch_id, unremembered, seq)
             log.info("batch %s: record %d found at the head, its hash row written", batch_id, seq)
+        state = await self.store.batch(batch_id)
+        if state is not None:
+            await self.batch_rows.write_batch(state)
         self.metrics.duplicates[message.topic] += 1
 
     async def _facts(self, event: BatchEvent, state: BatchState | None) -> Facts:

@@ -10,15 +10,11 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from typing import Any
 
-from cassandra import DriverException
-from cassandra.cluster import NoHostAvailable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Route, compile_path
 from starlette.types import ASGIApp
@@ -26,7 +22,7 @@ from starlette.types import ASGIApp
 from backoffice.app import create_workspace
 from verify_api import deadline, errors
 from verify_api.deadline import Deadline
-from verify_api.errors import ApiError, ErrorCode, describe
+from verify_api.errors import ErrorCode, describe, install_handlers
 from verify_api.guards import (
     RATE_EXEMPT,
     Docs,
@@ -40,15 +36,8 @@ from verify_api.rendering import error_response
 from verify_api.routes import ROUTERS
 from verify_api.services import Services, open_services
 from verify_api.settings import ApiSettings
-from verify_api.trustcache import NoTrustList
 
 ServicesFactory = Callable[[ApiSettings], Awaitable[Services]]
-
-_BY_STATUS = {
-    HTTPStatus.NOT_FOUND: ErrorCode.NOT_FOUND,
-    HTTPStatus.METHOD_NOT_ALLOWED: ErrorCode.METHOD_NOT_ALLOWED,
-    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ErrorCode.BODY_TOO_LARGE,
-}
 
 
 class _Api(FastAPI):
@@ -170,34 +159,13 @@ def create_app(settings: ApiSettings, *, services: ServicesFactory = open_servic
         app.include_router(app.docs.router)
     app.mount("/inspect", create_workspace(settings, host=app))  # inspectors' workspace
 
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return error_response(request, exc.code, exc.detail, exc.headers)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        code = _BY_STATUS.get(HTTPStatus(exc.status_code), ErrorCode.BAD_REQUEST)
-        headers = dict(exc.headers or {})
-        if "Allow" in headers:  # a 405: the path's methods, and the Guard's HEAD and OPTIONS
-            headers["Allow"] = allow_header(", ".join(_methods_at(request)))
-        return error_response(request, code, "", headers)
-
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         return error_response(request, ErrorCode.INVALID_REQUEST, describe(exc.errors()))
 
-    async def no_trust_list(request: Request, exc: Exception) -> Response:
-        return error_response(request, ErrorCode.NO_TRUST_LIST)
-
-    async def store_down(request: Request, exc: Exception) -> Response:
-        return error_response(request, ErrorCode.STORE_UNAVAILABLE, type(exc).__name__)
-
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(HTTPException, http_error)
+    # a 405's Allow: the path's methods, and the Guard's HEAD and OPTIONS
+    install_handlers(app, error_response, lambda r: allow_header(", ".join(_methods_at(r))))
     app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(NoTrustList, no_trust_list)
-    app.add_exception_handler(NoHostAvailable, store_down)
-    app.add_exception_handler(DriverException, store_down)
 
     # innermost first: the deadline counts from the guards' admission (verify_api.deadline)
     app.add_middleware(

@@ -288,6 +288,20 @@ def role_of(inspector: Inspector) -> InspectorRole | None:
         return None
 
 
+def province_of(inspector: Inspector, asked: str | None) -> str | None:
+    """The province whose alerts and cases an inspector is shown: an inspector registered
+    for a province sees that one only (asking for another is forbidden); a supervisor, or an
+    inspector registered without one, sees the one asked for."""
+    if inspector.province is None or role_of(inspector) is InspectorRole.SUPERVISOR:
+        return asked
+    if asked is not None and asked != inspector.province:
+        raise ApiError(
+            ErrorCode.FORBIDDEN,
+            f"thanh tra viên của {inspector.province} / an inspector of {inspector.province}",
+        )
+    return inspector.province
+
+
 async def current_field_inspector(inspector: CurrentInspector) -> Inspector:
     """Records findings: inspectors and supervisors."""
     if role_of(inspector) is None:

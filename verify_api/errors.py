@@ -6,13 +6,20 @@ errors (a counterfeit is an answer), so they are not here: see contract.verdict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
 
+from cassandra import DriverException
+from cassandra.cluster import NoHostAvailable
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
 from contract.verdict import Lang
 from verify_api.schemas import ErrorBody
+from verify_api.trustcache import NoTrustList
 
 
 class ErrorCode(StrEnum):
@@ -310,3 +317,49 @@ def add_answers(responses: dict[str, Any], answers: Mapping[int, dict[str, Any]]
         }  # fmt: skip
         if merged:
             held["headers"] = merged
+
+
+# -- exceptions as answers ------------------------------------------------------------------------
+
+Answer = Callable[[Request, ErrorCode, str, dict[str, str] | None], Response]
+"""How an app answers an error: the API's JSON or page (verify_api.rendering.error_response),
+the workspace's page (backoffice.routes.api_error_page)."""
+
+_BY_STATUS = {
+    HTTPStatus.NOT_FOUND: ErrorCode.NOT_FOUND,
+    HTTPStatus.METHOD_NOT_ALLOWED: ErrorCode.METHOD_NOT_ALLOWED,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ErrorCode.BODY_TOO_LARGE,
+}
+
+
+def install_handlers(
+    app: FastAPI, answer: Answer, allow: Callable[[Request], str] | None = None
+) -> None:
+    """The exceptions every app of this project turns into one of its errors, answered by
+    `answer`: ours (`ApiError`), Starlette's (404, 405, 413; `allow` rewrites a 405's Allow
+    header), no trust list yet, and Cassandra out of reach. One list, so the API and the
+    workspace mounted in it cannot disagree on what a failure is called."""
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return answer(request, exc.code, exc.detail, exc.headers)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = _BY_STATUS.get(HTTPStatus(exc.status_code), ErrorCode.BAD_REQUEST)
+        headers = dict(exc.headers or {})
+        if "Allow" in headers and allow is not None:
+            headers["Allow"] = allow(request)
+        return answer(request, code, "", headers)
+
+    async def no_trust_list(request: Request, exc: Exception) -> Response:
+        return answer(request, ErrorCode.NO_TRUST_LIST, "", None)
+
+    async def store_down(request: Request, exc: Exception) -> Response:
+        return answer(request, ErrorCode.STORE_UNAVAILABLE, type(exc).__name__, None)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(NoTrustList, no_trust_list)
+    app.add_exception_handler(NoHostAvailable, store_down)
+    app.add_exception_handler(DriverException, store_down)

@@ -815,6 +815,19 @@ class RegistrySearchOut(_Out):
     checked_at: datetime
 
 
+class RegistryBatchOut(_Out):
+    """A batch of the product on its registry page (its latest record's facts)."""
+
+    batch_id: Short
+    lot: Short
+    production_date: date
+    expiry_date: date
+    units_packed: int
+    status: Short
+    recalled_at: datetime | None
+    recall_reason: Short | None
+
+
 class RegistryProductOut(_Out):
     """A product's registry page: its rating now (from every certification), whether the
     logo may be printed today and why, its history and certificates, its producer."""
@@ -834,4 +847,8 @@ class RegistryProductOut(_Out):
     logo: LogoOut
     history: list[RatingEvent]
     certifications: list[CertificationOut]
+    in_circulation: list[RegistryBatchOut]
+    """Batches packed, not recalled and not past their expiry date, newest first."""
+    recalls: list[RegistryBatchOut]
+    """Recalled batches, newest production first."""
     checked_at: datetime

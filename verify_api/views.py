@@ -9,6 +9,7 @@ verify_api.facts when the facts are loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from datetime import datetime
@@ -23,13 +24,14 @@ from contract.certification import (
 )
 from contract.events import ConsumerReported, InspectorRole
 from contract.fields import encode_signature
+from contract.label import vietnam_date
 from contract.logo import LogoAnswer, logo_for, may_print_logo
 from contract.verdict import Lang, Reason
 from keys.chain import ChainRecord, ChainVerification
 from keys.trustlist import Freshness, KeyStatus
 from keys.verifier import LabelVerification
 from records.cases import CaseRow
-from records.registry import RegistryRow
+from records.registry import RegistryBatch, RegistryRow
 from records.rows import (
     AlertRow,
     BatchState,
@@ -60,6 +62,7 @@ from verify_api.schemas import (
     ProducerOut,
     ProductOut,
     RatingEvent,
+    RegistryBatchOut,
     RegistryItemOut,
     RegistryProductOut,
     RegistrySearchOut,
@@ -496,15 +499,22 @@ def registry_search_out(
     )
 
 
+def registry_batch_out(batch: RegistryBatch) -> RegistryBatchOut:
+    return RegistryBatchOut(**dataclasses.asdict(batch))
+
+
 def registry_product_out(
     row: RegistryRow,
     state: CertificationState,
     history: list[RatingEvent],
     stored: list[StoredCertification],
+    batches: list[RegistryBatch],
     now: datetime,
 ) -> RegistryProductOut:
     """A product's page: its rating from every certification of its producer (`state` and
-    `history`: verify_api.ratings.rating_at), not from the row's summary of them."""
+    `history`: verify_api.ratings.rating_at), not from the row's summary of them; its
+    batches on shelves today (Vietnam's day) and its recalls."""
+    today = vietnam_date(now)
     award = state.certification
     in_force = state.status is CertificationStatus.IN_FORCE
     producer = row.producer()
@@ -521,5 +531,7 @@ def registry_product_out(
         logo=logo_out(logo_for(state)),
         history=history,
         certifications=[certification_out(item) for item in stored],
+        in_circulation=[registry_batch_out(b) for b in batches if b.in_circulation_on(today)],
+        recalls=[registry_batch_out(b) for b in batches if b.recalled_at is not None],
         checked_at=now,
     )

@@ -23,6 +23,7 @@ from infra.schema import migrate
 from infra.settings import StackSettings
 from keys.chain import ChainRecord, seal, verify_chain
 from keys.signing import SigningKey
+from records.registry import RegistryWriter
 from records.rows import BatchState
 from records.session import connect
 from records.store import HeadMoved, RecordWriter
@@ -99,7 +100,9 @@ class Writer:
         trust = TrustHolder(self.store, world.root.public_key)
         trust.offer(trust.load(world.trust_list_bytes()))
         refuser = Refuser(_no_refusals, self.metrics, "it-writer")
-        self.ingest = BatchIngest(self.store, trust, seal_key, refuser, self.metrics)
+        self.ingest = BatchIngest(
+            self.store, trust, seal_key, refuser, self.metrics, RegistryWriter(self.session)
+        )
 
     def close(self) -> None:
         self.cluster.shutdown()

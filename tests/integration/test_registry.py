@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from contract import identifiers
 from contract.certification import ProductGroup
-from contract.events import ProducerKind, ProducerRegistered, ProductRegistered
+from contract.events import BatchRecalled, ProducerKind, ProducerRegistered, ProductRegistered
 from keys.certs import add_months, utc_now
 from tests.integration.pipeline import wait_for
 from tests.integration.test_api_stack import (
@@ -231,6 +232,30 @@ def test_the_product_page_for_a_browser(registry):
     assert "style-src 'sha256-" in response.headers["content-security-policy"]
     assert "The OCOP logo may not be printed" in english.text
     assert "Nước mắm Bình Triều" in listing.text
+
+
+def test_the_product_page_lists_batches_in_circulation_and_recalls(registry):
+    storefront, w = registry.storefront, registry.storefront.world
+    storefront.pack(PRODUCT, "L2503REG01", 2, shipped_to="Siêu thị BigC Thái Bình")
+    storefront.pack(PRODUCT, "L2503REG02", 1)
+    recalled = identifiers.batch_id(PRODUCT, "L2503REG02")
+    recall = BatchRecalled(
+        event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=1), batch_id=recalled,
+        producer_id=PRODUCER, recalled_by="VN-34", reason="nhiễm khuẩn",
+    )  # fmt: skip
+    storefront.pipeline.send_signed("batch", w.producer, recall)
+    storefront.pipeline.flush()
+    body = registry.wait(PRODUCT, lambda b: b["recalls"])
+    lots = {batch["lot"]: batch for batch in body["in_circulation"]}
+    assert "L2503REG01" in lots
+    assert (lots["L2503REG01"]["units_packed"], lots["L2503REG01"]["status"]) == (2, "shipped")
+    [gone] = body["recalls"]
+    assert (gone["batch_id"], gone["recall_reason"]) == (recalled, "nhiễm khuẩn")
+    assert "L2503REG02" not in lots
+    with registry.client() as http:
+        page = http.get(f"/registry/products{PRODUCT}?lang=en", headers=BROWSER).text
+    assert "Lot L2503REG01: made 09/03/2025, use by 09/03/2030, 2 units" in page
+    assert "Lot L2503REG02 (made 09/03/2025) recalled on" in page
 
 
 def test_a_producers_new_registration_reaches_its_products_rows(registry):

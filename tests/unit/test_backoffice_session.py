@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -399,6 +400,26 @@ def test_alerts_of_the_province_newest_first_filtered_and_closable(api: Api, bro
     no_csrf = browser.post(f"/inspect/alerts/{older}/close", data=closing | {"csrf": ""})
     assert no_csrf.status_code == 403
     assert len(api.events.findings) == 1
+
+
+def test_an_inspector_registered_for_a_province_triages_that_province_only(api: Api, browser):
+    store = api.shelf.store
+    held = store.inspectors[digest(INSPECTOR_TOKEN)]
+    store.inspectors[digest(INSPECTOR_TOKEN)] = dataclasses.replace(held, province="Hà Nội")
+    unit = identifiers.unit_key(PRODUCT, api.shelf.labels[0].serial)
+    here, there = uuid.uuid4(), uuid.uuid4()
+    store.alerts = [
+        AlertRow(unit, here, "never_packed", utc_now(), "Hà Nội", "", "open"),
+        AlertRow(unit, there, "never_packed", utc_now(), "Thái Bình", "", "open"),
+    ]  # fmt: skip
+    signed_in(browser)  # the form says Thái Bình; the records say Hà Nội
+    page = browser.get("/inspect/alerts").text
+    assert str(here) in page
+    assert str(there) not in page
+    elsewhere = browser.get("/inspect/alerts", params={"province": "Thái Bình"})
+    assert elsewhere.status_code == 403
+    assert str(there) not in elsewhere.text
+    assert "Hà Nội" in elsewhere.text
 
 
 def test_cases_of_the_province_newest_first_filtered_and_closable(api: Api, browser):

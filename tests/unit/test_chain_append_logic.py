@@ -70,6 +70,7 @@ class ScriptedStore:
         self.refusals = refusals  # per append: the head's content hash, or None to apply
         self.appends = 0
         self.remembered: list[tuple[str, str, int]] = []
+        self.batch_rows: list[Any] = []
 
     async def latest_trust_list(self) -> bytes:
         return self.trust_list
@@ -88,6 +89,9 @@ class ScriptedStore:
 
     async def remember(self, batch_id: str, content_hash: str, seq: int) -> None:
         self.remembered.append((batch_id, content_hash, seq))
+
+    async def write_batch(self, state: Any) -> None:
+        self.batch_rows.append(state)
 
 
 async def _no_refusals(key: bytes, value: bytes) -> None:
@@ -112,6 +116,7 @@ def _handle(world, refusals: list[str | None]) -> tuple[ScriptedStore, Metrics, 
         SigningKey.generate(),
         Refuser(_no_refusals, metrics, "unit"),
         metrics,
+        store,
     )
     message = Message(
         TOPIC, 0, 0, event.topic_key(), model_bytes(world.producer.sign_document(event))
@@ -126,6 +131,7 @@ def test_a_persistent_conflict_fails_the_message_after_a_few_attempts(world):
     assert store.appends == APPEND_ATTEMPTS
     assert metrics.duplicates[TOPIC] == 0
     assert store.remembered == []
+    assert store.batch_rows == []  # no record, no public row
 
 
 def test_a_conflict_that_passes_is_tried_again(world):
@@ -133,6 +139,8 @@ def test_a_conflict_that_passes_is_tried_again(world):
     asyncio.run(handling)
     assert store.appends == 2
     assert metrics.duplicates[TOPIC] == 0
+    [row] = store.batch_rows  # the batch's public row, from the head that was stored
+    assert (row.batch_id, row.head_seq, row.status) == (BATCH, 1, "open")
 
 
 def test_a_head_that_is_the_event_makes_it_a_duplicate_and_its_row_is_written(world):

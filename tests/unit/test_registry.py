@@ -10,7 +10,7 @@ import re
 import unicodedata
 import warnings
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from contract import search
 from contract.certification import CertificationStatus, ProductGroup, certification_state
+from contract.label import vietnam_date
 from contract.logo import LogoReason, logo_for, may_print_logo
 from contract.search import RegistryQuery, RegistryStatus, SearchTermError, parse_query
 from keys import certs
@@ -26,6 +27,7 @@ from keys.certs import add_months, utc_now
 from records.registry import (
     FAR,
     STATUS_CONDITIONS,
+    RegistryBatch,
     RegistryPage,
     RegistryRow,
     rating_columns,
@@ -409,9 +411,13 @@ class HeldRegistry:
     def __init__(self, rows: list[RegistryRow]) -> None:
         self.rows = rows
         self.queries: list[RegistryQuery] = []
+        self.batch_rows: dict[str, list[RegistryBatch]] = {}
 
     async def product(self, product_key: str) -> RegistryRow | None:
         return next((row for row in self.rows if row.product_key == product_key), None)
+
+    async def batches(self, product_key: str) -> list[RegistryBatch]:
+        return self.batch_rows.get(product_key, [])
 
     async def search(self, query: RegistryQuery, now: datetime) -> RegistryPage:
         self.queries.append(query)
@@ -507,6 +513,36 @@ def test_a_product_page_says_whether_the_logo_may_be_printed_today(registry):
     never = client.get("/registry/products/p/TB-GAO-03", headers=JSON).json()
     assert (never["status"], never["logo"]["reason"]) == ("none", "never_certified")
     assert "chưa được công nhận" in client.get("/registry/products/p/TB-GAO-03").text
+    assert (body["in_circulation"], body["recalls"]) == ([], [])
+    assert "Không có lô nào đang lưu hành." in page.text
+
+
+def test_a_product_page_lists_batches_on_shelves_today_and_recalls(registry):
+    client, held = registry
+    today = vietnam_date(utc_now())
+
+    def batch(lot: str, expiry: date, *, units: int = 10, recalled: bool = False) -> RegistryBatch:
+        return RegistryBatch(
+            batch_id=f"{PRODUCT}/{lot}", lot=lot, production_date=date(2025, 3, 9),
+            expiry_date=expiry, units_packed=units, status="recalled" if recalled else "shipped",
+            recalled_at=utc_now() if recalled else None,
+            recall_reason="nhiễm khuẩn" if recalled else None,
+        )  # fmt: skip
+
+    held.batch_rows[PRODUCT] = [
+        batch("LAST-DAY", today),  # on a shelf until the end of its expiry date
+        batch("EXPIRED", today - timedelta(days=1)),
+        batch("EMPTY", today, units=0),  # opened, nothing packed yet
+        batch("RECALLED", today + timedelta(days=90), recalled=True),
+    ]
+    body = client.get(f"/registry/products/01/{GTIN}", headers=JSON).json()
+    assert [b["lot"] for b in body["in_circulation"]] == ["LAST-DAY"]
+    assert [(b["lot"], b["recall_reason"]) for b in body["recalls"]] == [
+        ("RECALLED", "nhiễm khuẩn")
+    ]
+    page = client.get(f"/registry/products/01/{GTIN}?lang=en", headers=BROWSER).text
+    assert "Lot LAST-DAY: made 09/03/2025" in page
+    assert "Lot RECALLED (made 09/03/2025) recalled on" in page
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,14 @@ from contract.label import vietnam_date
 from keys.certs import utc_now
 from records.rows import Inspector
 from verify_api import views
-from verify_api.deps import FieldInspector, ServicesDep, StoreDep, UnitOrCodeQuery, filed_under
+from verify_api.deps import (
+    FieldInspector,
+    ServicesDep,
+    StoreDep,
+    UnitOrCodeQuery,
+    filed_under,
+    province_of,
+)
 from verify_api.errors import ApiError, ErrorCode, error_responses
 from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
 from verify_api.schemas import Accepted, AlertClosing, AlertList, Day, Province
@@ -45,6 +52,7 @@ async def list_alerts(
     day: Annotated[Day | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AlertList:
+    province = province_of(inspector, province)
     rows = await store.alerts_on(province, day or vietnam_date(utc_now()), limit)
     return AlertList(count=len(rows), alerts=[views.alert_out(row) for row in rows])
 

@@ -28,7 +28,7 @@ from keys.certs import utc_now
 from records.cases import DAY_READ_LIMIT, CaseReader, CaseRow
 from records.rows import Inspector
 from verify_api import views
-from verify_api.deps import FieldInspector, ServicesDep, UnitOrCodeQuery, filed_under
+from verify_api.deps import FieldInspector, ServicesDep, UnitOrCodeQuery, filed_under, province_of
 from verify_api.errors import ApiError, ErrorCode, error_responses
 from verify_api.events import DeliveryUnconfirmed, EventsUnavailable
 from verify_api.schemas import (
@@ -103,7 +103,9 @@ async def list_cases(
     status: Annotated[CaseStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CaseList:
-    rows = await cases.cases_on(province, day or vietnam_date(utc_now()))
+    rows = await cases.cases_on(
+        province_of(inspector, province) or province, day or vietnam_date(utc_now())
+    )
     kept = [row for row in rows if status is None or row.status == status.value][:limit]
     return CaseList(count=len(kept), cases=[views.case_out(row) for row in kept])
 

@@ -203,7 +203,8 @@ _PRODUCT_DESCRIPTION = (
     "reason code and a sentence in both languages: only at 3★ or more, only while the "
     "recognition is in force, Decision 1162/QĐ-VPĐP-OCOP); its rating history and "
     "certificates with the authority-signed documents; its producer and address (with the "
-    "province it is in since 1 July 2025). HTML or JSON by Accept. **400** for a malformed "
+    "province it is in since 1 July 2025); its batches in circulation (packed, not recalled, not "
+    "past their expiry date) and its recalls. HTML or JSON by Accept. **400** for a malformed "
     "GTIN-14 (search by `gtin=` for an EAN-13) or code, **404** for a product not in the "
     "registry (which may not carry the OCOP logo)."
 )
@@ -226,15 +227,17 @@ async def _product_page(request: Request, product_key: str) -> Response:
     now = utc_now()
     services: Services = request.app.state.services
     registry = await registry_of(request)
-    row, stored = await asyncio.gather(
-        registry.product(product_key), services.store.certifications(product_key)
+    row, stored, batches = await asyncio.gather(
+        registry.product(product_key),
+        services.store.certifications(product_key),
+        registry.batches(product_key),
     )
     if row is None:
         detail = " / ".join(text.format(key=product_key) for text in _NOT_REGISTERED)
         raise ApiError(ErrorCode.UNKNOWN_PRODUCT, detail)
     stored = ratings.of_producer(stored, row.producer_id)
     rating = ratings.rating_at(stored, now)
-    body = views.registry_product_out(row, rating.state, rating.history, stored, now)
+    body = views.registry_product_out(row, rating.state, rating.history, stored, batches, now)
     if wants_json(request.headers.get("accept")):
         return Response(body.model_dump_json(), media_type="application/json", headers=CACHE)
     lang = language(request.query_params.get("lang"), request.headers.get("accept-language"))
@@ -319,6 +322,11 @@ WORDS: dict[Lang, dict[str, str]] = {
         "product_key": "Mã sản phẩm",
         "producer_unknown": "Chưa có thông tin chủ thể.",
         "revoked_by": "Thu hồi theo {decision}: {reason}",
+        "batches_heading": "Lô hàng đang lưu hành",
+        "batches_none": "Không có lô nào đang lưu hành.",
+        "batch_line": "Lô {lot}: sản xuất {made}, hạn dùng {expiry}, {units} sản phẩm",
+        "recalls_heading": "Lô bị thu hồi",
+        "recall_line": "Lô {lot} (sản xuất {made}) thu hồi ngày {at}: {reason}",
     },
     Lang.EN: {
         "registry_title": "OCOP product registry",
@@ -350,6 +358,11 @@ WORDS: dict[Lang, dict[str, str]] = {
         "product_key": "Product key",
         "producer_unknown": "No producer details yet.",
         "revoked_by": "Revoked by {decision}: {reason}",
+        "batches_heading": "Batches in circulation",
+        "batches_none": "No batch in circulation.",
+        "batch_line": "Lot {lot}: made {made}, use by {expiry}, {units} units",
+        "recalls_heading": "Recalled batches",
+        "recall_line": "Lot {lot} (made {made}) recalled on {at}: {reason}",
     },
 }
 """The registry pages' own words; the rest are the consumer page's (verify_api.i18n)."""
