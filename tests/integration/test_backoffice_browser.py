@@ -16,6 +16,7 @@ Screenshots are kept in pytest's tmp dir (the path is printed).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -34,6 +35,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from contract import identifiers
 from contract.label import SignedLabel
+from records.cases import CaseReader
 from tests.integration.pipeline import wait_for
 from tests.integration.test_api_browser import CHROMIUM, FLAGS
 from tests.integration.test_api_stack import TOKENS, ApiProcess, Storefront, opened_shop, path_of
@@ -94,30 +96,51 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def phone(label, tmp_path_factory) -> Iterator[Any]:
+def driver(shop) -> Iterator[Any]:
+    """Playwright, started once the shop is open (the shop's waits run their own event loops,
+    which Playwright's would hold)."""
     playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def phone(driver, label, tmp_path_factory) -> Iterator[Any]:
+    """The inspector's phone: its camera films `label`."""
     video = label_video(label.url, tmp_path_factory.mktemp("camera") / "label.y4m")
     camera = [
         "--use-fake-ui-for-media-stream",  # the camera prompt answered yes
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={video}",
     ]
-    with playwright.sync_playwright() as driver:
-        context = driver.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh user data dir
-            executable_path=CHROMIUM,
-            args=FLAGS + camera,
-            headless=True,
-            viewport=PHONE,
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
+    context = driver.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh user data dir
+        executable_path=CHROMIUM,
+        args=FLAGS + camera,
+        headless=True,
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="vi-VN",
+    )
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def consumer(driver) -> Iterator[Any]:
+    """A shopper's phone: a browser of its own, no camera, no session."""
+    browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    try:
+        yield browser.new_context(
+            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
             locale="vi-VN",
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+        )  # fmt: skip
+    finally:
+        browser.close()
 
 
 def read(records: Callable[[], Any]) -> Any:
@@ -134,6 +157,30 @@ def sign_in(page: Any, base: str) -> None:
     page.fill("#province", "Thái Bình")
     page.click("#sign-in-form button[type=submit]")
     page.wait_for_selector("#scan-form")
+
+
+def watched(page: Any) -> list[str]:
+    """What goes wrong on the page: script errors, console errors (CSP refusals among them),
+    failed responses; but the browser's own /favicon.ico, which the API does not serve."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(f"console: {m.text} {m.location}")
+            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: (
+            errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico")
+            else None
+        ),
+    )
+    return errors
 
 
 def session_cookie(context: Any) -> dict[str, Any]:
@@ -309,4 +356,89 @@ def test_a_forged_cookie_and_a_form_without_its_csrf_token_are_refused(shop, lab
     assert not [c for c in phone.cookies() if c["name"] == "ocop_ws" and c["value"]]  # cleared
     time.sleep(2)  # anything sent would be stored by now
     assert len(read(lambda: storefront.pipeline.inspections(unit))) == before
+    page.close()
+
+
+def test_a_consumers_report_becomes_a_case_the_inspector_closes(shop, phone, consumer, shots):
+    storefront, api = shop
+    (bought,) = storefront.pack(PRODUCT, "L2503WS002", 1, shipped_to="Siêu thị BigC Thái Bình")
+    unit = identifiers.unit_key(PRODUCT, bought.serial)
+    cases = CaseReader(storefront.pipeline.session)
+
+    # a shopper, no session, opens the unit's page and reports it from the page's own form
+    shopper = consumer.new_page()
+    shopper_errors = watched(shopper)
+    shopper.goto(api.base + path_of(bought))
+    assert "Chính hãng" in shopper.locator("#verdict").inner_text()
+    shopper.locator("#report summary", has_text="Báo nghi ngờ hàng giả").click()
+    shopper.fill("#report-shop", "Chợ Bo, TP Thái Bình")
+    shopper.fill("#report-province", "Thái Bình")  # the inspector's province (sign_in)
+    shopper.check("#report input[name=problem][value=stars_above_rating]")
+    shopper.fill("#report-note", "Logo 5 sao\nnhưng tem in 4 sao")
+    shopper.screenshot(path=str(shots / "7-report-form.png"), full_page=True)
+    with shopper.expect_navigation():
+        shopper.click("#report button[type=submit]")
+    assert shopper.locator("#receipt").get_attribute("data-status") == "received"
+    assert "Đã nhận báo cáo" in shopper.locator("#receipt h1").inner_text()
+    receipt = shopper.locator("#receipt-number").inner_text().strip()
+    assert len(receipt) == 8, receipt
+    shopper.screenshot(path=str(shots / "8-receipt.png"), full_page=True)
+    assert shopper_errors == [], shopper_errors
+    shopper.close()
+
+    (case,) = wait_for(
+        "the report to be filed as a case",
+        lambda: read(lambda: asyncio.run(cases.cases_for_unit(unit))),
+        timeout_s=30,
+    )
+    assert (case.receipt, case.province, case.status) == (receipt, "Thái Bình", "open")
+
+    # the inspector's triage, filtered to open cases: the case is there, with its receipt
+    page = phone.new_page()
+    errors = watched(page)
+    sign_in(page, api.base)
+    page.goto(api.base + "/inspect/alerts")
+    with page.expect_navigation():
+        page.select_option("#alert-filter select[name=status]", "open")
+        page.click("#alert-filter button[type=submit]")
+    item = page.locator(f"#case-{case.case_id}")
+    assert item.count() == 1, page.locator("#cases").inner_text()
+    assert item.get_attribute("data-problem") == "stars_above_rating"
+    shown = item.inner_text()
+    for fact in (f"Biên nhận {receipt}", "Chợ Bo, TP Thái Bình", "Logo 5 sao", unit):
+        assert fact in shown, (fact, shown)
+    item.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "9-case-in-triage.png"), full_page=True)
+
+    # closed with a finding: the logo claims more stars than the rating awarded
+    item.locator("summary").click()
+    item.locator(".choices label").filter(
+        has=page.locator("input[value=logo_above_rating]")
+    ).click()
+    finding_note = "logo 5 sao trên hàng 4 sao, đã lập biên bản"
+    item.locator("textarea").fill(finding_note)
+    with page.expect_navigation():
+        item.locator("button[type=submit]").click()
+    assert "Đã gửi kết luận đóng phản ánh" in page.locator("#closed").inner_text()
+    page.screenshot(path=str(shots / "10-case-closed.png"), full_page=True)
+
+    def closed() -> Any:
+        now = read(lambda: asyncio.run(cases.case(case.case_id)))
+        return now if now is not None and now.status == "closed" else None
+
+    final = wait_for("the case's closing to be stored", closed, timeout_s=30)
+    assert (final.closed_by, final.finding, final.closing_note) == (
+        INSPECTOR[0], "counterfeit", f"[logo_above_rating] {finding_note}",
+    )  # fmt: skip
+    assert final.closing_event_id is not None
+
+    # the triage shows it closed, and no longer among the open ones
+    page.goto(api.base + "/inspect/alerts?status=closed")
+    done = page.locator(f"#case-{case.case_id}")
+    assert "Đóng bởi QLTT-TB-07: counterfeit" in done.inner_text()
+    assert done.locator("form").count() == 0
+    page.screenshot(path=str(shots / "11-case-in-closed.png"), full_page=True)
+    page.goto(api.base + "/inspect/alerts?status=open")
+    assert page.locator(f"#case-{case.case_id}").count() == 0
+    assert errors == [], errors
     page.close()
