@@ -2,6 +2,8 @@
 phone size (390 x 844), against `ocop-api` on the real stack: sign in with the office's
 token, scan a printed label through the CAMERA path, see the verdict, record a finding and
 see it stored, close an alert, and be refused with a forged cookie or without a CSRF token.
+A shopper (a browser of its own, no session) reports a genuine unit from its consumer page;
+the inspector sees the case in the triage, with its receipt, and closes it with a finding.
 
 The camera is Chromium's fake capture device fed with a video file written here: a real
 label's QR code (segno, as the packing station prints it, level M) drawn on a grey frame,
