@@ -30,6 +30,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from contract import admin_map
 from contract.certification import ProductGroup
 from contract.gs1 import normalize_gtin
 
@@ -88,37 +89,9 @@ def place_key(text: str) -> str:
     return " ".join(_WORD.findall(folded))
 
 
-_MERGED = {
-    "Tuyên Quang": ("Hà Giang",),
-    "Lào Cai": ("Yên Bái",),
-    "Thái Nguyên": ("Bắc Kạn",),
-    "Phú Thọ": ("Vĩnh Phúc", "Hòa Bình"),
-    "Bắc Ninh": ("Bắc Giang",),
-    "Hưng Yên": ("Thái Bình",),
-    "Hải Phòng": ("Hải Dương",),
-    "Ninh Bình": ("Hà Nam", "Nam Định"),
-    "Quảng Trị": ("Quảng Bình",),
-    "Đà Nẵng": ("Quảng Nam",),
-    "Quảng Ngãi": ("Kon Tum",),
-    "Gia Lai": ("Bình Định",),
-    "Khánh Hòa": ("Ninh Thuận",),
-    "Lâm Đồng": ("Đắk Nông", "Bình Thuận"),
-    "Đắk Lắk": ("Phú Yên",),
-    "Hồ Chí Minh": ("Bình Dương", "Bà Rịa - Vũng Tàu"),
-    "Đồng Nai": ("Bình Phước",),
-    "Tây Ninh": ("Long An",),
-    "Cần Thơ": ("Sóc Trăng", "Hậu Giang"),
-    "Vĩnh Long": ("Bến Tre", "Trà Vinh"),
-    "Đồng Tháp": ("Tiền Giang",),
-    "Cà Mau": ("Bạc Liêu",),
-    "An Giang": ("Kiên Giang",),
-}
-"""The provinces merged on 1 July 2025 (Resolution 202/2025/QH15): each current province and
-the former ones it took in. The other eleven (Hà Nội, Huế, Lai Châu, Điện Biên, Sơn La,
-Lạng Sơn, Quảng Ninh, Thanh Hóa, Nghệ An, Hà Tĩnh, Cao Bằng) kept their borders."""
-_NOW_IN = {place_key(old): new for new, olds in _MERGED.items() for old in olds}
-_NOW_IN["thua thien hue"] = "Huế"
-_NOW_IN["ba ria vung tau"] = "Hồ Chí Minh"
+_NOW_IN = {place_key(old): new for old, new in admin_map.NOW_IN.items() if old != new}
+"""The provinces merged or renamed by 1 July 2025 (contract.admin_map: Resolution
+202/2025/QH15), by key, to the province each is part of now."""
 
 
 @functools.lru_cache(maxsize=1024)
