@@ -102,6 +102,7 @@ class Inspection:
     place: str
     province: str | None
     note: str | None
+    event_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class UnitActivity:
     open_alerts: frozenset[str] = frozenset()
     copy_evidence: frozenset[str] = frozenset()
     """Why consumers are warned of a copy (empty: they are not): the ids of the open,
-    corroborated copy alerts on the unit, and `inspection:<event id>` for each inspector's
-    finding that it is counterfeit. Uncorroborated alerts are never here: one client, whatever
-    it sends, cannot make the unit look copied to others."""
+    corroborated copy alerts on the unit, and `inspection:<event id>` when the newest
+    inspector's finding that says genuine or counterfeit says counterfeit. Uncorroborated
+    alerts are never here: one client, whatever it sends, cannot make the unit look copied
+    to others."""

@@ -51,6 +51,8 @@ from records.rows import (
 from records.session import run, run_many
 
 TRUST_SCOPE = "ocop"
+INSPECTION_EVIDENCE = "inspection:"
+"""The prefix of an inspector's finding among a unit's copy evidence (the rest: alert ids)."""
 
 _BATCH_STATICS = (
     "product_key",
@@ -112,6 +114,7 @@ _INSPECTION_COLUMNS = (
     "place",
     "province",
     "note",
+    "event_id",
 )
 _SIGNED_CERTIFICATION = TypeAdapter(signed_type(StarCertification))
 _SIGNED_REVOCATION = TypeAdapter(signed_type(CertificationRevocation))
@@ -396,6 +399,9 @@ class RecordWriter(RecordReader):
         self._add_evidence = p(
             "UPDATE unit_activity SET copy_evidence = copy_evidence + ? WHERE unit_key = ?"
         )
+        self._drop_evidence = p(
+            "UPDATE unit_activity SET copy_evidence = copy_evidence - ? WHERE unit_key = ?"
+        )
         self._unit_alert = p(
             "SELECT province, day, raised_at, status, corroborated FROM alerts_by_unit "
             "WHERE unit_key = ? AND alert_id = ?"
@@ -434,8 +440,8 @@ class RecordWriter(RecordReader):
         )
         self._write_inspection = p(
             "INSERT INTO inspections_by_unit "
-            f"(unit_key, event_id, {', '.join(_INSPECTION_COLUMNS)}) "
-            f"VALUES (?, ?, {', '.join('?' * len(_INSPECTION_COLUMNS))})"
+            f"(unit_key, {', '.join(_INSPECTION_COLUMNS)}) "
+            f"VALUES (?, {', '.join('?' * len(_INSPECTION_COLUMNS))})"
         )
 
     async def append(
@@ -667,9 +673,16 @@ class RecordWriter(RecordReader):
         await run(self.session, batch)
         return True
 
-    async def add_copy_evidence(self, unit_key: str, evidence: str) -> None:
-        """Add to what warns consumers of a copy of the unit (an inspector's finding)."""
-        await run(self.session, self._add_evidence, ({evidence}, unit_key))
+    async def hold_inspection_evidence(self, unit_key: str, evidence: str | None) -> None:
+        """Make `evidence` (`inspection:<event id>`), or nothing, the unit's only copy
+        evidence from inspectors' findings (alerts' evidence is left as it is)."""
+        activity = await self.unit_activity(unit_key)
+        held = {e for e in activity.copy_evidence if e.startswith(INSPECTION_EVIDENCE)}
+        wanted = {evidence} if evidence is not None else set()
+        if held - wanted:
+            await run(self.session, self._drop_evidence, (held - wanted, unit_key))
+        if wanted - held:
+            await run(self.session, self._add_evidence, (wanted - held, unit_key))
 
     async def close_alert(self, event: AlertClosed) -> bool:
         """Close an alert with the inspector's finding; False if there is no such alert. It
@@ -707,8 +720,8 @@ class RecordWriter(RecordReader):
 
     async def record_inspection(self, unit_key: str, event: InspectionRecorded) -> None:
         values = (
-            unit_key, event.event_id, event.occurred_at, event.inspector_id, event.code,
-            event.stars_seen, event.verdict.value, event.reason.value, event.place,
-            event.province, event.note,
+            unit_key, event.occurred_at, event.inspector_id, event.code, event.stars_seen,
+            event.verdict.value, event.reason.value, event.place, event.province, event.note,
+            event.event_id,
         )  # fmt: skip
         await run(self.session, self._write_inspection, _unset_none(values))

@@ -32,12 +32,15 @@ from contract.events import (
     decode_event,
 )
 from records.cases import CaseWriter
-from records.store import RecordWriter
+from records.store import INSPECTION_EVIDENCE, RecordWriter
 from stream_processors.analytics import ScanAnalytics
 from stream_processors.detect import client_key
 from stream_processors.history import decode as history_of
 from stream_processors.history import encode as encode_history
 from stream_processors.outcomes import Message, Metrics, Refuser
+
+FINDINGS_WEIGHED = 50
+"""A unit's newest findings read to find the one that decides its copy evidence."""
 
 
 class ScanIngest:
@@ -103,11 +106,21 @@ class ScanIngest:
         if first != event.occurred_at:
             event = event.model_copy(update={"occurred_at": first})
         # a finding on a code that names no unit is kept under the code's hash
-        writes = [self.store.record_inspection(event.topic_key().decode("ascii"), event)]
+        await self.store.record_inspection(event.topic_key().decode("ascii"), event)
         unit = event.unit_key()
-        if unit is not None and event.verdict is InspectionVerdict.COUNTERFEIT:
-            writes.append(self.store.add_copy_evidence(unit, f"inspection:{event.event_id}"))
-        await asyncio.gather(*writes)
+        if unit is not None:
+            await self.store.hold_inspection_evidence(unit, await self._inspectors_word(unit))
+
+    async def _inspectors_word(self, unit: str) -> str | None:
+        """The copy evidence inspectors' findings give: the newest finding that says genuine
+        or counterfeit decides (a later look at the shelf overrules an earlier one, in
+        whatever order the findings arrive); `suspicious` decides nothing."""
+        for found in await self.store.inspections(unit, FINDINGS_WEIGHED):
+            if found.verdict == InspectionVerdict.COUNTERFEIT:
+                return f"{INSPECTION_EVIDENCE}{found.event_id}"
+            if found.verdict == InspectionVerdict.GENUINE:
+                return None
+        return None
 
     async def _scan(self, unit: str, event: ScanRecorded, message: Message) -> None:
         key = unit.encode("utf-8")

@@ -311,6 +311,9 @@ class Pipeline:
     def open_alerts(self, unit_key: str) -> frozenset[str]:
         return asyncio.run(self.reader.unit_activity(unit_key)).open_alerts
 
+    def copy_evidence(self, unit_key: str) -> frozenset[str]:
+        return asyncio.run(self.reader.unit_activity(unit_key)).copy_evidence
+
     def inspector(self, token_sha256: str) -> Any:
         return asyncio.run(self.reader.inspector(token_sha256))
 

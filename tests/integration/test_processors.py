@@ -226,6 +226,27 @@ def test_inspectors_scans_and_findings_are_stored(pipeline: Pipeline):
     assert (inspector.inspector_id, inspector.active) == ("QLTT-TB-07", True)
     findings = wait_for("the finding", lambda: pipeline.inspections(unit_key))
     assert (findings[0].verdict, findings[0].stars_seen) == ("counterfeit", 5)
+    assert pipeline.copy_evidence(unit_key) == {f"inspection:{finding.event_id}"}
+
+    # a later look finds it genuine: consumers are no longer warned; an earlier counterfeit
+    # finding that arrives late (a phone that was offline) does not bring the warning back
+    later = finding.model_copy(update={
+        "event_id": uuid.uuid4(), "occurred_at": NOW + timedelta(days=3),
+        "verdict": InspectionVerdict.GENUINE, "reason": Reason.GENUINE, "stars_seen": 4,
+    })  # fmt: skip
+    late = finding.model_copy(
+        update={"event_id": uuid.uuid4(), "occurred_at": NOW + timedelta(days=2, hours=1)}
+    )
+    marker = ScanRecorded(
+        event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=4), reason=Reason.GENUINE,
+        scanner=ScannerKind.CONSUMER, client="ff" * 32, **unit,
+    )  # fmt: skip
+    for event in (later, late, marker):  # one partition, in order: the marker comes last
+        pipeline.send("scan", event.topic_key(), model_bytes(event))
+    pipeline.flush()
+    wait_for("the scan after the findings", lambda: _at_least(pipeline.scan_summary(unit_key), 4))
+    assert len(pipeline.inspections(unit_key)) == 3
+    assert pipeline.copy_evidence(unit_key) == frozenset()
 
 
 def _at_least(summary, count):

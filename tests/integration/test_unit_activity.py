@@ -98,7 +98,7 @@ async def _evidence(store: RecordWriter) -> None:
     devices = _alert(AlertKind.TOO_MANY_DEVICES, clients=7, corroborated=True)
     assert await store.raise_alert(devices, day)
     found = f"inspection:{uuid.uuid4()}"
-    await store.add_copy_evidence(UNIT, found)
+    await store.hold_inspection_evidence(UNIT, found)
     assert (await store.unit_activity(UNIT)).copy_evidence == {
         str(travel.alert_id), str(devices.alert_id), found,
     }  # fmt: skip
