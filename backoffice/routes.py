@@ -57,13 +57,13 @@ from backoffice.session import (
 )
 from contract import gs1, identifiers
 from contract.alerts import AlertKind
-from contract.events import ScannerKind
+from contract.events import InspectorRole, ScannerKind
 from contract.label import vietnam_date
 from contract.verdict import Category, Lang
 from keys.certs import utc_now
 from records.cases import CaseRow
 from records.rows import AlertRow, Inspector
-from verify_api.deps import _authenticated, client_network, province_of, role_of
+from verify_api.deps import FIELD_ROLES, _authenticated, client_network, province_of, role_of
 from verify_api.errors import ApiError, ErrorCode
 from verify_api.routes.alerts import send_closing
 from verify_api.routes.cases import cases_of, send_case_closing
@@ -126,9 +126,14 @@ def _session(request: Request, workspace: Workspace) -> Session | None:
     return None if value is None else workspace.sessions.decode(value)
 
 
-async def _visit(request: Request, form: dict[str, str] | None = None) -> Visit:
+async def _visit(
+    request: Request,
+    form: dict[str, str] | None = None,
+    roles: frozenset[InspectorRole] = FIELD_ROLES,
+) -> Visit:
     """The signed-in visit, or `Refused`: the cookie first (signature, expiry), then, for a
-    form, its CSRF token, then the inspector by the token's hash (withdrawn: refused)."""
+    form, its CSRF token, then the inspector by the token's hash (withdrawn: refused), then
+    the inspector's role (`roles`: the field's by default)."""
     workspace = _workspace(request)
     session = _session(request, workspace)
     if session is None or not session.signed_in:
@@ -136,6 +141,8 @@ async def _visit(request: Request, form: dict[str, str] | None = None) -> Visit:
     if form is not None:
         workspace.sessions.check_csrf(session, form.get("csrf"))
     inspector = await inspector_of(session, workspace.services.store)
+    if role_of(inspector) not in roles:
+        raise Refused(Refusal.FORBIDDEN, f"role {inspector.role!r}")
     lang = chosen_language(request, session.lang)
     return Visit(session, inspector, lang, workspace.sessions.csrf_token(session))
 

@@ -54,7 +54,7 @@ from contract.certification import (
     StarCertification,
     stars_for_score,
 )
-from contract.events import _EventBase
+from contract.event_base import EventBase
 from contract.fields import Identifier, ProductKey, Score, Stars, Text
 from contract.label import VIETNAM_TIME
 from contract.verdict import Lang
@@ -217,9 +217,13 @@ class CriterionPoints(BaseModel):
     points: Score
 
 
-class _DossierEvent(_EventBase):
+class _DossierEvent(EventBase):
     dossier_id: Identifier
     product_key: ProductKey
+    authority_id: Identifier
+    """The council that records the step, and whose key (or desk key) signs it: the
+    province's for a dossier, its pre-check, its members' scores and its decision; the
+    central council's for its own scores and decision."""
 
     def topic_key(self) -> bytes:
         return self.product_key.encode("utf-8")
@@ -257,7 +261,6 @@ class CommunePreChecked(_DossierEvent):
     """The commune's pre-check: passed if it found nothing, else returned for what it found."""
 
     type: Literal["commune_prechecked"] = "commune_prechecked"
-    authority_id: Identifier
     findings: Annotated[tuple[PreCheckCriterion, ...], Field(max_length=4)] = ()
     note: Text | None = None
 
@@ -292,7 +295,6 @@ class MemberScored(_DossierEvent):
 
 
 class _Decision(_DossierEvent):
-    authority_id: Identifier
     decided_on: date
     score: Score
     """The council's score: its members' mean as `council_score` states it."""

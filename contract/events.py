@@ -44,8 +44,18 @@ from pydantic import (
 
 from contract import identifiers
 from contract.certification import CertificationRevocation, ProductGroup, StarCertification
-from contract.encoding import canonical_bytes, decode_model, model_bytes, sha256_hex
+from contract.encoding import decode_model, model_bytes, sha256_hex
 from contract.errors import ContractError
+from contract.evaluation import (
+    CentralRecognised,
+    CommunePreChecked,
+    DossierSubmitted,
+    MemberScored,
+    ProposedToCentral,
+    ProvinceDeclined,
+    ProvinceRecognised,
+)
+from contract.event_base import EventBase
 from contract.fields import (
     BatchId,
     Gln,
@@ -59,7 +69,6 @@ from contract.fields import (
     ScannedText,
     Serial,
     Text,
-    UtcDateTime,
 )
 from contract.signed import Signed
 from contract.verdict import Reason
@@ -67,21 +76,7 @@ from contract.verdict import Reason
 MAX_SERIALS_PER_EVENT = 10_000
 
 
-class _EventBase(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    event_id: UUID
-    occurred_at: UtcDateTime
-
-    def content_hash(self) -> str:
-        fields = self.model_dump(mode="json", exclude={"event_id"})
-        return sha256_hex(canonical_bytes(fields))
-
-    def topic_key(self) -> bytes:
-        raise NotImplementedError
-
-
-class _BatchEvent(_EventBase):
+class _BatchEvent(EventBase):
     batch_id: BatchId
     producer_id: Identifier
 
@@ -194,7 +189,7 @@ class BatchRecalled(_BatchEvent):
     reason: Text
 
 
-class CertificationIssued(_EventBase):
+class CertificationIssued(EventBase):
     type: Literal["certification_issued"] = "certification_issued"
     certification: Signed[StarCertification]
 
@@ -202,7 +197,7 @@ class CertificationIssued(_EventBase):
         return self.certification.body.product_key.encode("utf-8")
 
 
-class CertificationRevoked(_EventBase):
+class CertificationRevoked(EventBase):
     type: Literal["certification_revoked"] = "certification_revoked"
     revocation: Signed[CertificationRevocation]
 
@@ -219,7 +214,7 @@ class ProducerKind(StrEnum):
     HOUSEHOLD = "household"
 
 
-class ProducerRegistered(_EventBase):
+class ProducerRegistered(EventBase):
     """An authority registers a producer: who and where, for "one step back" and for the
     consumer page (Circular 02/2024: producer name and address). Signed by that authority;
     a later registration of the same producer replaces the earlier one."""
@@ -239,7 +234,7 @@ class ProducerRegistered(_EventBase):
         return self.producer_id.encode("utf-8")
 
 
-class ProductRegistered(_EventBase):
+class ProductRegistered(EventBase):
     """An authority registers a producer's product: what a consumer sees besides the stars
     (Circular 02/2024: product name and image). Keyed like the product's certifications, so
     a product's registration and ratings stay in order on one partition."""
@@ -289,7 +284,7 @@ DeviceHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 """A salted SHA-256 of a device identifier: tells devices apart, never identifies a person."""
 
 
-class _SeenUnit(_EventBase):
+class _SeenUnit(EventBase):
     """Something the verify API saw of a code: the raw text and, if it names one, the unit."""
 
     code: ScannedText
@@ -357,7 +352,7 @@ class InspectionRecorded(_SeenUnit):
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class AlertClosed(_EventBase):
+class AlertClosed(EventBase):
     """An inspector closes a counterfeit alert with a finding, through the verify API."""
 
     type: Literal["alert_closed"] = "alert_closed"
@@ -459,7 +454,7 @@ class ConsumerReported(_SeenUnit):
         return report_receipt(self.event_id)
 
 
-class CaseClosed(_EventBase):
+class CaseClosed(EventBase):
     """An inspector closes a consumer's case with a finding, through the verify API."""
 
     type: Literal["case_closed"] = "case_closed"
@@ -478,9 +473,11 @@ class CaseClosed(_EventBase):
 class InspectorRole(StrEnum):
     INSPECTOR = "inspector"
     SUPERVISOR = "supervisor"
+    OFFICE = "office"
+    """The OCOP office's staff: the evaluation desk and the province's dashboard."""
 
 
-class InspectorRegistered(_EventBase):
+class InspectorRegistered(EventBase):
     """An authority gives an inspector an API token, or withdraws it (`active` false).
 
     Only the token's SHA-256 travels and is stored: the token itself is handed to the
@@ -518,11 +515,28 @@ Event = Annotated[
     | InspectionRecorded
     | AlertClosed
     | ConsumerReported
-    | CaseClosed,
+    | CaseClosed
+    | DossierSubmitted
+    | CommunePreChecked
+    | MemberScored
+    | ProvinceRecognised
+    | ProvinceDeclined
+    | ProposedToCentral
+    | CentralRecognised,
     Field(discriminator="type"),
 ]
 BatchEvent = BatchOpened | UnitsPacked | BatchClosed | BatchShipped | BatchReceived | BatchRecalled
 RegistrationEvent = ProducerRegistered | ProductRegistered | InspectorRegistered
+EvaluationEvent = (
+    DossierSubmitted
+    | CommunePreChecked
+    | MemberScored
+    | ProvinceRecognised
+    | ProvinceDeclined
+    | ProposedToCentral
+    | CentralRecognised
+)
+"""The evaluation cycle's steps (contract.evaluation), on the authority topic."""
 SignedEvent = Signed[Event]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -278,7 +278,11 @@ def _cycle(figures: Figures, product: _Product, rng: random.Random) -> Iterator[
     decided_on = product.session.decided_on
     submitted_on = decided_on - timedelta(days=rng.randint(45, 120))
     dossier_id = f"{figures.code}-HS-{product.key.rsplit('/', 1)[1]}"
-    common = {"dossier_id": dossier_id, "product_key": product.key}
+    common = {
+        "dossier_id": dossier_id,
+        "product_key": product.key,
+        "authority_id": figures.authority_id,
+    }
     yield ProductRegistered(
         event_id=_id(product.key, "registered"),
         occurred_at=_at(submitted_on - timedelta(days=1), 9),
@@ -322,7 +326,6 @@ def _cycle(figures: Figures, product: _Product, rng: random.Random) -> Iterator[
         event_id=_id(product.key, "recognised"),
         occurred_at=_at(decided_on, 15),
         **common,
-        authority_id=figures.authority_id,
         decided_on=decided_on,
         score=Decimal(product.hundredths).scaleb(-2),
         stars=product.stars,

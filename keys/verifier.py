@@ -40,6 +40,7 @@ from contract.events import (
     BatchEvent,
     CertificationIssued,
     CertificationRevoked,
+    EvaluationEvent,
     Event,
     RegistrationEvent,
     decode_signed_event,
@@ -297,7 +298,7 @@ def _entitled(signer: KeyCertificate, event: Event) -> bool:
         return isinstance(signer, ProducerKeyCertificate) and (
             signer.producer_id == event.producer_id
         )
-    if isinstance(event, RegistrationEvent):
+    if isinstance(event, RegistrationEvent | EvaluationEvent):
         return isinstance(signer, AuthorityCertificate) and (
             signer.authority_id == event.authority_id
         )

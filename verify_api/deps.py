@@ -302,9 +302,14 @@ def province_of(inspector: Inspector, asked: str | None) -> str | None:
     return inspector.province
 
 
+FIELD_ROLES = frozenset({InspectorRole.INSPECTOR, InspectorRole.SUPERVISOR})
+"""Who checks shelves, records findings and triages alerts and cases (not the office's
+evaluation staff, whose role is `office`)."""
+
+
 async def current_field_inspector(inspector: CurrentInspector) -> Inspector:
     """Records findings: inspectors and supervisors."""
-    if role_of(inspector) is None:
+    if role_of(inspector) not in FIELD_ROLES:
         raise ApiError(ErrorCode.FORBIDDEN, f"role {inspector.role!r}")
     return inspector
 

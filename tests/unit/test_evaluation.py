@@ -62,9 +62,8 @@ _COMMON = {"dossier_id": "HS-2026-001", "product_key": PRODUCT}
 
 
 def _event(cls: type[Any], **fields: Any) -> Any:
-    return cls(
-        event_id=uuid.uuid4(), occurred_at=datetime(2026, 6, 1, tzinfo=UTC), **_COMMON, **fields
-    )
+    recorded = {"authority_id": "VN-33"} | _COMMON | fields  # Hưng Yên's council records
+    return cls(event_id=uuid.uuid4(), occurred_at=datetime(2026, 6, 1, tzinfo=UTC), **recorded)
 
 
 def submitted(**fields: Any) -> DossierSubmitted:
@@ -82,7 +81,7 @@ def submitted(**fields: Any) -> DossierSubmitted:
 
 
 def prechecked(*findings: PreCheckCriterion) -> CommunePreChecked:
-    return _event(CommunePreChecked, authority_id="XA-NGUYENXA", findings=findings)  # type: ignore[no-any-return]
+    return _event(CommunePreChecked, findings=findings)  # type: ignore[no-any-return]
 
 
 def scored(member: str, total: str, *levels: EvaluationLevel, **parts: Any) -> MemberScored:
@@ -267,7 +266,7 @@ def test_dossiers_before_decision_1489_had_no_precheck() -> None:
 
 def test_every_event_follows_a_submission_of_its_own_dossier() -> None:
     assert refusal([prechecked()]) is Refusal.NOT_SUBMITTED
-    other = _event(CommunePreChecked, authority_id="XA-1").model_copy(update={"dossier_id": "HS-X"})
+    other = _event(CommunePreChecked).model_copy(update={"dossier_id": "HS-X"})
     assert refusal([submitted(), other]) is Refusal.OTHER_DOSSIER
     with pytest.raises(ValueError, match="at least"):
         evaluate([], CONTEXT)
