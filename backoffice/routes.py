@@ -126,7 +126,7 @@ def _session(request: Request, workspace: Workspace) -> Session | None:
     return None if value is None else workspace.sessions.decode(value)
 
 
-async def _visit(
+async def signed_in_visit(
     request: Request,
     form: dict[str, str] | None = None,
     roles: frozenset[InspectorRole] = FIELD_ROLES,
@@ -185,7 +185,7 @@ def _context(request: Request, lang: Lang, here: str | None = None) -> dict[str,
     }
 
 
-def _page(
+def page_for(
     request: Request,
     visit: Visit,
     template: str,
@@ -262,8 +262,8 @@ async def home(request: Request) -> Response:
     workspace = _workspace(request)
     session = _session(request, workspace)
     if session is not None and session.signed_in:
-        visit = await _visit(request)
-        return _page(request, visit, "scan.html")
+        visit = await signed_in_visit(request)
+        return page_for(request, visit, "scan.html")
     lang = chosen_language(request, session.lang if session else None)
     pre = workspace.sessions.pre_session(lang) if session is None else session
     return _sign_in_page(request, with_language(pre, lang))
@@ -337,7 +337,7 @@ def registry_gtin(text: str) -> str | None:
 @router.post("/check")
 async def check(request: Request) -> Response:
     form = await read_form(request)
-    visit = await _visit(request, form)
+    visit = await signed_in_visit(request, form)
     asked = checked(CheckForm, form)
     services = _workspace(request).services
     now = utc_now()
@@ -357,7 +357,7 @@ async def check(request: Request) -> Response:
         services.store.alerts_for_unit(filed), services.store.inspections(filed, FINDINGS_SHOWN)
     )
     gtin = registry_gtin(asked.code) if r.category is Category.NOT_OURS else None
-    return _page(
+    return page_for(
         request, visit, "verdict.html", here=_base(request) + "/", r=r, code=asked.code,
         via=asked.via, unit=unit, gtin=gtin,
         open_alerts=[a for a in alerts if a.status == "open"],
@@ -378,7 +378,7 @@ def _alert_sentence(kind: str, lang: Lang) -> str:
 @router.post("/findings")
 async def record(request: Request) -> Response:
     form = await read_form(request)
-    visit = await _visit(request, form)
+    visit = await signed_in_visit(request, form)
     finding = checked(FindingForm, form)
     workspace = _workspace(request)
     body = InspectionIn(
@@ -394,10 +394,10 @@ async def record(request: Request) -> Response:
     except ApiError as exc:
         if exc.code not in RESEND:
             raise
-        return _page(request, visit, "resend.html", status=int(exc.code.status),
+        return page_for(request, visit, "resend.html", status=int(exc.code.status),
                      here=_base(request) + "/", action="/findings", fields=form,
                      vi=exc.code.sentence(Lang.VI), en=exc.code.sentence(Lang.EN))  # fmt: skip
-    return _page(request, visit, "recorded.html", status=202, here=_base(request) + "/",
+    return page_for(request, visit, "recorded.html", status=202, here=_base(request) + "/",
                  accepted=accepted, outcome=finding.outcome)  # fmt: skip
 
 
@@ -406,7 +406,7 @@ async def record(request: Request) -> Response:
 
 @router.get("/alerts")
 async def alerts(request: Request) -> Response:
-    visit = await _visit(request)
+    visit = await signed_in_visit(request)
     asked = checked(AlertFilter, dict(request.query_params))
     province = province_of(visit.inspector, asked.province or visit.session.province)
     store = _workspace(request).services.store
@@ -430,7 +430,7 @@ async def alerts(request: Request) -> Response:
              if asked.status == "any" or row.status == asked.status),
             key=lambda row: row.reported_at, reverse=True,
         )  # fmt: skip
-    return _page(
+    return page_for(
         request, visit, "alerts.html", alerts=shown, asked=asked, shown_province=province,
         kinds=[kind.value for kind in AlertKind], outcomes=list(Outcome),
         alert_sentence=_alert_sentence, cases=cases,
@@ -440,7 +440,7 @@ async def alerts(request: Request) -> Response:
 @router.post("/alerts/{alert_id}/close")
 async def close(request: Request, alert_id: uuid.UUID) -> Response:
     form = await read_form(request)
-    visit = await _visit(request, form)
+    visit = await signed_in_visit(request, form)
     closing = checked(CloseForm, form)
     body = AlertClosing(
         unit_key=closing.unit_key, finding=closing.outcome.verdict,
@@ -451,18 +451,18 @@ async def close(request: Request, alert_id: uuid.UUID) -> Response:
     except ApiError as exc:
         if exc.code not in RESEND:
             raise
-        return _page(request, visit, "resend.html", status=int(exc.code.status),
+        return page_for(request, visit, "resend.html", status=int(exc.code.status),
                      here=_base(request) + "/alerts", action=f"/alerts/{alert_id}/close",
                      fields=form, vi=exc.code.sentence(Lang.VI),
                      en=exc.code.sentence(Lang.EN))  # fmt: skip
-    return _page(request, visit, "closed.html", status=202, here=_base(request) + "/alerts",
+    return page_for(request, visit, "closed.html", status=202, here=_base(request) + "/alerts",
                  accepted=accepted)  # fmt: skip
 
 
 @router.post("/cases/{case_id}/close")
 async def close_case(request: Request, case_id: uuid.UUID) -> Response:
     form = await read_form(request)
-    visit = await _visit(request, form)
+    visit = await signed_in_visit(request, form)
     closing = checked(CaseCloseForm, form)
     body = CaseClosing(
         finding=closing.outcome.verdict, note=tagged_note(closing.outcome, closing.note)
@@ -476,11 +476,11 @@ async def close_case(request: Request, case_id: uuid.UUID) -> Response:
     except ApiError as exc:
         if exc.code not in RESEND:
             raise
-        return _page(request, visit, "resend.html", status=int(exc.code.status),
+        return page_for(request, visit, "resend.html", status=int(exc.code.status),
                      here=_base(request) + "/alerts", action=f"/cases/{case_id}/close",
                      fields=form, vi=exc.code.sentence(Lang.VI),
                      en=exc.code.sentence(Lang.EN))  # fmt: skip
-    return _page(request, visit, "closed.html", status=202, here=_base(request) + "/alerts",
+    return page_for(request, visit, "closed.html", status=202, here=_base(request) + "/alerts",
                  accepted=accepted, heading=STRINGS[visit.lang]["case_closed"])  # fmt: skip
 
 
