@@ -336,16 +336,16 @@ class CentralRecognised(_Decision):
         return add_months(self.decided_on, VALIDITY_MONTHS)
 
 
-EvaluationEvent = Annotated[
+EvaluationEvent = (
     DossierSubmitted
     | CommunePreChecked
     | MemberScored
     | ProvinceRecognised
     | ProvinceDeclined
     | ProposedToCentral
-    | CentralRecognised,
-    Field(discriminator="type"),
-]
+    | CentralRecognised
+)
+"""A dossier's steps (contract.events.Event names them among all events, by `type`)."""
 
 
 # -- the council's score ----------------------------------------------------------------------

@@ -171,6 +171,17 @@ class BatchShipped(_BatchEvent):
     to_gln: Gln | None = None
     to_province: Text | None = None
     units: Annotated[int, Field(ge=1)]
+    from_gln: Gln | None = None
+    """Where the units left: a distributor's GLN when the producer records its distributor's
+    onward shipment (one step forward from the distributor); None for the producer's own
+    site. Left out of the bytes when None, so shipments signed before it keep theirs."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_origin(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = dump(self)
+        if self.from_gln is None:
+            del data["from_gln"]
+        return data
 
 
 class BatchReceived(_BatchEvent):
@@ -248,9 +259,67 @@ class ProductRegistered(EventBase):
     product_group: ProductGroup
     description: Text | None = None
     image_url: Annotated[str, Field(pattern=r"^https://[^\s]{1,500}$")] | None = None
+    brand: Text | None = None
+    """The brand or trademark the product is sold under, if any (Circular 02/2024,
+    Art. 6(5)(h))."""
+    standards: Annotated[tuple[Text, ...], Field(max_length=20)] = ()
+    """The standards the product is made to (Art. 6(5)(k)): TCVN, QCVN, international or
+    regional ones, or the producer's own TCCS, e.g. "TCVN 5107:2018"."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_fields(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`brand` and `standards` came later: left out when absent, so that every
+        registration signed before them keeps its canonical bytes."""
+        data: dict[str, Any] = dump(self)
+        if self.brand is None:
+            del data["brand"]
+        if not self.standards:
+            del data["standards"]
+        return data
 
     def topic_key(self) -> bytes:
         return self.product_key.encode("utf-8")
+
+
+class PartyRole(StrEnum):
+    """What a registered location is, for Circular 02/2024's location tracing codes."""
+
+    PRODUCER_SITE = "producer_site"
+    PACKING_STATION = "packing_station"
+    DISTRIBUTOR = "distributor"
+    SHOP = "shop"
+
+
+class PartyRegistered(EventBase):
+    """An authority registers a party's location under its GLN (GS1 Global Location Number,
+    the location tracing code of TCVN 13274:2020): a producer's site or packing station, a
+    distributor's warehouse, a shop. Batch events name parties by GLN (BatchShipped.to_gln,
+    BatchReceived.receiver_gln, RawMaterial.origin_gln); this says who and where each is.
+    Keyed by GLN; a later registration of the same GLN replaces the earlier one."""
+
+    type: Literal["party_registered"] = "party_registered"
+    authority_id: Identifier
+    gln: Gln
+    name: Text
+    role: PartyRole
+    address: Text
+    commune: Text
+    province: Text
+    producer_id: Identifier | None = None
+    """The producer whose site or packing station this is (None for distributors, shops)."""
+
+    @model_validator(mode="after")
+    def _owned(self) -> Self:
+        own = self.role in (PartyRole.PRODUCER_SITE, PartyRole.PACKING_STATION)
+        if own != (self.producer_id is not None):
+            raise ValueError(
+                "a producer site or packing station names its producer_id; "
+                "a distributor or shop does not"
+            )
+        return self
+
+    def topic_key(self) -> bytes:
+        return self.gln.encode("utf-8")
 
 
 class ScannerKind(StrEnum):
@@ -511,6 +580,7 @@ Event = Annotated[
     | ProducerRegistered
     | ProductRegistered
     | InspectorRegistered
+    | PartyRegistered
     | ScanRecorded
     | InspectionRecorded
     | AlertClosed
@@ -526,17 +596,7 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 BatchEvent = BatchOpened | UnitsPacked | BatchClosed | BatchShipped | BatchReceived | BatchRecalled
-RegistrationEvent = ProducerRegistered | ProductRegistered | InspectorRegistered
-EvaluationEvent = (
-    DossierSubmitted
-    | CommunePreChecked
-    | MemberScored
-    | ProvinceRecognised
-    | ProvinceDeclined
-    | ProposedToCentral
-    | CentralRecognised
-)
-"""The evaluation cycle's steps (contract.evaluation), on the authority topic."""
+RegistrationEvent = ProducerRegistered | ProductRegistered | InspectorRegistered | PartyRegistered
 SignedEvent = Signed[Event]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -36,11 +36,11 @@ from contract.certification import (
 )
 from contract.claims import judge_claim
 from contract.errors import ContractError
+from contract.evaluation import EvaluationEvent
 from contract.events import (
     BatchEvent,
     CertificationIssued,
     CertificationRevoked,
-    EvaluationEvent,
     Event,
     RegistrationEvent,
     decode_signed_event,

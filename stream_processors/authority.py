@@ -1,4 +1,5 @@
-"""Authority messages: trust lists, registrations and star certifications.
+"""Authority messages: trust lists, registrations, star certifications and the steps of
+the evaluation cycle's dossiers (stream_processors.evaluation).
 
 Checks that one record exists before another are made only within a partition, where
 Kafka keeps order: a certification needs its product's registration (both keyed by product
@@ -12,6 +13,7 @@ certification and revocation also rewrites the public registry's row of the prod
 
 from __future__ import annotations
 
+from contract.evaluation import EvaluationEvent
 from contract.events import (
     CertificationIssued,
     CertificationRevoked,
@@ -20,7 +22,9 @@ from contract.events import (
     ProductRegistered,
 )
 from keys.errors import TrustListError
+from records.dossiers import DossierWriter
 from records.store import RecordWriter
+from stream_processors.evaluation import DossierSteps, StepRefused
 from stream_processors.handler import SignedHandler
 from stream_processors.outcomes import Message, Metrics, Refuser
 from stream_processors.registry import RegistryUpdates
@@ -57,6 +61,7 @@ class AuthorityIngest(SignedHandler):
     ) -> None:
         super().__init__(store, trust, refuse, metrics)
         self.registry = RegistryUpdates(store)
+        self.dossiers = DossierSteps(store, DossierWriter(store.session))
 
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
@@ -103,5 +108,13 @@ class AuthorityIngest(SignedHandler):
                 return
             await self.store.store_revocation(event.revocation)
             await self.registry.rating_changed(revocation.product_key)
+        elif isinstance(event, EvaluationEvent):
+            trust = self.trust.current
+            assert trust is not None  # the event was verified against it
+            try:
+                if not await self.dossiers.apply(event, message.value, trust):
+                    self.metrics.duplicates[message.topic] += 1
+            except StepRefused as refused:
+                await self.refuse(message, refused.code, refused.detail)
         else:
             await self.refuse(message, "wrong_topic", f"{event.type} is not an authority event")

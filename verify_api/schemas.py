@@ -89,6 +89,12 @@ class CertificateOut(_Out):
     score: Short
     evaluation_level: Short
     authority_id: Short
+    """The council that issued it (its certificates stay valid after the 2025 reform)."""
+    responsible_now: Short
+    """The council that answers for it today: `authority_id`, or its successor since the
+    2025 reform (Thái Bình's VN-34 → Hưng Yên's VN-33)."""
+    responsible_province: Short | None
+    """That council's province today (None: the central council)."""
     issued_at: datetime
     valid_from: datetime
     valid_until: datetime

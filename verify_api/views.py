@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from datetime import datetime
+from datetime import date, datetime
 
-from contract import search
+from contract import admin_map, search
 from contract.alerts import AlertKind
 from contract.certification import (
     CertificationRevocation,
@@ -123,7 +123,15 @@ def batch_out(state: BatchState, steps: list[StoryStep]) -> BatchOut:
     )
 
 
+def _province_today(authority_id: str) -> str | None:
+    try:
+        return admin_map.authority_province(authority_id, date.max)
+    except admin_map.UnknownProvince:  # an id of no province code (a test's, an import's)
+        return None
+
+
 def certificate_out(award: StarCertification) -> CertificateOut:
+    responsible = admin_map.successor_authority(award.authority_id)
     return CertificateOut(
         certificate_no=award.certificate_no,
         decision_no=award.decision_no,
@@ -131,6 +139,8 @@ def certificate_out(award: StarCertification) -> CertificateOut:
         score=format(award.score.normalize(), "f"),
         evaluation_level=award.evaluation_level.value,
         authority_id=award.authority_id,
+        responsible_now=responsible,
+        responsible_province=_province_today(responsible),
         issued_at=award.issued_at,
         valid_from=award.valid_from,
         valid_until=award.valid_until,
