@@ -81,24 +81,24 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_M
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._~+/=-]{8,128}$")]
 
 
-class _Form(BaseModel):
+class Form(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
-F = TypeVar("F", bound=_Form)
+F = TypeVar("F", bound=Form)
 
 
-class SignInForm(_Form):
+class SignInForm(Form):
     token: Annotated[str, Field(min_length=1, max_length=600)]
     province: Province | None = None
 
 
-class CheckForm(_Form):
+class CheckForm(Form):
     code: Annotated[str, Field(min_length=1, max_length=1024)]
     via: Annotated[str, Field(pattern=r"^(typed|BarcodeDetector|zxing)$")] = "typed"
 
 
-class FindingForm(_Form):
+class FindingForm(Form):
     code: Annotated[str, Field(min_length=1, max_length=1024)]
     key: Key
     """The finding's idempotency key, made when its form was rendered: a resend is one finding."""
@@ -109,18 +109,18 @@ class FindingForm(_Form):
     note: Note | None = None
 
 
-class CloseForm(_Form):
+class CloseForm(Form):
     unit_key: Annotated[str, Field(min_length=1, max_length=64)]
     outcome: Outcome
     note: Note | None = None
 
 
-class CaseCloseForm(_Form):
+class CaseCloseForm(Form):
     outcome: Outcome
     note: Note | None = None
 
 
-class AlertFilter(_Form):
+class AlertFilter(Form):
     province: Province | None = None
     kind: Annotated[str, Field(max_length=64)] | None = None
     status: Annotated[str, Field(pattern=r"^(open|closed|any)$")] = "open"

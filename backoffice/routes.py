@@ -262,7 +262,9 @@ async def home(request: Request) -> Response:
     workspace = _workspace(request)
     session = _session(request, workspace)
     if session is not None and session.signed_in:
-        visit = await signed_in_visit(request)
+        visit = await signed_in_visit(request, roles=frozenset(InspectorRole))
+        if role_of(visit.inspector) is InspectorRole.OFFICE:  # the office's desk is theirs
+            return _see_other(request, "/office/dossiers")
         return page_for(request, visit, "scan.html")
     lang = chosen_language(request, session.lang if session else None)
     pre = workspace.sessions.pre_session(lang) if session is None else session

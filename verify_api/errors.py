@@ -48,6 +48,10 @@ class ErrorCode(StrEnum):
     REPORT_UNCONFIRMED = "report_unconfirmed"
     UNKNOWN_CASE = "unknown_case"
     CASE_CLOSED = "case_closed"
+    DESK_NOT_CONFIGURED = "desk_not_configured"
+    UNKNOWN_DOSSIER = "unknown_dossier"
+    DOSSIER_EXISTS = "dossier_exists"
+    STEP_REFUSED = "step_refused"
 
     @property
     def status(self) -> HTTPStatus:
@@ -96,9 +100,26 @@ _STATUS = {
     ErrorCode.REPORT_UNCONFIRMED: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.UNKNOWN_CASE: HTTPStatus.NOT_FOUND,
     ErrorCode.CASE_CLOSED: HTTPStatus.CONFLICT,
+    ErrorCode.DESK_NOT_CONFIGURED: HTTPStatus.SERVICE_UNAVAILABLE,
+    ErrorCode.UNKNOWN_DOSSIER: HTTPStatus.NOT_FOUND,
+    ErrorCode.DOSSIER_EXISTS: HTTPStatus.CONFLICT,
+    ErrorCode.STEP_REFUSED: HTTPStatus.UNPROCESSABLE_ENTITY,
 }
 
 _SENTENCES = {
+    ErrorCode.DESK_NOT_CONFIGURED: (
+        "Bàn đánh giá của văn phòng chưa được cấu hình (OCOP_DESK_*): không gửi gì.",
+        "The office's evaluation desk is not configured (OCOP_DESK_*): nothing was sent.",
+    ),
+    ErrorCode.UNKNOWN_DOSSIER: ("Không có hồ sơ này.", "There is no such dossier."),
+    ErrorCode.DOSSIER_EXISTS: (
+        "Đã có hồ sơ mang mã này: không gửi gì.",
+        "A dossier with this id exists already: nothing was sent.",
+    ),
+    ErrorCode.STEP_REFUSED: (
+        "Quy định đánh giá không cho phép bước này: không gửi gì.",
+        "The evaluation rules do not allow this step: nothing was sent.",
+    ),
     ErrorCode.NOT_FOUND: (
         "Không có trang này. Mã QR của sản phẩm OCOP có dạng /01/<GTIN>/10/<lô>/21/<số sê-ri> "
         "hoặc /p/<mã sản phẩm>/10/<lô>/21/<số sê-ri>.",

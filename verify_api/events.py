@@ -30,6 +30,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
+from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
@@ -95,6 +96,9 @@ class EventSink(Protocol):
         """Send a finding and wait for Kafka's acknowledgement. Raises EventsUnavailable if it
         was not sent, DeliveryUnconfirmed (a subclass) if it may or may not be recorded."""
 
+    async def deliver_to(self, topic: str, key: bytes, value: bytes, event_id: UUID) -> None:
+        """`deliver` for a message already encoded, to any topic."""
+
 
 class KafkaEvents:
     def __init__(
@@ -153,7 +157,16 @@ class KafkaEvents:
                 self._dropping = True
 
     async def deliver(self, finding: Finding) -> None:
-        """Send a finding and wait, at most `deliver_timeout_s`, for Kafka's acknowledgement.
+        """Send a finding and wait, at most `deliver_timeout_s`, for Kafka's acknowledgement
+        (`deliver_to` the scan topic)."""
+        await self.deliver_to(
+            self._topic, finding.topic_key(), encode_event(finding), finding.event_id
+        )
+
+    async def deliver_to(self, topic: str, key: bytes, value: bytes, event_id: UUID) -> None:
+        """Send a message that must be delivered (a finding; an office's signed step of a
+        dossier, on the authority topic) and wait, at most `deliver_timeout_s`, for Kafka's
+        acknowledgement.
 
         Raises EventsUnavailable when the finding was not sent: Kafka never connected, or
         `send()` failed or ran out of time before the message was in the accumulator
@@ -167,15 +180,12 @@ class KafkaEvents:
         queued: asyncio.Future[Any] | None = None
         try:
             async with asyncio.timeout(self._deliver_timeout_s):
-                queued = await producer.send(
-                    self._topic, encode_event(finding), key=finding.topic_key()
-                )
+                queued = await producer.send(topic, value, key=key)
                 await asyncio.shield(queued)  # a timeout here leaves the message to the producer
         except Exception as exc:  # a timeout or any Kafka error
             if queued is None:
                 log.warning("a finding was not sent to Kafka: %r", exc)
                 raise EventsUnavailable(f"Kafka did not take it: {exc!r}; not sent") from exc
-            event_id = finding.event_id
             if queued.done():  # the producer gave up, perhaps after the broker had written it
                 why = f"Kafka failed it after taking it ({exc!r})"
             else:  # timed out: the producer keeps it, and may deliver it later

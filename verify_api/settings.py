@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -168,3 +169,27 @@ class ApiSettings(ConnectionSettings):
         description="how long an inspector's workspace session lasts after signing in with "
         "the token (a working day); its key is derived from OCOP_DEVICE_SALT",
     )
+    # -- the office's evaluation desk (backoffice.desk; see docs/office.md)
+    authority_topic: str = topics.AUTHORITY_EVENTS
+    desk_council: str | None = Field(
+        None,
+        description="the council whose evaluation desk this is (e.g. VN-33); unset: the "
+        "office's dossier screens say the desk is not configured and send nothing",
+    )
+    desk_keystore: Path | None = Field(
+        None, description="the keystore folder holding the desk's signing key (ocop-keys)"
+    )
+    desk_key_id: str | None = Field(None, description="the desk key's id in that keystore")
+    desk_passphrase: SecretStr | None = Field(
+        None, description="the passphrase of the desk key (never logged)"
+    )
+
+    @model_validator(mode="after")
+    def _desk_complete(self) -> Self:
+        given = [self.desk_council, self.desk_keystore, self.desk_key_id, self.desk_passphrase]
+        if any(value is not None for value in given) and None in given:
+            raise ValueError(
+                "the evaluation desk needs all of OCOP_DESK_COUNCIL, OCOP_DESK_KEYSTORE, "
+                "OCOP_DESK_KEY_ID and OCOP_DESK_PASSPHRASE, or none"
+            )
+        return self

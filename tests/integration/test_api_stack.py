@@ -258,11 +258,12 @@ def shop(stack_settings, tmp_path_factory) -> Iterator[tuple[Storefront, ApiProc
 
 @contextmanager
 def opened_shop(
-    stack_settings: StackSettings, folder: Path, **api_settings: str
+    stack_settings: StackSettings, folder: Path, world: World | None = None, **api_settings: str
 ) -> Iterator[tuple[Storefront, ApiProcess]]:
-    """A pipeline with its worker, the storefront's world, and `ocop-api` over them (with
-    these OCOP_* settings); all stopped afterwards. The shops of other test modules."""
-    pipeline = Pipeline(stack_settings, folder, World())
+    """A pipeline with its worker, the storefront's world (a new one unless given), and
+    `ocop-api` over them (with these OCOP_* settings); all stopped afterwards. The shops of
+    other test modules."""
+    pipeline = Pipeline(stack_settings, folder, world or World())
     api = None
     try:
         pipeline.start_worker()
