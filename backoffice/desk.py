@@ -171,7 +171,7 @@ async def _dossier(request: Request, dossier_id: str) -> tuple[list[DossierStep]
     steps = await (await _reader(_host(request))).steps(dossier_id)
     if not steps:
         raise ApiError(ErrorCode.UNKNOWN_DOSSIER, dossier_id)
-    trust = await _host(request).services.trust.get()
+    trust = (await _host(request).services.trust.get()).trust
     submitted = steps[0].event
     assert isinstance(submitted, DossierSubmitted)
     return steps, fold(trust, {submitted.producer_id}, [step.event for step in steps])
@@ -184,10 +184,12 @@ async def _dossier(request: Request, dossier_id: str) -> tuple[list[DossierStep]
 async def dossiers(request: Request) -> Response:
     visit = await signed_in_visit(request, roles=OFFICE)
     desk = _desk(request)
-    rows: list[DossierRow] = await (await _reader(_host(request))).dossiers_of(desk.council_id)
+    # the list of the council that answers today: Hưng Yên's holds former Thái Bình's
+    listed = admin_map.successor_authority(desk.council_id)
+    rows: list[DossierRow] = await (await _reader(_host(request))).dossiers_of(listed)
     return page_for(
         request, visit, "desk_list.html", rows=rows, council=desk.council_id,
-        province=admin_map.authority_province(desk.council_id, date.max),
+        province=admin_map.province_answering_now(desk.council_id),
     )  # fmt: skip
 
 
@@ -216,7 +218,7 @@ async def dossier(request: Request, dossier_id: str) -> Response:
 
 def _next_step(evaluation: Evaluation, desk: Desk) -> str | None:
     """Which form the dossier's page offers: the stage's, if this desk's council may take it."""
-    national = admin_map.authority_province(desk.council_id, date.max) is None
+    national = admin_map.province_answering_now(desk.council_id) is None
     stage = evaluation.stage
     if stage in (Stage.AWAITING_PRECHECK, Stage.RETURNED) and not national:
         return "precheck"
@@ -250,7 +252,7 @@ async def submit(request: Request) -> Response:
         submitted_on=asked.submitted_on, purpose=asked.purpose,
     )  # fmt: skip
     producer = await _host(request).services.store.producer(asked.producer_id)
-    trust = await _host(request).services.trust.get()
+    trust = (await _host(request).services.trust.get()).trust
     known = {asked.producer_id} if producer is not None else set()
     existing = await (await _reader(_host(request))).steps(asked.dossier_id)
     if existing:
@@ -347,7 +349,7 @@ async def _then(
     evaluation: Evaluation,
     event: EvaluationEvent,
 ) -> Response:
-    trust = await _host(request).services.trust.get()
+    trust = (await _host(request).services.trust.get()).trust
     producers = {evaluation.dossier.producer_id}
     _judged(lambda: fold(trust, producers, [*(s.event for s in steps), event]))
     return await _send(request, desk, event)

@@ -178,3 +178,13 @@ def successor_authority(authority_id: str) -> str:
     if former is None:
         return authority_id
     return AUTHORITY_PREFIX + CURRENT_CODES[province_now(former)]
+
+
+def province_answering_now(authority_id: str) -> str | None:
+    """The province whose council answers today for an authority's decisions: Hưng Yên for
+    Thái Bình's "VN-34"; None for an authority of no province ("VN-NATIONAL", or an id that
+    is no province code)."""
+    try:
+        return authority_province(successor_authority(authority_id), date.max)
+    except UnknownProvince:
+        return None

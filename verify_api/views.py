@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from datetime import date, datetime
+from datetime import datetime
 
 from contract import admin_map, search
 from contract.alerts import AlertKind
@@ -123,15 +123,11 @@ def batch_out(state: BatchState, steps: list[StoryStep]) -> BatchOut:
     )
 
 
-def _province_today(authority_id: str) -> str | None:
-    try:
-        return admin_map.authority_province(authority_id, date.max)
-    except admin_map.UnknownProvince:  # an id of no province code (a test's, an import's)
-        return None
-
-
 def certificate_out(award: StarCertification) -> CertificateOut:
-    responsible = admin_map.successor_authority(award.authority_id)
+    try:
+        responsible = admin_map.successor_authority(award.authority_id)
+    except admin_map.UnknownProvince:  # an id that is no province code: it answers itself
+        responsible = award.authority_id
     return CertificateOut(
         certificate_no=award.certificate_no,
         decision_no=award.decision_no,
@@ -140,7 +136,7 @@ def certificate_out(award: StarCertification) -> CertificateOut:
         evaluation_level=award.evaluation_level.value,
         authority_id=award.authority_id,
         responsible_now=responsible,
-        responsible_province=_province_today(responsible),
+        responsible_province=admin_map.province_answering_now(award.authority_id),
         issued_at=award.issued_at,
         valid_from=award.valid_from,
         valid_until=award.valid_until,

@@ -65,12 +65,14 @@ class Desk:
             self.cookie = found[1]
         return response
 
+    def _headers(self) -> dict[str, str]:
+        return {"Cookie": f"ocop_ws={self.cookie}"} if self.cookie else {}
+
     def get(self, path: str) -> httpx.Response:
-        return self._keep(self.http.get(path, headers={"Cookie": f"ocop_ws={self.cookie}"}))
+        return self._keep(self.http.get(path, headers=self._headers()))
 
     def post(self, path: str, form: dict[str, str]) -> httpx.Response:
-        headers = {"Cookie": f"ocop_ws={self.cookie}"}
-        return self._keep(self.http.post(path, data=form, headers=headers))
+        return self._keep(self.http.post(path, data=form, headers=self._headers()))
 
     def step(self, path: str, form: dict[str, str], page: str = "/office/dossiers/new") -> Any:
         """A form posted with the CSRF token of the page it is on."""
