@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Protocol, Self
 
 from pydantic import (
     BaseModel,
@@ -39,7 +39,6 @@ from pydantic import (
 )
 
 from contract.verdict import Lang
-from interop.digital_link import DigitalLink, canonical_uri
 
 GS1_VOC = "https://gs1.org/voc/"
 _VOC_ALIASES = ("https://gs1.org/voc/", "https://www.gs1.org/voc/", "https://ref.gs1.org/voc/")
@@ -95,6 +94,17 @@ class LinkTarget(BaseModel):
     hreflang: tuple[Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")], ...] | None = None
 
 
+class Levelled(Protocol):
+    """What a linkset and a link choice need of an identifier: its path, and the paths of
+    every level from its own up to its primary key (a `DigitalLink`; the verify API's own
+    `/p/` keys for products without a GTIN have the same shape)."""
+
+    @property
+    def path(self) -> str: ...
+
+    def levels(self) -> Sequence[Levelled]: ...
+
+
 LevelLinks = Mapping[LinkType, Sequence[LinkTarget]]
 Catalogue = Mapping[str, LevelLinks]
 """Each level's links, keyed by the level's canonical path (`DigitalLink.path`)."""
@@ -136,7 +146,7 @@ class Linkset(BaseModel):
 
 
 def build_linkset(
-    link: DigitalLink, catalogue: Catalogue, *, root: str, item_description: str
+    link: Levelled, catalogue: Catalogue, *, root: str, item_description: str
 ) -> Linkset:
     """The linkset for a request URI: one context object for each level from the request's
     own up to the GTIN (a level without links is still listed, with none), anchored at
@@ -147,7 +157,7 @@ def build_linkset(
         links = catalogue.get(level.path, {})
         contexts.append(
             LinkContext(
-                anchor=canonical_uri(level, root),
+                anchor=f"{root}{level.path}",
                 item_description=item_description,
                 links={
                     link_type: tuple(targets) for link_type, targets in links.items() if targets
@@ -189,7 +199,7 @@ _SENTENCES = {
 class LinkChoice:
     """The link to redirect to, and the level it was found at."""
 
-    level: DigitalLink
+    level: Levelled
     link_type: LinkType
     target: LinkTarget
 
@@ -200,13 +210,13 @@ class LinkRefusal:
     detail: str
 
 
-def default_link(link: DigitalLink, catalogue: Catalogue) -> LinkChoice | LinkRefusal:
+def default_link(link: Levelled, catalogue: Catalogue) -> LinkChoice | LinkRefusal:
     """The default link at the request's level or the nearest above (unit, lot, GTIN)."""
     return _find(link, catalogue, LinkType.DEFAULT_LINK, None, None)
 
 
 def choose_link(
-    link: DigitalLink,
+    link: Levelled,
     catalogue: Catalogue,
     *,
     link_type: str | None = None,
@@ -239,9 +249,9 @@ def link_header(href: str, rel: str, media_type: str | None = None) -> str:
     return f'{value}; type="{media_type}"' if media_type else value
 
 
-def linkset_link_header(link: DigitalLink, root: str) -> str:
+def linkset_link_header(link: Levelled, root: str) -> str:
     """The Link header a redirect carries, pointing at the request's linkset."""
-    href = f"{canonical_uri(link, root)}?linkType=linkset"
+    href = f"{root}{link.path}?linkType=linkset"
     return link_header(href, "linkset", LINKSET_MEDIA_TYPE)
 
 
@@ -260,7 +270,7 @@ def forward_query(href: str, query: str) -> str:
 
 
 def _find(
-    link: DigitalLink,
+    link: Levelled,
     catalogue: Catalogue,
     link_type: LinkType,
     accept: str | None,

@@ -48,6 +48,8 @@ class ErrorCode(StrEnum):
     REPORT_UNCONFIRMED = "report_unconfirmed"
     UNKNOWN_CASE = "unknown_case"
     CASE_CLOSED = "case_closed"
+    MALFORMED_DIGITAL_LINK = "malformed_digital_link"
+    NO_SUCH_LINK = "no_such_link"
     DESK_NOT_CONFIGURED = "desk_not_configured"
     UNKNOWN_DOSSIER = "unknown_dossier"
     DOSSIER_EXISTS = "dossier_exists"
@@ -100,6 +102,8 @@ _STATUS = {
     ErrorCode.REPORT_UNCONFIRMED: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.UNKNOWN_CASE: HTTPStatus.NOT_FOUND,
     ErrorCode.CASE_CLOSED: HTTPStatus.CONFLICT,
+    ErrorCode.MALFORMED_DIGITAL_LINK: HTTPStatus.BAD_REQUEST,
+    ErrorCode.NO_SUCH_LINK: HTTPStatus.NOT_FOUND,
     ErrorCode.DESK_NOT_CONFIGURED: HTTPStatus.SERVICE_UNAVAILABLE,
     ErrorCode.UNKNOWN_DOSSIER: HTTPStatus.NOT_FOUND,
     ErrorCode.DOSSIER_EXISTS: HTTPStatus.CONFLICT,
@@ -216,6 +220,16 @@ _SENTENCES = {
     ErrorCode.CASE_CLOSED: (
         "Vụ việc này đã được đóng với một kết luận khác.",
         "This case was already closed with another finding.",
+    ),
+    # the GS1 resolver (verify_api.routes.resolver): the detail names the defect or the link
+    # type, as interop.digital_link.DigitalLinkDefect and interop.linkset.LinkProblem say it
+    ErrorCode.MALFORMED_DIGITAL_LINK: (
+        "Đây không phải là một GS1 Digital Link hợp lệ.",
+        "This is not a valid GS1 Digital Link.",
+    ),
+    ErrorCode.NO_SUCH_LINK: (
+        "Không có liên kết thuộc loại được yêu cầu cho mã này.",
+        "This code has no link of the requested type.",
     ),
 }
 

@@ -64,8 +64,12 @@ PUBLIC_PREFIXES = (
     "/registry/",
     "/batches/",
     "/.well-known/ocop-trust-list",
+    "/.well-known/gs1resolver",
+    "/epcis/",
+    "/recall/",
 )
-"""Routes any web page may read (CORS): the resolver, verify, products, batches, trust list."""
+"""Routes any web page may read (CORS): the resolver, verify, products, batches, trust list,
+the GS1 resolver's description, EPCIS and recall status."""
 PRIVATE_PREFIX = "/inspectors"
 """Inspectors' routes: never cached, never readable cross-origin."""
 
@@ -310,7 +314,10 @@ NO_STORE = _headers([("Cache-Control", "no-store")])
 CORS = _headers(
     [
         ("Access-Control-Allow-Origin", "*"),
-        ("Access-Control-Expose-Headers", "ETag, Retry-After, X-OCOP-Trust-List-Version"),
+        (
+            "Access-Control-Expose-Headers",
+            "ETag, Link, Location, Retry-After, X-OCOP-Trust-List-Version",
+        ),
     ]
 )
 CORS_PREFLIGHT = CORS + _headers(

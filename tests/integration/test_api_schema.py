@@ -81,6 +81,7 @@ from tests.integration.test_api_stack import (
     path_of,
 )
 from tests.world import HOST, PRODUCT
+from verify_api.routes.epcis import MAX_BATCHES
 from verify_api.schemas import GTIN_FORMAT, UNIT_KEY_FORMAT
 
 MAX_EXAMPLES = 50
@@ -106,7 +107,16 @@ def _key_reused(interaction: Interaction) -> bool:
     return bool(json.loads(response.content)["error"] == "idempotency_key_reused")
 
 
+def _names_no_lot_or_unit(interaction: Interaction) -> bool:
+    """An EPCIS query the API will not run (verify_api.routes.epcis): no MATCH_epc or
+    MATCH_anyEPCClass, or more values than it reads batches for."""
+    pairs = parse_qsl(urlsplit(interaction.request.uri).query, keep_blank_values=True)
+    named = [value for key, value in pairs if key in ("MATCH_epc", "MATCH_anyEPCClass")]
+    return not named or sum(len(value.split("|")) for value in named) > MAX_BATCHES
+
+
 EXPLAINED: dict[str, tuple[int, Callable[[Interaction], bool], str]] = {
+    "epcis_events": (413, _names_no_lot_or_unit, "a query naming no lot or unit"),
     "resolve_gtin_unit": (400, _label_too_long, "a label URL longer than MAX_TEXT_LENGTH"),
     "resolve_product_code_unit": (400, _label_too_long, "a label URL longer than MAX_TEXT_LENGTH"),
     "record_inspection": (422, _key_reused, "idempotency_key_reused"),

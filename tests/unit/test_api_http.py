@@ -270,7 +270,7 @@ def test_a_malformed_label_field_is_400_with_the_verdict(api: Api, client: TestC
 
 
 def test_a_path_that_is_not_a_digital_link_is_404_with_a_clear_body(client: TestClient):
-    response = client.get("/01/08931234567897", headers={"Accept-Language": "en"})
+    response = client.get("/02/08931234567897", headers={"Accept-Language": "en"})
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
     assert "/01/<GTIN-14>/10/<lot>/21/<serial>" in response.json()["detail"]

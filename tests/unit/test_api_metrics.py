@@ -104,7 +104,7 @@ def test_a_resolution_cut_short_by_the_store_is_not_counted(api: Api, client: Te
 
 
 def test_unknown_paths_are_one_label(client: TestClient):
-    for path in ("/nothing/here", "/wp-admin/setup.php", "/01/08931234567897", "/x" * 40):
+    for path in ("/nothing/here", "/wp-admin/setup.php", "/02/08931234567897", "/x" * 40):
         assert client.get(path).status_code == 404
     client.request("BREW", "/coffee")
     found = scrape(client)

@@ -10,6 +10,7 @@ from verify_api.routes import (
     alerts,
     batches,
     cases,
+    epcis,
     health,
     inspectors,
     metrics,
@@ -17,17 +18,20 @@ from verify_api.routes import (
     registry,
     reports,
     resolve,
+    resolver,
     trust,
     verify,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
     resolve.router,
+    resolver.router,
     verify.router,
     reports.router,
     products.router,
     registry.router,
     batches.router,
+    epcis.router,
     trust.router,
     inspectors.router,
     alerts.router,

@@ -24,6 +24,7 @@ from verify_api.guards import HEAD_ONLY
 from verify_api.metrics import RESOLUTION
 from verify_api.negotiation import wants_json
 from verify_api.rendering import NO_STORE
+from verify_api.routes import resolver
 from verify_api.schemas import GTIN_14, LOT, PRODUCT_CODE, SERIAL, Resolution
 from verify_api.services import Services
 
@@ -42,7 +43,14 @@ Status codes:
 - **400**: the path has the shape of a label but a field is malformed (bad GTIN check digit,
   serial, lot, date, stars, key id, signature encoding, non-canonical spelling): the body is
   still the full verdict (`reason: malformed`, `defect` names the part), page or JSON.
-- **404**: not a Digital Link path of this resolver at all.
+- **404**: not a Digital Link path of this resolver at all; an unknown product or link type
+  for a `linkType` request.
+
+As a GS1-Conformant resolver (verify_api.routes.resolver, docs/resolver.md), the unit's
+default link is this page: a label scan gets it in place. `?linkType=linkset` or
+`Accept: application/linkset+json` gets the linkset (**200**), `?linkType=gs1:...` a **307**
+to that link (this page itself for `gs1:verificationService` and `gs1:defaultLink`), and a
+bare unit URI without the label's pairs a **307** to its lot's or product's default link.
 - **413/414**: oversize request; **429**: rate limited (see `Retry-After`);
   **503**: no trust list published yet, or the records are unreachable.
 
@@ -52,9 +60,14 @@ hash of the device id; no personal data) without waiting for Kafka.
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The verdict: the consumer page (text/html) or JSON.",
-        "content": {"text/html": {}},
+        "description": "The verdict: the consumer page (text/html) or JSON; or the linkset "
+        "(application/linkset+json) for `?linkType=linkset`.",
+        "content": {
+            "text/html": {},
+            **resolver.RESOLVER_RESPONSES[200]["content"],
+        },
     },
+    307: resolver.RESOLVER_RESPONSES[307],
     400: {
         "model": Resolution,
         "description": "A malformed label: the verdict `malformed`, as a page or JSON.",
@@ -62,6 +75,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     **error_responses(
         ErrorCode.NOT_FOUND,
+        ErrorCode.UNKNOWN_PRODUCT,
+        ErrorCode.NO_SUCH_LINK,
         ErrorCode.INVALID_REQUEST,
         ErrorCode.URL_TOO_LONG,
         ErrorCode.RATE_LIMITED,
@@ -110,7 +125,7 @@ def _openapi(key: str, description: str) -> dict[str, Any]:
     product = {"name": key, "in": "path", "required": True,
                "schema": {"type": "string", **value}, "description": description}  # fmt: skip
     return {
-        "parameters": [product, *_LABEL_PARAMETERS, *CALLER_PARAMETERS],
+        "parameters": [product, *_LABEL_PARAMETERS, *CALLER_PARAMETERS, resolver.LINK_TYPE],
         "security": [{}, {"HTTPBearer": []}],
     }
 
@@ -130,6 +145,9 @@ def _raw_path(request: Request) -> str:
 
 
 async def _resolve(request: Request) -> Response:
+    resolved_by_links = await resolver.unit_answer(request)
+    if resolved_by_links is not None:  # a linkset, a link type, or a bare unit URI
+        return resolved_by_links
     services: Services = request.app.state.services
     caller = await read_caller(request, services.store)
     text = label_text(services.settings.resolver_host, request)
