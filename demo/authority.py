@@ -3,7 +3,28 @@
 Keys are made on the first run and kept encrypted in the demo's keystore; a second run
 loads them, so labels printed before stay verifiable. The passphrase is made at random on
 the first run and kept beside the keys (mode 0600): this is a demo on one machine, and no
-key or passphrase is ever committed.
+key or passphrase is ever committed. A key that a newer demo needs and an older run did not
+make (the reform's councils, the desk, the audit log's and the witnesses' keys) is made on
+the next run and added to office.json; nothing made before is replaced.
+
+Each holder's private keys are in a keystore of their own, as they would be on separate
+machines: the councils', producers' and root's in keystore/, the processors' seal in
+seal-keystore/, the office's web desk in desk-keystore/, the audit log's checkpoint key in
+log-keystore/, and the witnesses' cosignature keys in witness-keystore/.
+
+The 2025 reform (contract.admin_map): Hưng Yên's council (VN-33) answers for former Thái
+Bình's (VN-34) products, Đà Nẵng's (VN-48) for former Quảng Nam's (VN-49). Both successors
+are certified from 1 July 2025; VN-33 has the desk key. The former councils keep their keys
+and certificates, so all they signed still verifies. They are not retired here: the cast's
+producers are still certified, registered and awarded by them at run time (demo.cast), and
+a key retired on 1 July 2025 would make those documents, dated after it, invalid. Retiring
+them is for when the cast's current documents move to the successors.
+
+The audit log's witnesses: two, with a quorum of 2 of 2. With two witnesses and a quorum of
+1, the log could show one history to one witness and another to the other, each cosigned by
+one honest witness, and both would be trusted; a quorum of 2 makes any two cosigned
+checkpoints share an honest witness, who would refuse the split. The price is that a witness
+that is down delays trusted checkpoints; a third witness (2 of 3) would remove it.
 """
 
 from __future__ import annotations
@@ -13,12 +34,20 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import TypeAdapter
 
-from contract.certification import CertificationRevocation, StarCertification
+from auditlog.cosignature import CosignatureSigner
+from auditlog.note import Ed25519Signer
+from contract import admin_map
+from contract.certification import (
+    CertificationRevocation,
+    EvaluationLevel,
+    StarCertification,
+)
 from contract.encoding import decode_model, model_bytes
 from contract.events import (
     CertificationIssued,
@@ -29,8 +58,9 @@ from contract.events import (
     ProductRegistered,
 )
 from contract.identifiers import KeyScheme, product_key
+from contract.label import VIETNAM_TIME
 from contract.signed import Signed, signed_type
-from demo.cast import COUNCILS, PRODUCERS, PRODUCTS, Producer, Product
+from demo.cast import COUNCILS, PRODUCERS, PRODUCTS, Council, Producer, Product
 from keys import certs
 from keys.keystore import Keystore
 from keys.publish import AuthorityPublisher
@@ -39,6 +69,31 @@ from keys.trustlist import build_trust_list
 
 INSPECTOR_ID = "QLTT-TB-01"
 _SIGNED_REVOCATION = TypeAdapter(signed_type(CertificationRevocation))
+
+REFORM_START = datetime.combine(admin_map.REFORM_DATE, time(), VIETNAM_TIME).astimezone(UTC)
+"""Midnight in Vietnam on 1 July 2025: the successor councils' keys are valid from here."""
+
+SUCCESSOR_COUNCILS = (
+    Council("VN-33", "Hội đồng OCOP tỉnh Hưng Yên", EvaluationLevel.PROVINCIAL, "Hưng Yên"),
+    Council("VN-48", "Hội đồng OCOP thành phố Đà Nẵng", EvaluationLevel.PROVINCIAL, "Đà Nẵng"),
+)
+"""The councils that answer since the reform for the cast's former ones (VN-34, VN-49)."""
+
+ALL_COUNCILS = COUNCILS + SUCCESSOR_COUNCILS
+
+DESK_COUNCIL = "VN-33"
+DESK_NAME = "Văn phòng OCOP tỉnh Hưng Yên: bàn đánh giá (minh họa)"
+
+LOG_ORIGIN = "ocop.vn/log"
+"""The audit log's origin line (c2sp.org/tlog-checkpoint), the name its key signs under."""
+
+WITNESSES = (
+    ("witness.hungyen.ocop.vn", "Sở Khoa học và Công nghệ tỉnh Hưng Yên (minh họa)"),
+    ("witness.danang.ocop.vn", "Sở Khoa học và Công nghệ thành phố Đà Nẵng (minh họa)"),
+)
+"""(name, operator) of each witness; illustrative, run by the demo itself."""
+WITNESS_QUORUM = 2
+"""2 of 2: see the module's docstring."""
 
 
 def product_key_of(product: Product) -> str:
@@ -58,6 +113,11 @@ class Office:
     inspector_token: str
     issued_at: datetime
     revocations: list[Signed[CertificationRevocation]] = field(default_factory=list)
+    desks: dict[str, SigningKey] = field(default_factory=dict)
+    """The desk key of each council that has one (the office's web back office's)."""
+    log_key: SigningKey | None = None
+    witness_keys: dict[str, SigningKey] = field(default_factory=dict)
+    """Each witness's cosignature key, by the witness's name."""
 
     @property
     def keystore(self) -> Path:
@@ -66,6 +126,18 @@ class Office:
     @property
     def seal_keystore(self) -> Path:
         return self.folder / "seal-keystore"
+
+    @property
+    def desk_keystore(self) -> Path:
+        return self.folder / "desk-keystore"
+
+    @property
+    def log_keystore(self) -> Path:
+        return self.folder / "log-keystore"
+
+    @property
+    def witness_keystore(self) -> Path:
+        return self.folder / "witness-keystore"
 
     @property
     def root_key_file(self) -> Path:
@@ -78,13 +150,68 @@ class Office:
     # -- documents --------------------------------------------------------------------------
 
     def authority_certificates(self) -> list[Signed[certs.AuthorityCertificate]]:
-        return [
+        before = [
             certs.certify_authority(
                 self.root, self.councils[c.authority_id].public_key, authority_id=c.authority_id,
                 name=c.name, level=c.level, now=self.issued_at - timedelta(days=400),
             )
             for c in COUNCILS
         ]  # fmt: skip
+        successors = [
+            certs.certify_authority(
+                self.root, self.councils[c.authority_id].public_key, authority_id=c.authority_id,
+                name=c.name, level=c.level, valid_from=REFORM_START,
+                now=REFORM_START - timedelta(days=1),
+            )
+            for c in SUCCESSOR_COUNCILS
+        ]  # fmt: skip
+        return before + successors
+
+    def desk_certificates(self) -> list[Signed[certs.DeskKeyCertificate]]:
+        return [
+            certs.certify_desk_key(
+                self.councils[council], key.public_key, authority_id=council,
+                desk_name=DESK_NAME, now=self.issued_at - timedelta(days=30),
+            )
+            for council, key in self.desks.items()
+        ]  # fmt: skip
+
+    def log_signer(self) -> Ed25519Signer:
+        """The audit log's checkpoint signer (auditlog.note), named by the log's origin."""
+        assert self.log_key is not None  # open_office makes it
+        return Ed25519Signer(LOG_ORIGIN, self.log_key.private_key)
+
+    def witness_signers(self) -> tuple[CosignatureSigner, ...]:
+        """The witnesses' cosigners (auditlog.cosignature), in WITNESSES' order."""
+        return tuple(
+            CosignatureSigner(name, self.witness_keys[name].private_key) for name, _ in WITNESSES
+        )
+
+    def log_certificates(self) -> list[Signed[certs.LogKeyCertificate]]:
+        return [
+            certs.certify_log_key(
+                self.root, self.log_signer().verifier(), now=self.issued_at - timedelta(days=30)
+            )
+        ]
+
+    def witness_certificates(self) -> list[Signed[certs.WitnessCertificate]]:
+        operators = dict(WITNESSES)
+        return [
+            certs.certify_witness(
+                self.root, signer.verifier(), operator=operators[signer.name],
+                now=self.issued_at - timedelta(days=30),
+            )
+            for signer in self.witness_signers()
+        ]  # fmt: skip
+
+    def desk_env(self) -> dict[str, str]:
+        """What the API's office desk is told (verify_api.settings, OCOP_DESK_*)."""
+        return {
+            "OCOP_DESK_COUNCIL": DESK_COUNCIL,
+            "OCOP_DESK_KEYSTORE": str(self.desk_keystore),
+            "OCOP_DESK_KEY_ID": self.desks[DESK_COUNCIL].key_id,
+            "OCOP_DESK_PASSPHRASE": self.passphrase,
+        }
 
     def producer_certificates(self) -> list[Signed[certs.ProducerKeyCertificate]]:
         return [
@@ -116,6 +243,10 @@ class Office:
             producer_keys=self.producer_certificates(),
             certifications=[self.certification(p) for p in PRODUCTS],
             certification_revocations=self.revocations,
+            desk_keys=self.desk_certificates(),
+            log_keys=self.log_certificates(),
+            witnesses=self.witness_certificates(),
+            witness_quorum=WITNESS_QUORUM,
         )
 
     @property
@@ -208,6 +339,8 @@ def open_office(folder: Path) -> tuple[Office, bool]:
             issued_at=datetime.fromisoformat(saved["issued_at"]),
             revocations=_current_revocations(folder / "revocations"),
         )
+        if _load_or_make_later_keys(office, saved):
+            _save_index(office)
         return office, False
     passphrase = secrets.token_urlsafe(24)
     _private(folder / "passphrase", passphrase)
@@ -216,7 +349,7 @@ def open_office(folder: Path) -> tuple[Office, bool]:
         folder=folder,
         passphrase=passphrase,
         root=keystore.generate(passphrase),
-        councils={c.authority_id: keystore.generate(passphrase) for c in COUNCILS},
+        councils={c.authority_id: keystore.generate(passphrase) for c in ALL_COUNCILS},
         producers={p.producer_id: keystore.generate(passphrase) for p in PRODUCERS},
         seal=seals.generate(passphrase),
         inspector_token=secrets.token_urlsafe(32),
@@ -224,19 +357,53 @@ def open_office(folder: Path) -> tuple[Office, bool]:
     )
     _private(folder / "inspector-token", office.inspector_token)
     office.root_key_file.write_text(office.root.public_key_text + "\n")
-    index.write_text(
+    _load_or_make_later_keys(office, {})
+    _save_index(office)
+    return office, True
+
+
+def _load_or_make_later_keys(office: Office, saved: dict[str, Any]) -> bool:
+    """Loads the keys added since the first demo (successor councils, desk, audit log,
+    witnesses) that office.json names, and makes those it does not. True if any was made."""
+    passphrase, made = office.passphrase, False
+
+    def key(keystore: Path, key_id: str | None) -> SigningKey:
+        nonlocal made
+        if key_id is not None:
+            return Keystore(keystore).load(key_id, passphrase)
+        made = True
+        return Keystore(keystore).generate(passphrase)
+
+    for council in ALL_COUNCILS:
+        if council.authority_id not in office.councils:
+            office.councils[council.authority_id] = key(office.folder / "keystore", None)
+    desks = saved.get("desks", {})
+    office.desks = {DESK_COUNCIL: key(office.desk_keystore, desks.get(DESK_COUNCIL))}
+    office.log_key = key(office.log_keystore, saved.get("log"))
+    witnesses = saved.get("witnesses", {})
+    office.witness_keys = {
+        name: key(office.witness_keystore, witnesses.get(name)) for name, _ in WITNESSES
+    }
+    return made
+
+
+def _save_index(office: Office) -> None:
+    assert office.log_key is not None
+    (office.folder / "office.json").write_text(
         json.dumps(
             {
                 "root": office.root.key_id,
                 "councils": {k: v.key_id for k, v in office.councils.items()},
                 "producers": {k: v.key_id for k, v in office.producers.items()},
                 "seal": office.seal.key_id,
+                "desks": {k: v.key_id for k, v in office.desks.items()},
+                "log": office.log_key.key_id,
+                "witnesses": {k: v.key_id for k, v in office.witness_keys.items()},
                 "issued_at": office.issued_at.isoformat(),
             },
             indent=2,
         )
     )
-    return office, True
 
 
 def _current_revocations(folder: Path) -> list[Signed[CertificationRevocation]]:

@@ -1,11 +1,21 @@
 """The hierarchy's documents and how they are issued.
 
     root (national OCOP office)
-     └─ AuthorityCertificate: a province council's (or the national council's) key
-         ├─ ProducerKeyCertificate: a producer's label-signing key
-         ├─ StarCertification (contract.certification): a product's star rating
-         ├─ CertificationRevocation (contract.certification)
-         └─ KeyRevocation: a producer key retired or revoked from a given time
+     ├─ AuthorityCertificate: a province council's (or the national council's) key
+     │   ├─ ProducerKeyCertificate: a producer's label-signing key
+     │   ├─ DeskKeyCertificate: the key of the council's desk (its office's web back office),
+     │   │   which records the evaluation cycle's steps and signs nothing else
+     │   ├─ StarCertification (contract.certification): a product's star rating
+     │   ├─ CertificationRevocation (contract.certification)
+     │   └─ KeyRevocation: a producer or desk key retired or revoked from a given time
+     ├─ LogKeyCertificate: the audit log's checkpoint key, under the log's origin line
+     ├─ WitnessCertificate: a witness's cosignature key, and the office that runs it
+     └─ KeyRevocation: an authority, log or witness key retired or revoked
+
+Log and witness keys are the audit log's (auditlog/, C2SP signed notes): the certificates
+hold them as Ed25519 keys with our key ids, so one key cannot be listed twice under two
+roles, and hand them out as auditlog's verifiers (`verifier()`, and `vkey`, Go's verifier
+key text) under the name the signed notes use: the log's origin, the witness's name.
 
 A key is usable over [valid_from, min(valid_until, revocation's effective_at)). Rotation is
 a new certificate for the new key plus a KeyRevocation of the old one with reason "retired":
@@ -28,6 +38,8 @@ from typing import Annotated, Any, Literal, Self, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
+from auditlog.cosignature import CosignatureVerifier
+from auditlog.note import Ed25519Verifier, valid_name
 from contract.certification import (
     CertificationRevocation,
     EvaluationLevel,
@@ -40,12 +52,17 @@ from contract.events import ProducerKind
 from contract.fields import Identifier, KeyId, Text, UtcDateTime
 from contract.label import VIETNAM_TIME, vietnam_date
 from contract.signed import Signed
-from keys.ids import decode_public_key, encode_public_key, key_id
+from keys.ids import decode_public_key, encode_public_key, key_id, raw_public_key
 from keys.signing import SigningKey
 
 CERTIFICATION_VALIDITY_MONTHS = 36
 AUTHORITY_KEY_VALIDITY_MONTHS = 60
 PRODUCER_KEY_VALIDITY_MONTHS = 24
+DESK_KEY_VALIDITY_MONTHS = 12
+"""Shorter than a council's own key: a desk key lives on a web server."""
+LOG_KEY_VALIDITY_MONTHS = 60
+WITNESS_KEY_VALIDITY_MONTHS = 60
+MAX_NOTE_NAME_LENGTH = 200
 
 
 def _public_key(text: str) -> str:
@@ -54,6 +71,21 @@ def _public_key(text: str) -> str:
 
 
 PublicKeyText = Annotated[str, AfterValidator(_public_key)]
+
+
+def _note_name(text: str) -> str:
+    if not valid_name(text) or len(text) > MAX_NOTE_NAME_LENGTH:
+        raise ValueError(
+            f"a signed-note key name is 1 to {MAX_NOTE_NAME_LENGTH} characters with no space "
+            f"and no '+' (e.g. ocop.vn/log), not {text[:40]!r}"
+        )
+    if any(ch < "\x20" or ch == "\x7f" for ch in text):
+        raise ValueError("a signed-note key name holds no control character")
+    return text
+
+
+NoteName = Annotated[str, AfterValidator(_note_name)]
+"""A key's name in C2SP signed notes: a log's origin line, a witness's name."""
 
 
 class RevocationReason(StrEnum):
@@ -107,6 +139,51 @@ class ProducerKeyCertificate(_KeyCertificate):
     address: Text
 
 
+class DeskKeyCertificate(_KeyCertificate):
+    """A council vouches that this key is its desk's: the office's web back office, which
+    records and signs the steps of the council's evaluation cycle (contract.evaluation) and
+    may sign nothing else. The council's own key, which certifies stars, stays off the web."""
+
+    type: Literal["desk_key_certificate"] = "desk_key_certificate"
+    authority_id: Identifier
+    desk_name: Text
+
+
+class LogKeyCertificate(_KeyCertificate):
+    """The root vouches that this Ed25519 key signs the checkpoints of the audit log whose
+    origin line is `origin` (c2sp.org/tlog-checkpoint); the note key's name is the origin."""
+
+    type: Literal["log_key_certificate"] = "log_key_certificate"
+    origin: NoteName
+
+    def verifier(self) -> Ed25519Verifier:
+        """The log's signed-note verifier (type 0x01), named by its origin."""
+        return Ed25519Verifier(self.origin, raw_public_key(self.verification_key()))
+
+    @property
+    def vkey(self) -> str:
+        """Go's verifier key text, `<origin>+<hex id>+<base64 key>`."""
+        return self.verifier().vkey
+
+
+class WitnessCertificate(_KeyCertificate):
+    """The root names a witness it trusts to cosign the log's checkpoints
+    (c2sp.org/tlog-cosignature, type 0x04) and the office that runs it."""
+
+    type: Literal["witness_certificate"] = "witness_certificate"
+    name: NoteName
+    operator: Text
+    """The office that runs the witness (it holds the private key, not us)."""
+
+    def verifier(self) -> CosignatureVerifier:
+        return CosignatureVerifier(self.name, raw_public_key(self.verification_key()))
+
+    @property
+    def vkey(self) -> str:
+        """Go's verifier key text, `<name>+<hex id>+<base64 0x04 ‖ key>`."""
+        return self.verifier().vkey
+
+
 class KeyRevocation(BaseModel):
     """From `effective_at` on, nothing signed by the key is accepted."""
 
@@ -119,11 +196,21 @@ class KeyRevocation(BaseModel):
     effective_at: UtcDateTime
 
 
-CertT = TypeVar("CertT", AuthorityCertificate, ProducerKeyCertificate)
+CertT = TypeVar(
+    "CertT",
+    AuthorityCertificate,
+    ProducerKeyCertificate,
+    DeskKeyCertificate,
+    LogKeyCertificate,
+    WitnessCertificate,
+)
 
 _DEFAULT_MONTHS: dict[type[_KeyCertificate], int] = {
     AuthorityCertificate: AUTHORITY_KEY_VALIDITY_MONTHS,
     ProducerKeyCertificate: PRODUCER_KEY_VALIDITY_MONTHS,
+    DeskKeyCertificate: DESK_KEY_VALIDITY_MONTHS,
+    LogKeyCertificate: LOG_KEY_VALIDITY_MONTHS,
+    WitnessCertificate: WITNESS_KEY_VALIDITY_MONTHS,
 }
 
 
@@ -198,6 +285,67 @@ def certify_producer_key(
             producer_name=producer_name,
             producer_kind=producer_kind,
             address=address,
+        )
+    )
+
+
+def certify_desk_key(
+    authority: SigningKey,
+    public_key: Ed25519PublicKey,
+    *,
+    authority_id: str,
+    desk_name: str,
+    valid_from: datetime | None = None,
+    months: int = DESK_KEY_VALIDITY_MONTHS,
+    now: datetime | None = None,
+) -> Signed[DeskKeyCertificate]:
+    """A council certifies its desk's key: it may sign the council's evaluation steps only."""
+    return authority.sign_document(
+        build(
+            DeskKeyCertificate,
+            **_key_fields(public_key, valid_from, months, now),
+            authority_id=authority_id,
+            desk_name=desk_name,
+        )
+    )
+
+
+def certify_log_key(
+    root: SigningKey,
+    log: Ed25519Verifier,
+    *,
+    valid_from: datetime | None = None,
+    months: int = LOG_KEY_VALIDITY_MONTHS,
+    now: datetime | None = None,
+) -> Signed[LogKeyCertificate]:
+    """The root certifies the audit log's checkpoint key; `log.name` is the log's origin."""
+    public_key = Ed25519PublicKey.from_public_bytes(log.public_key)
+    return root.sign_document(
+        build(
+            LogKeyCertificate,
+            **_key_fields(public_key, valid_from, months, now),
+            origin=log.name,
+        )
+    )
+
+
+def certify_witness(
+    root: SigningKey,
+    witness: CosignatureVerifier,
+    *,
+    operator: str,
+    valid_from: datetime | None = None,
+    months: int = WITNESS_KEY_VALIDITY_MONTHS,
+    now: datetime | None = None,
+) -> Signed[WitnessCertificate]:
+    """The root names a witness (its cosignature key under its name) and who runs it."""
+    public_key = Ed25519PublicKey.from_public_bytes(witness.public_key)
+    return root.sign_document(
+        build(
+            WitnessCertificate,
+            **_key_fields(public_key, valid_from, months, now),
+            name=witness.name,
+            operator=operator,
         )
     )
 

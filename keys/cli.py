@@ -2,7 +2,8 @@
 trustlist; every rule lives in the library, so the API and tests get the same behaviour.
 
 The keystore passphrase comes from OCOP_KEYSTORE_PASSPHRASE or a prompt. Errors are printed
-as one line and exit with status 1, never as a traceback.
+as one line and exit with status 1, never as a traceback; the commands for the audit log's
+keys and the desk keys say what is wrong in Vietnamese, then English.
 """
 
 from __future__ import annotations
@@ -17,19 +18,28 @@ from typing import Annotated, Any
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from auditlog.cosignature import CosignatureVerifier
+from auditlog.note import Ed25519Verifier, MalformedNote, valid_name
 from contract.certification import EvaluationLevel, ProductGroup, level_for_stars
 from contract.errors import ContractError
 from contract.events import ProducerKind
 from contract.label import VIETNAM_TIME
 from contract.signed import Signed
 from keys import certs
-from keys.certs import AuthorityCertificate, ProducerKeyCertificate, RevocationReason
+from keys.certs import (
+    AuthorityCertificate,
+    DeskKeyCertificate,
+    LogKeyCertificate,
+    ProducerKeyCertificate,
+    RevocationReason,
+    WitnessCertificate,
+)
 from keys.errors import KeysError
-from keys.ids import decode_public_key, key_id
+from keys.ids import decode_public_key, key_id, raw_public_key
 from keys.keystore import Keystore
-from keys.registry import Kind, Registry
+from keys.registry import KEY_KINDS, Kind, Registry
 from keys.signing import SigningKey
-from keys.trustlist import DEFAULT_VALIDITY, build_trust_list
+from keys.trustlist import DEFAULT_VALIDITY, KeyCertificate, build_trust_list
 
 PASSPHRASE_VARIABLE = "OCOP_KEYSTORE_PASSPHRASE"  # noqa: S105 - a variable's name, no secret
 
@@ -81,16 +91,35 @@ class Office:
         return self.key(newest.key_id), newest
 
     def certificate(self, key_id: str) -> Signed[Any]:
-        for kind in (Kind.AUTHORITIES, Kind.PRODUCER_KEYS):
+        for kind in KEY_KINDS:
             for doc in self.registry.documents(kind):
                 if doc.body.key_id == key_id:
                     return doc
         raise KeysError(f"no certificate for key {key_id} in {self.registry.folder}")
 
-    def issuer_of(self, certificate: AuthorityCertificate | ProducerKeyCertificate) -> SigningKey:
-        if isinstance(certificate, AuthorityCertificate):
-            return self.root()
-        return self.authority(certificate.authority_id)[0]
+    def issuer_of(self, certificate: KeyCertificate) -> SigningKey:
+        """The root for the keys it certifies, else the certifying authority's key."""
+        if isinstance(certificate, ProducerKeyCertificate | DeskKeyCertificate):
+            return self.authority(certificate.authority_id)[0]
+        return self.root()
+
+    def usable_witnesses(self) -> list[WitnessCertificate]:
+        """The witnesses named and not revoked (the quorum counts these)."""
+        revoked = self.revoked()
+        return [
+            doc.body
+            for doc in self.registry.documents(Kind.WITNESSES)
+            if doc.body.key_id not in revoked
+        ]
+
+
+_KINDS: dict[type[KeyCertificate], Kind] = {
+    AuthorityCertificate: Kind.AUTHORITIES,
+    ProducerKeyCertificate: Kind.PRODUCER_KEYS,
+    DeskKeyCertificate: Kind.DESK_KEYS,
+    LogKeyCertificate: Kind.LOG_KEYS,
+    WitnessCertificate: Kind.WITNESSES,
+}
 
 
 @app.callback()
@@ -207,6 +236,153 @@ def issue_certification(
     _saved(office, Kind.CERTIFICATIONS, signed, f"certificate {certificate_no}: {stars}★")
 
 
+@issue_app.command("desk-key")
+def issue_desk_key(
+    context: typer.Context,
+    authority: Annotated[str, typer.Option(help="The council whose desk it is, e.g. VN-33")],
+    desk_name: Annotated[
+        str, typer.Option(help="Which desk, e.g. 'Văn phòng OCOP tỉnh Hưng Yên (back office)'")
+    ],
+    public_key: Annotated[
+        str | None,
+        typer.Option(help="The desk's public key (base64url); generated here if omitted"),
+    ] = None,
+    months: int = certs.DESK_KEY_VALIDITY_MONTHS,
+) -> None:
+    """Certify the key of a council's desk (its office's web back office), signed by the
+    council's own key.
+
+    A desk key signs the steps of that council's evaluation cycle (dossier submitted,
+    commune pre-check, members' scores, the province's and the centre's decisions) and
+    nothing else: no registration, star certification or revocation, so the web server
+    never holds a key that can award stars. Revoke it like any key (`revoke key`).
+    """
+    office: Office = context.obj
+    try:
+        signer, _ = office.authority(authority)
+    except KeysError as exc:
+        raise _refused(
+            f"không có khóa còn hiệu lực của hội đồng {authority} trong kho khóa",
+            str(exc),
+        ) from None
+    if public_key is None:
+        verification_key = office.keystore.generate(office.passphrase).public_key
+    else:
+        try:
+            verification_key = decode_public_key(public_key)
+        except ValueError as exc:
+            raise _refused(
+                f"--public-key không phải khóa công khai Ed25519: {exc}", f"--public-key: {exc}"
+            ) from None
+    signed = certs.certify_desk_key(
+        signer, verification_key, authority_id=authority, desk_name=desk_name, months=months
+    )
+    _saved(office, Kind.DESK_KEYS, signed, f"desk key {signed.body.key_id} for {authority}")
+
+
+@issue_app.command("log-key")
+def issue_log_key(
+    context: typer.Context,
+    origin: Annotated[
+        str, typer.Option(help="The log's origin line (C2SP), e.g. ocop.vn/log; no space or '+'")
+    ],
+    vkey: Annotated[
+        str | None,
+        typer.Option(
+            help="The log's verifier key text (<origin>+<hex id>+<base64>, type 0x01, as Go's "
+            "note.GenerateKey writes it); a key is generated in the keystore if omitted"
+        ),
+    ] = None,
+    months: int = certs.LOG_KEY_VALIDITY_MONTHS,
+) -> None:
+    """Certify the audit log's checkpoint key with the root.
+
+    Verifiers take the log's key from the trust list, named by its origin, and check each
+    checkpoint (c2sp.org/tlog-checkpoint) under it. To rotate, certify the new key and
+    retire the old one (`rotate KEY_ID`).
+    """
+    office: Office = context.obj
+    if not valid_name(origin):
+        raise _refused(
+            f"--origin {origin!r} không hợp lệ: không rỗng, không có khoảng trắng hay dấu '+'",
+            f"--origin {origin!r} is not valid: not empty, no space and no '+'",
+        )
+    if vkey is None:
+        key = office.keystore.generate(office.passphrase)
+        log = Ed25519Verifier(origin, raw_public_key(key.public_key))
+    else:
+        try:
+            log = Ed25519Verifier.from_vkey(vkey)
+        except MalformedNote as exc:
+            raise _refused(
+                f"--vkey không phải khóa xác minh Ed25519 (0x01) của nhật ký: {exc}",
+                f"--vkey is not the log's Ed25519 (0x01) verifier key: {exc}",
+            ) from None
+        if log.name != origin:
+            raise _refused(
+                f"--vkey mang tên {log.name!r}, khác --origin {origin!r}",
+                f"--vkey is named {log.name!r}, not --origin {origin!r}",
+            )
+    root = office.root()
+    signed = certs.certify_log_key(root, log, months=months)
+    _saved(office, Kind.LOG_KEYS, signed, f"log key {signed.body.key_id} for {origin}")
+    typer.echo(f"vkey {signed.body.vkey}")
+
+
+@issue_app.command("witness")
+def issue_witness(
+    context: typer.Context,
+    vkey: Annotated[
+        str,
+        typer.Option(
+            help="The witness's cosignature verifier key text (<name>+<hex id>+<base64>, "
+            "type 0x04, c2sp.org/tlog-cosignature); its name is the witness's name"
+        ),
+    ],
+    operator: Annotated[str, typer.Option(help="The office that runs the witness")],
+    quorum: Annotated[
+        int,
+        typer.Option(help="How many of the named witnesses, this one included, must cosign"),
+    ],
+    months: int = certs.WITNESS_KEY_VALIDITY_MONTHS,
+) -> None:
+    """Name a witness of the audit log with the root, and restate the quorum.
+
+    A checkpoint is trusted once QUORUM of the witnesses (not revoked) cosigned it; the
+    quorum goes into every trust list exported from now on. The witness's private key
+    stays with its operator: give its public verifier key text.
+    """
+    office: Office = context.obj
+    try:
+        witness = CosignatureVerifier.from_vkey(vkey)
+    except MalformedNote as exc:
+        raise _refused(
+            f"--vkey không phải khóa xác minh đồng ký (cosignature/v1, 0x04): {exc}",
+            f"--vkey is not a cosignature/v1 (0x04) verifier key: {exc}",
+        ) from None
+    named = len(office.usable_witnesses()) + 1
+    _check_quorum(quorum, named)
+    root = office.root()
+    signed = certs.certify_witness(root, witness, operator=operator, months=months)
+    _saved(office, Kind.WITNESSES, signed, f"witness key {signed.body.key_id} ({witness.name})")
+    office.registry.set_witness_quorum(quorum)
+    typer.echo(f"witness quorum {quorum} of {named}")
+
+
+@app.command("witness-quorum")
+def witness_quorum(
+    context: typer.Context,
+    quorum: Annotated[int, typer.Argument(help="How many witnesses must cosign a checkpoint")],
+) -> None:
+    """Set how many of the named witnesses must cosign a checkpoint (e.g. after revoking
+    one); the next exported trust list carries it."""
+    office: Office = context.obj
+    named = len(office.usable_witnesses())
+    _check_quorum(quorum, named)
+    office.registry.set_witness_quorum(quorum)
+    typer.echo(f"witness quorum {quorum} of {named}")
+
+
 @app.command()
 def rotate(
     context: typer.Context,
@@ -216,9 +392,16 @@ def rotate(
     """Replace a key: certify a new one, retire the old one at the next midnight (Vietnam)."""
     office: Office = context.obj
     old = office.certificate(key_id).body
+    if isinstance(old, WitnessCertificate):
+        raise _refused(
+            "khóa mới của nhân chứng do đơn vị vận hành tạo: dùng `issue witness --vkey ...` "
+            f"rồi `revoke key {key_id} --reason retired`",
+            "a witness's new key comes from its operator: `issue witness --vkey ...`, then "
+            f"`revoke key {key_id} --reason retired`",
+        )
     issuer = office.issuer_of(old)
     new_key = office.keystore.generate(office.passphrase)
-    kind = Kind.AUTHORITIES if isinstance(old, AuthorityCertificate) else Kind.PRODUCER_KEYS
+    kind = _KINDS[type(old)]
     certificate, retirement = certs.rotate(issuer, old, new_key.public_key, months=months)
     _saved(office, kind, certificate, f"new key {new_key.key_id}")
     _saved(
@@ -294,6 +477,10 @@ def export_trust_list(
         certifications=registry.documents(Kind.CERTIFICATIONS),
         key_revocations=registry.documents(Kind.KEY_REVOCATIONS),
         certification_revocations=registry.documents(Kind.CERTIFICATION_REVOCATIONS),
+        desk_keys=registry.documents(Kind.DESK_KEYS),
+        log_keys=registry.documents(Kind.LOG_KEYS),
+        witnesses=registry.documents(Kind.WITNESSES),
+        witness_quorum=registry.witness_quorum(),
         valid_for=timedelta(days=valid_days),
     )
     output.write_bytes(data)
@@ -303,6 +490,20 @@ def export_trust_list(
 def _saved(office: Office, kind: Kind, signed: Signed[Any], what: str) -> None:
     path = office.registry.add(kind, signed)
     typer.echo(f"{what} (signed by {signed.kid}) -> {path}")
+
+
+def _refused(vietnamese: str, english: str) -> KeysError:
+    """An error for the office's staff, in Vietnamese then English, on one line."""
+    return KeysError(f"{vietnamese} / {english}")
+
+
+def _check_quorum(quorum: int, named: int) -> None:
+    if not 1 <= quorum <= named:
+        raise _refused(
+            f"ngưỡng {quorum} không hợp lệ: phải từ 1 đến {named} (số nhân chứng đang có hiệu lực)",
+            f"a quorum of {quorum} is not valid: it must be 1 to {named} (the witnesses named "
+            f"and not revoked)",
+        )
 
 
 def _public_key(text: str) -> Ed25519PublicKey:

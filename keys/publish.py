@@ -1,5 +1,7 @@
 """Putting the authority's documents on Kafka: trust lists on their compacted topic,
-registrations and certifications on the authority topic, each signed by the issuing key.
+registrations, certifications and the evaluation cycle's steps on the authority topic, each
+signed by the issuing key (a step by the council's key or, from the office's back office, by
+the council's desk key: keys.certs.DeskKeyCertificate).
 
 Sends are acknowledged by all in-sync replicas before `flush` returns; a failure is a
 PublishError naming what was not sent, never a silent loss.
@@ -12,6 +14,7 @@ from typing import Any
 
 from contract import topics
 from contract.encoding import model_bytes
+from contract.evaluation import EvaluationEvent
 from contract.events import (
     CertificationIssued,
     CertificationRevoked,
@@ -33,6 +36,7 @@ AuthorityEvent = (
     | CertificationIssued
     | CertificationRevoked
     | InspectorRegistered
+    | EvaluationEvent
 )
 TRUST_LIST_KEY = b"trust-list"
 

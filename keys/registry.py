@@ -1,7 +1,8 @@
 """The issuing office's ledger: every signed document it issued, kept to build trust lists from.
 
 One canonical JSON file per document, named by its content hash, in a folder per kind, next
-to the root's public key and the last published trust list version. Nothing secret is here
+to the root's public key, the last published trust list version and the witness quorum the
+root set (a number the root signs into every trust list). Nothing secret is here
 (private keys live in the keystore), so the folder can be backed up and audited freely.
 """
 
@@ -18,7 +19,14 @@ from contract.certification import CertificationRevocation, StarCertification
 from contract.encoding import decode_model, model_bytes, sha256_hex
 from contract.errors import ContractError
 from contract.signed import Signed, signed_type
-from keys.certs import AuthorityCertificate, KeyRevocation, ProducerKeyCertificate
+from keys.certs import (
+    AuthorityCertificate,
+    DeskKeyCertificate,
+    KeyRevocation,
+    LogKeyCertificate,
+    ProducerKeyCertificate,
+    WitnessCertificate,
+)
 from keys.errors import KeysError
 from keys.ids import decode_public_key, encode_public_key
 
@@ -31,6 +39,13 @@ class Kind(StrEnum):
     CERTIFICATIONS = "certifications"
     KEY_REVOCATIONS = "key_revocations"
     CERTIFICATION_REVOCATIONS = "certification_revocations"
+    DESK_KEYS = "desk_keys"
+    LOG_KEYS = "log_keys"
+    WITNESSES = "witnesses"
+
+
+KEY_KINDS = (Kind.AUTHORITIES, Kind.PRODUCER_KEYS, Kind.DESK_KEYS, Kind.LOG_KEYS, Kind.WITNESSES)
+"""The kinds that certify a key (and so can be rotated and revoked)."""
 
 
 _BODIES: dict[Kind, type[BaseModel]] = {
@@ -39,6 +54,9 @@ _BODIES: dict[Kind, type[BaseModel]] = {
     Kind.CERTIFICATIONS: StarCertification,
     Kind.KEY_REVOCATIONS: KeyRevocation,
     Kind.CERTIFICATION_REVOCATIONS: CertificationRevocation,
+    Kind.DESK_KEYS: DeskKeyCertificate,
+    Kind.LOG_KEYS: LogKeyCertificate,
+    Kind.WITNESSES: WitnessCertificate,
 }
 
 
@@ -89,3 +107,16 @@ class Registry:
         version = int(path.read_text()) + 1 if path.exists() else 1
         path.write_text(f"{version}\n")
         return version
+
+    @property
+    def _quorum_file(self) -> Path:
+        return self.folder / "witness_quorum"
+
+    def witness_quorum(self) -> int:
+        """The quorum the root last set; 0 while no witness is named."""
+        path = self._quorum_file
+        return int(path.read_text()) if path.exists() else 0
+
+    def set_witness_quorum(self, quorum: int) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._quorum_file.write_text(f"{quorum}\n")

@@ -8,6 +8,10 @@ them and whose level matches the award), and refuses the whole list on the first
 a list the root signed with a bad entry in it means the publishing side is broken, and
 guessing which part to trust is the verifier's worst option.
 
+Beside the hierarchy of the label's trust, the list carries the audit log's: the log's
+checkpoint key(s) and the witnesses with the quorum of their cosignatures a checkpoint
+needs (`log_verifiers`, `witness_policy`), handed out as auditlog's verifier objects.
+
 The list has a version and an issue time, and EXPIRES: after `next_update` it is stale.
 A stale copy is still used (a shop with no signal must still get an answer) but every
 verdict reports its age and carries a warning, because revocations may be missing from it.
@@ -20,11 +24,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from auditlog.cosignature import WitnessPolicy
+from auditlog.note import Ed25519Verifier
 from contract.certification import (
     CertificationRevocation,
     CertificationState,
@@ -39,10 +45,13 @@ from contract.signed import Signed
 from contract.verdict import Lang
 from keys.certs import (
     AuthorityCertificate,
+    DeskKeyCertificate,
     KeyRevocation,
+    LogKeyCertificate,
     ProducerKeyCertificate,
     PublicKeyText,
     RevocationReason,
+    WitnessCertificate,
     utc_now,
 )
 from keys.errors import SignatureInvalid, TrustListError
@@ -51,7 +60,37 @@ from keys.signing import BodyT, SigningKey, verify_document
 
 DEFAULT_VALIDITY = timedelta(days=7)
 
-KeyCertificate = AuthorityCertificate | ProducerKeyCertificate
+KeyCertificate = (
+    AuthorityCertificate
+    | ProducerKeyCertificate
+    | DeskKeyCertificate
+    | LogKeyCertificate
+    | WitnessCertificate
+)
+_RootCertifiedT = TypeVar(
+    "_RootCertifiedT", AuthorityCertificate, LogKeyCertificate, WitnessCertificate
+)
+"""The keys the root certifies (and alone revokes)."""
+_AuthorityCertifiedT = TypeVar("_AuthorityCertifiedT", ProducerKeyCertificate, DeskKeyCertificate)
+
+_ROLES: dict[str, str] = {
+    "authority_certificate": "authority key",
+    "producer_key_certificate": "producer key",
+    "desk_key_certificate": "desk key",
+    "log_key_certificate": "log key",
+    "witness_certificate": "witness key",
+}
+
+
+def key_role(certificate: KeyCertificate) -> str:
+    """What the key is, for messages: "authority key", "desk key", "log key", ..."""
+    return _ROLES[certificate.type]
+
+
+def a_key_role(certificate: KeyCertificate) -> str:
+    """The same with its article: "an authority key", "a desk key"."""
+    role = key_role(certificate)
+    return ("an " if role[0] in "aeiou" else "a ") + role
 
 
 class TrustListBody(BaseModel):
@@ -67,11 +106,26 @@ class TrustListBody(BaseModel):
     certifications: tuple[Signed[StarCertification], ...] = ()
     key_revocations: tuple[Signed[KeyRevocation], ...] = ()
     certification_revocations: tuple[Signed[CertificationRevocation], ...] = ()
+    desk_keys: tuple[Signed[DeskKeyCertificate], ...] = ()
+    log_keys: tuple[Signed[LogKeyCertificate], ...] = ()
+    witnesses: tuple[Signed[WitnessCertificate], ...] = ()
+    witness_quorum: Annotated[int, Field(ge=0)] = 0
+    """How many of the witnesses must cosign a checkpoint; 0 exactly when none is named."""
 
     @model_validator(mode="after")
     def _expires(self) -> Self:
         if self.next_update <= self.issued_at:
             raise ValueError("next_update must be after issued_at")
+        return self
+
+    @model_validator(mode="after")
+    def _quorum(self) -> Self:
+        named = len(self.witnesses)
+        if not (1 <= self.witness_quorum <= named if named else self.witness_quorum == 0):
+            raise ValueError(
+                f"a witness quorum of {self.witness_quorum} with {named} witnesses named "
+                f"(1 to {named} if any is named, else 0)"
+            )
         return self
 
 
@@ -161,16 +215,23 @@ class TrustList:
         except SignatureInvalid:
             raise TrustListError("trust list signature does not verify under the root") from None
         trust = cls(body, root_id)
-        # 3. Each document under its issuer, parents before children.
-        for item in body.authorities:
-            trust._add_authority(item, root_public_key)
-        of_authorities = [r for r in body.key_revocations if r.body.key_id in trust._keys]
-        for revocation in of_authorities:
+        # 3. Each document under its issuer, parents before children: the root's keys and
+        #    their revocations, then the keys the authorities certify, then theirs.
+        for authority in body.authorities:
+            trust._add_root_certified(authority, root_public_key)
+        for log_key in body.log_keys:
+            trust._add_root_certified(log_key, root_public_key)
+        for witness in body.witnesses:
+            trust._add_root_certified(witness, root_public_key)
+        of_root_keys = [r for r in body.key_revocations if r.body.key_id in trust._keys]
+        for revocation in of_root_keys:
             trust._add_key_revocation(revocation, root_public_key)
         for producer in body.producer_keys:
-            trust._add_producer_key(producer)
+            trust._add_authority_certified(producer)
+        for desk in body.desk_keys:
+            trust._add_authority_certified(desk)
         for revocation in body.key_revocations:
-            if revocation not in of_authorities:
+            if revocation not in of_root_keys:
                 trust._add_key_revocation(revocation, root_public_key)
         for certification in body.certifications:
             trust._add_certification(certification)
@@ -226,6 +287,60 @@ class TrustList:
             status = KeyStatus.ACTIVE
         return KeyState(status, certificate, revocation)
 
+    def log_keys(self) -> tuple[LogKeyCertificate, ...]:
+        """Every audit log key the list certifies, usable or not (see `key_state`)."""
+        return tuple(item.body for item in self.body.log_keys)
+
+    def log_verifiers(
+        self, at: datetime, *, origin: str | None = None
+    ) -> tuple[Ed25519Verifier, ...]:
+        """The audit log's checkpoint verifiers usable at `at` (of the log `origin`, if given):
+        one, or two while a log key is rotated. Each is named by its log's origin, as
+        auditlog.checkpoint.open_checkpoint wants it; `.vkey` gives Go's key text."""
+        return tuple(
+            certificate.verifier()
+            for certificate in self.log_keys()
+            if (origin is None or certificate.origin == origin)
+            and self._usable(certificate.key_id, at)
+        )
+
+    def witnesses(self) -> tuple[WitnessCertificate, ...]:
+        """Every witness the list names, usable or not (see `key_state`)."""
+        return tuple(item.body for item in self.body.witnesses)
+
+    @property
+    def witness_quorum(self) -> int:
+        """How many witnesses must cosign a checkpoint (0: the list names no witness)."""
+        return self.body.witness_quorum
+
+    def witness_policy(self, at: datetime) -> WitnessPolicy | None:
+        """The k-of-n policy a checkpoint's cosignatures are checked with at `at`: the
+        witnesses whose keys are usable then, and the root's quorum. None if the list names
+        no witness. A witness that is rotating its key counts once (its newest usable key),
+        so one witness cannot make up a quorum of two. Raises TrustListError when revocations
+        left fewer usable witnesses than the quorum: no checkpoint can be trusted then, and
+        lowering the quorum silently would weaken what the root asked for."""
+        if not self.body.witnesses:
+            return None
+        newest: dict[str, WitnessCertificate] = {}
+        for certificate in self.witnesses():
+            if not self._usable(certificate.key_id, at):
+                continue
+            held = newest.get(certificate.name)
+            if held is None or certificate.valid_from > held.valid_from:
+                newest[certificate.name] = certificate
+        quorum = self.body.witness_quorum
+        if len(newest) < quorum:
+            raise TrustListError(
+                f"only {len(newest)} witnesses are usable at {at:%Y-%m-%d %H:%M} UTC; "
+                f"trust list version {self.version} asks for {quorum}"
+            )
+        return WitnessPolicy(tuple(c.verifier() for c in newest.values()), quorum)
+
+    def _usable(self, kid: str, at: datetime) -> bool:
+        state = self.key_state(kid, instant(at))
+        return state is not None and state.usable
+
     def certification_state(
         self, product_key: str, producer_id: str, at: datetime
     ) -> CertificationState:
@@ -253,12 +368,13 @@ class TrustList:
             raise TrustListError(f"{what}: the key was not usable when it signed")
         _verify(signed, self.verification_key(signed.kid), what)
 
-    def _add_authority(
-        self, signed: Signed[AuthorityCertificate], root_public_key: Ed25519PublicKey
+    def _add_root_certified(
+        self, signed: Signed[_RootCertifiedT], root_public_key: Ed25519PublicKey
     ) -> None:
+        what = f"{key_role(signed.body)} {signed.body.key_id}"
         if signed.kid != self.root_key_id:
-            raise TrustListError(f"authority key {signed.body.key_id} is not signed by the root")
-        _verify(signed, root_public_key, f"authority key {signed.body.key_id}")
+            raise TrustListError(f"{what} is not signed by the root")
+        _verify(signed, root_public_key, what)
         self._add_key(signed.body)
 
     def _add_key(self, certificate: KeyCertificate) -> None:
@@ -276,15 +392,15 @@ class TrustList:
             raise TrustListError(f"{what}: no such key")
         if signed.kid == self.root_key_id:
             _verify(signed, root_public_key, what)
-        elif isinstance(target, ProducerKeyCertificate):
+        elif isinstance(target, ProducerKeyCertificate | DeskKeyCertificate):
             self._authority_at(signed, target.authority_id, revocation.issued_at)
         else:
-            raise TrustListError(f"{what}: only the root revokes an authority key")
+            raise TrustListError(f"{what}: only the root revokes {a_key_role(target)}")
         earlier = self._key_revocations.get(revocation.key_id)
         if earlier is None or revocation.effective_at < earlier.effective_at:
             self._key_revocations[revocation.key_id] = revocation
 
-    def _add_producer_key(self, signed: Signed[ProducerKeyCertificate]) -> None:
+    def _add_authority_certified(self, signed: Signed[_AuthorityCertifiedT]) -> None:
         certificate = signed.body
         self._authority_at(signed, certificate.authority_id, certificate.issued_at)
         self._add_key(certificate)
@@ -327,11 +443,15 @@ def build_trust_list(
     certifications: Iterable[Signed[StarCertification]] = (),
     key_revocations: Iterable[Signed[KeyRevocation]] = (),
     certification_revocations: Iterable[Signed[CertificationRevocation]] = (),
+    desk_keys: Iterable[Signed[DeskKeyCertificate]] = (),
+    log_keys: Iterable[Signed[LogKeyCertificate]] = (),
+    witnesses: Iterable[Signed[WitnessCertificate]] = (),
+    witness_quorum: int = 0,
     valid_for: timedelta = DEFAULT_VALIDITY,
     now: datetime | None = None,
 ) -> bytes:
     """Signs a trust list with the root, after checking it loads: nothing is published that
-    a verifier would refuse."""
+    a verifier would refuse, nor a witness quorum that the witnesses usable now cannot meet."""
     issued_at = now or utc_now()
     body = build(
         TrustListBody,
@@ -344,9 +464,13 @@ def build_trust_list(
         certifications=tuple(certifications),
         key_revocations=tuple(key_revocations),
         certification_revocations=tuple(certification_revocations),
+        desk_keys=tuple(desk_keys),
+        log_keys=tuple(log_keys),
+        witnesses=tuple(witnesses),
+        witness_quorum=witness_quorum,
     )
     data = model_bytes(root.sign_document(body))
-    TrustList.load(data, root_public_key=root.public_key)
+    TrustList.load(data, root_public_key=root.public_key).witness_policy(issued_at)
     return data
 
 

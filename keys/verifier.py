@@ -49,7 +49,12 @@ from contract.fields import format_utc
 from contract.label import LabelDefect, MalformedLabel, SignedLabel, decode_label
 from contract.signed import Signed
 from contract.verdict import Category, Lang, Reason
-from keys.certs import AuthorityCertificate, ProducerKeyCertificate, utc_now
+from keys.certs import (
+    AuthorityCertificate,
+    DeskKeyCertificate,
+    ProducerKeyCertificate,
+    utc_now,
+)
 from keys.errors import SignatureInvalid
 from keys.signing import verify_bytes
 from keys.trustlist import (
@@ -58,6 +63,7 @@ from keys.trustlist import (
     KeyState,
     KeyStatus,
     TrustList,
+    a_key_role,
     instant,
 )
 
@@ -218,7 +224,7 @@ def authenticate_label(
         detail = f"key {kid} is not in trust list version {trust.version}"
         return LabelVerification(Reason.UNKNOWN_KEY, detail, fresh, label)
     if not isinstance(certificate, ProducerKeyCertificate):
-        detail = f"key {kid} is an authority key; only producer keys sign labels"
+        detail = f"key {kid} is {a_key_role(certificate)}; only producer keys sign labels"
         return LabelVerification(Reason.SIGNER_NOT_AUTHORISED, detail, fresh, label)
     # 3. The signature, before any claim of the label is believed.
     if recorded is not None and recorded(label):
@@ -252,8 +258,10 @@ def verify_event(
     """Checks a signed event (canonical bytes of contract.events.SignedEvent).
 
     Batch events must be signed by a key of the event's producer, certification events by a
-    key of the authority that issued the certification, and the key must have been usable at
-    the event's `occurred_at`.
+    key of the authority that issued the certification, registrations by the registering
+    authority's key, the evaluation cycle's steps by the recording council's key or its
+    desk key (and a desk key signs nothing else), and the key must have been usable at the
+    event's `occurred_at`.
     """
     fresh = trust.freshness(now or utc_now())
     # 1. Parse.
@@ -298,7 +306,12 @@ def _entitled(signer: KeyCertificate, event: Event) -> bool:
         return isinstance(signer, ProducerKeyCertificate) and (
             signer.producer_id == event.producer_id
         )
-    if isinstance(event, RegistrationEvent | EvaluationEvent):
+    if isinstance(event, EvaluationEvent):
+        # The council's own key, or the desk key it certified for its back office.
+        return isinstance(signer, AuthorityCertificate | DeskKeyCertificate) and (
+            signer.authority_id == event.authority_id
+        )
+    if isinstance(event, RegistrationEvent):
         return isinstance(signer, AuthorityCertificate) and (
             signer.authority_id == event.authority_id
         )
