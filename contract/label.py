@@ -1,12 +1,15 @@
 """The unit label: its signed payload and the GS1 Digital Link URL its QR code carries.
 
-    https://<host>/01/<GTIN-14>/10/<lot>/21/<serial>?13=<YYMMDD>&s=<stars>&k=<key id>&sig=<sig>
+    https://<host>/01/<GTIN-14>/10/<lot>/21/<serial>?13=<YYMMDD>&17=<YYMMDD>&s=<stars>&k=<kid>&sig=…
     https://<host>/p/<product code>/10/<lot>/21/<serial>?13=...   (products without a GTIN)
 
 - `13` is GS1 AI 13, packaging date, as a Digital Link data attribute: the day the unit was
   packed and signed, in Vietnam time (UTC+7, no daylight saving). The label has no other
   signing time, so this date is what "signed before the key was revoked" is judged on.
   YY is read as 20YY.
+- `17` is GS1 AI 17, expiry date (Circular 02/2024's "shelf life"), the date printed on the
+  pack, which shops' tills read from the code. Labels printed before it existed have none:
+  they are version 1 labels and still verify (see below).
 - `s` is the printed star count: 0 (no star logo) or 3, 4, 5.
 - `k` is the producer key id, `sig` the Ed25519 signature (64 bytes, base64url, no padding).
 
@@ -16,9 +19,13 @@ signature. The event is public (a batch's chain), the digest does not give the s
 away, and a label hashing to it is, byte for byte, the label its producer packed.
 
 The signature covers the canonical bytes (contract.encoding) of the array
-["OCOP-LABEL-v1", host, product key, lot, serial, "YYMMDD", stars, key id]. The host is
-signed so that a genuine code copied onto a look-alike resolver is refused, and the tag keeps
-a label signature from ever being valid as a signature over some other document.
+["OCOP-LABEL-v2", host, product key, lot, serial, "YYMMDD", "YYMMDD" (expiry), stars, key id]
+for a label with an expiry date, and of
+["OCOP-LABEL-v1", host, product key, lot, serial, "YYMMDD", stars, key id] for one without
+(every label printed before AI 17 was signed). The host is signed so that a genuine code
+copied onto a look-alike resolver is refused, and the tag keeps a label signature from ever
+being valid as a signature over some other document, or over the other version: removing a
+v2 label's `17` pair leaves a v1 label whose signature does not verify.
 
 Exactly one URL spells a label: decoding re-encodes what it parsed and refuses any other
 spelling (an escaped letter, a lower-case hex escape, reordered parameters), so a changed
@@ -37,7 +44,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from contract import gs1, identifiers
-from contract.encoding import canonical_bytes
+from contract.encoding import JSON, canonical_bytes
 from contract.errors import ContractError, Problem
 from contract.fields import (
     decode_signature,
@@ -49,6 +56,9 @@ from contract.fields import (
 from contract.identifiers import KeyScheme
 
 LABEL_TAG = "OCOP-LABEL-v1"
+"""Labels without an expiry date (all labels printed before AI 17 was signed)."""
+LABEL_TAG_EXPIRY = "OCOP-LABEL-v2"
+"""Labels whose expiry date (AI 17) is signed."""
 MAX_URL_LENGTH = 512
 """A label's own URL (its signed parts) is at most this long."""
 MAX_TEXT_LENGTH = 2048
@@ -60,6 +70,8 @@ VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 _HOST = re.compile(r"(?=.{1,64}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 _QUERY_KEYS = ("13", "s", "k", "sig")
+_QUERY_KEYS_EXPIRY = ("13", "17", "s", "k", "sig")
+_EXPIRY = "17"
 _SLOT = "@SERIAL@"  # cannot occur in any other field: none of their alphabets has "@"
 
 T = TypeVar("T")
@@ -79,6 +91,7 @@ class LabelDefect(StrEnum):
     BAD_SERIAL = "bad_serial"
     BAD_QUERY = "bad_query"
     BAD_PACK_DATE = "bad_pack_date"
+    BAD_EXPIRY_DATE = "bad_expiry_date"
     BAD_STARS = "bad_stars"
     BAD_KEY_ID = "bad_key_id"
     BAD_SIGNATURE_ENCODING = "bad_signature_encoding"
@@ -110,6 +123,8 @@ class LabelBatch:
     packed_on: date
     stars: int
     key_id: str
+    expiry_date: date | None = None
+    """The expiry date printed and signed (AI 17); None on labels printed before it was."""
     _signing_parts: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
     _url_parts: tuple[str, str] = field(init=False, repr=False, compare=False)
 
@@ -120,25 +135,39 @@ class LabelBatch:
         _check(LabelDefect.BAD_PACK_DATE, _validate_pack_date, self.packed_on)
         _check(LabelDefect.BAD_STARS, validate_printed_stars, self.stars)
         _check(LabelDefect.BAD_KEY_ID, validate_key_id, self.key_id)
+        expiry = self.expiry_date
+        dates: list[JSON] = [self.packed_on.strftime("%y%m%d")]
+        pairs = f"13={self.packed_on:%y%m%d}"
+        if expiry is not None:
+            _check(LabelDefect.BAD_EXPIRY_DATE, self._validate_expiry, expiry)
+            dates.append(expiry.strftime("%y%m%d"))
+            pairs += f"&17={expiry:%y%m%d}"
         signing = canonical_bytes(
             [
-                LABEL_TAG,
+                LABEL_TAG if expiry is None else LABEL_TAG_EXPIRY,
                 self.host,
                 self.product_key,
                 self.lot,
                 _SLOT,
-                self.packed_on.strftime("%y%m%d"),
+                *dates,
                 self.stars,
                 self.key_id,
             ]
         )
         url = (
             f"https://{self.host}{self.product_key}/10/{gs1.dl_escape(self.lot)}/21/{_SLOT}"
-            f"?13={self.packed_on:%y%m%d}&s={self.stars}&k={self.key_id}&sig="
+            f"?{pairs}&s={self.stars}&k={self.key_id}&sig="
         )
         head, tail = signing.split(_SLOT.encode())
         object.__setattr__(self, "_signing_parts", (head, tail))
         object.__setattr__(self, "_url_parts", tuple(url.split(_SLOT)))
+
+    def _validate_expiry(self, expiry: date) -> date:
+        if not date(2000, 1, 1) <= expiry <= date(2099, 12, 31):
+            raise ValueError(f"expiry date must be in 2000-2099, got {expiry}")
+        if expiry < self.packed_on:
+            raise ValueError(f"expiry date {expiry} is before the packing date {self.packed_on}")
+        return expiry
 
     @property
     def batch_id(self) -> str:
@@ -198,11 +227,14 @@ def vietnam_date(moment: datetime) -> date:
 def decode_label(text: str) -> SignedLabel:
     """Parses a label URL, refusing anything but the one canonical spelling of a label.
 
-    Only what the producer signed is parsed and checked: the path, and the query's four
-    signed pairs, each exactly once and in their order. Any other key=value pair is ignored,
-    wherever it stands: GS1 data attributes (`17=` an expiry date) and the tracking pairs
-    messaging apps and shops append (`utm_source=`, `fbclid=`) are not part of the label, so
-    they can neither spoil a genuine label nor vouch for a forged one.
+    Only what the producer signed is parsed and checked: the path, and the query's signed
+    pairs (13, 17 if the label has an expiry date, s, k, sig), each exactly once and in
+    their order. A `17` pair is the label's own only where a signed one stands, right after
+    `13`; a label that has one must have no other (a till would not know which to read).
+    Any other key=value pair is ignored, wherever it stands: other GS1 data attributes, a
+    `17` elsewhere on a label printed without one, and the tracking pairs messaging apps and
+    shops append (`utm_source=`, `fbclid=`) are not part of the label, so they can neither
+    spoil a genuine label nor vouch for a forged one.
 
     Raises MalformedLabel naming the defective part (one, even if several are bad).
     """
@@ -222,7 +254,15 @@ def decode_label(text: str) -> SignedLabel:
     key_scheme, key, escaped_lot, serial = segments[0], segments[1], segments[3], segments[5]
     lot = _check(LabelDefect.BAD_LOT, gs1.dl_unescape, escaped_lot)
     values, signed_query = _query(query)
-    batch = _batch(host, f"/{key_scheme}/{key}", lot, values["13"], values["s"], values["k"])
+    batch = _batch(
+        host,
+        f"/{key_scheme}/{key}",
+        lot,
+        values["13"],
+        values["s"],
+        values["k"],
+        values.get(_EXPIRY),
+    )
     signature = _check(LabelDefect.BAD_SIGNATURE_ENCODING, decode_signature, values["sig"])
     label = SignedLabel(batch, serial, signature)
     if label.url != f"https://{location}?{signed_query}":
@@ -234,7 +274,13 @@ def decode_label(text: str) -> SignedLabel:
 
 @functools.lru_cache(maxsize=4096)
 def _batch(
-    host: str, product_key: str, lot: str, packed: str, stars: str, key_id: str
+    host: str,
+    product_key: str,
+    lot: str,
+    packed: str,
+    stars: str,
+    key_id: str,
+    expiry: str | None,
 ) -> LabelBatch:
     """The batch part of a label, from its text. Remembered: all units of a batch share it,
     and building it validates every field and prepares the signing bytes (a malformed one
@@ -246,21 +292,29 @@ def _batch(
         packed_on=_check(LabelDefect.BAD_PACK_DATE, _parse_pack_date, packed),
         stars=_check(LabelDefect.BAD_STARS, _parse_stars, stars),
         key_id=key_id,
+        expiry_date=(
+            None if expiry is None else _check(LabelDefect.BAD_EXPIRY_DATE, _parse_expiry, expiry)
+        ),
     )
 
 
 def _query(query: str) -> tuple[dict[str, str], str]:
     """The signed pairs' values, and the query as the producer signed it (those pairs alone)."""
-    signed = [
+    ours = [
         (key, eq, value)
         for key, eq, value in (part.partition("=") for part in query.split("&"))
-        if key in _QUERY_KEYS
+        if key in _QUERY_KEYS_EXPIRY
     ]
-    if tuple(key for key, _, _ in signed) != _QUERY_KEYS or any(not eq for _, eq, _ in signed):
+    expiry = len(ours) > 1 and ours[0][0] == "13" and ours[1][0] == _EXPIRY
+    signed = ours if expiry else [pair for pair in ours if pair[0] != _EXPIRY]
+    keys = tuple(key for key, _, _ in signed)
+    if keys != (_QUERY_KEYS_EXPIRY if expiry else _QUERY_KEYS) or any(
+        not eq for _, eq, _ in signed
+    ):
         raise MalformedLabel(
             LabelDefect.BAD_QUERY,
-            "query must have 13=<YYMMDD>&s=<stars>&k=<key id>&sig=<signature>, each once, "
-            "in that order",
+            "query must have 13=<YYMMDD>[&17=<YYMMDD>]&s=<stars>&k=<key id>&sig=<signature>, "
+            "each once, in that order",
         )
     values = {key: value for key, _, value in signed}
     return values, "&".join(f"{key}={value}" for key, _, value in signed)
@@ -303,6 +357,16 @@ def _validate_pack_date(packed_on: date) -> date:
 def _parse_pack_date(text: str) -> date:
     if not (len(text) == 6 and text.isascii() and text.isdigit()):
         raise ValueError(f"pack date must be YYMMDD, got {text!r}")
+    return date(2000 + int(text[:2]), int(text[2:4]), int(text[4:]))
+
+
+def _parse_expiry(text: str) -> date:
+    """AI 17 as our labels print it: a whole date (GS1's day "00", any day of the month, is
+    never printed here, so it is not a second spelling of a label's date)."""
+    if not (len(text) == 6 and text.isascii() and text.isdigit()):
+        raise ValueError(f"expiry date must be YYMMDD, got {text!r}")
+    if text[4:] == "00":
+        raise ValueError("expiry day 00 (any day of the month) is not printed on our labels")
     return date(2000 + int(text[:2]), int(text[2:4]), int(text[4:]))
 
 

@@ -1,6 +1,7 @@
 """The producers' side of the story: each producer's packing station opens a batch, prints
-its labels (an A4 PDF sheet), scans every label as it is packed, closes, ships and records
-the shop's receipt. Events reach Kafka through each station's outbox."""
+its labels (an A4 PDF sheet, each label signing its expiry date), scans every label as it is
+packed, closes, ships to the distributor and records its receipt (both by GLN). Events
+reach Kafka through each station's outbox."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from contract.events import RawMaterial, Unit
 from contract.label import vietnam_date
 from demo.authority import Office, product_key_of
 from demo.cast import Product
+from demo.parties import DISTRIBUTOR
 from demo.settings import DemoSettings
 from producers.identity import load_identity
 from producers.printing import Format, render_labels
@@ -77,13 +79,15 @@ def pack(settings: DemoSettings, office: Office, product: Product, advance: Adva
             station.scan(batch.batch_id, label.url)
             advance(1)
         station.close_batch(batch.batch_id)
+        # one step forward from the producer's site, one step back for the distributor
+        # (Circular 02/2024): both named by GLN (demo.parties)
         shipment = station.ship(
-            batch.batch_id, to_party=product.sold_at, units=product.units,
-            to_province=product.sold_in,
+            batch.batch_id, to_party=DISTRIBUTOR.name, to_gln=DISTRIBUTOR.gln,
+            units=product.units, to_province=DISTRIBUTOR.province,
         )  # fmt: skip
         station.receive(
-            shipment.shipment_id, receiver=product.sold_at, units=product.units,
-            receiver_province=product.sold_in,
+            shipment.shipment_id, receiver=DISTRIBUTOR.name, receiver_gln=DISTRIBUTOR.gln,
+            units=product.units, receiver_province=product.sold_in,
         )  # fmt: skip
         sender.wake()
         if not sender.drain(timeout=60):

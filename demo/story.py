@@ -30,6 +30,7 @@ from demo import services
 from demo.authority import open_office, product_key_of
 from demo.cast import COPIED, PRODUCTS, REVOKED, Product
 from demo.packing import PackedBatch, pack
+from demo.parties import publish_parties
 from demo.settings import DemoSettings
 from demo.shoppers import Shopper, local_page, phone_network
 from infra import stack
@@ -103,6 +104,7 @@ class Story:
         reader = RecordReader(session)
         try:
             sent = office.publish_all(publisher, version)
+            sent += publish_parties(office, publisher)  # GLNs, brands, standards, images
             outcome.trust_version = version
             self.say(f"    {sent} documents, trust list version {version}")
             self._wait("the API to hold the trust list", lambda: _health_ok(s.api_url))

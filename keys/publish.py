@@ -19,6 +19,7 @@ from contract.events import (
     CertificationIssued,
     CertificationRevoked,
     InspectorRegistered,
+    PartyRegistered,
     ProducerRegistered,
     ProductRegistered,
 )
@@ -33,6 +34,7 @@ with warnings.catch_warnings():
 AuthorityEvent = (
     ProducerRegistered
     | ProductRegistered
+    | PartyRegistered
     | CertificationIssued
     | CertificationRevoked
     | InspectorRegistered

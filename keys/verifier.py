@@ -11,6 +11,10 @@ been usable for that whole day in Vietnam time (see TrustList.key_state). A thie
 revoked key can backdate that day; what stops him is the revocation's effective time being
 set early enough, and online, the scan analytics finding codes that were never packed.
 
+A label printed with its expiry date (AI 17, signed with the rest) that has passed is
+PAST_EXPIRY, as the verify API says from the batch's records: a warning, not a fake. Labels
+printed before the date was signed carry none, and only the records can tell.
+
 Star claims are judged NOW (at verification), not at packing: consumers and inspectors need
 the current status, and an expired or revoked rating makes the printed logo outdated. The
 judgement is contract.claims.judge_claim, the same one the verify API and the processors
@@ -46,9 +50,9 @@ from contract.events import (
     decode_signed_event,
 )
 from contract.fields import format_utc
-from contract.label import LabelDefect, MalformedLabel, SignedLabel, decode_label
+from contract.label import LabelDefect, MalformedLabel, SignedLabel, decode_label, vietnam_date
 from contract.signed import Signed
-from contract.verdict import Category, Lang, Reason
+from contract.verdict import Category, Lang, Reason, worst_first
 from keys.certs import (
     AuthorityCertificate,
     DeskKeyCertificate,
@@ -133,6 +137,7 @@ class LabelVerification(_Verdict):
                 "packed_on": label.batch.packed_on.isoformat(),
                 "printed_stars": label.batch.stars,
                 "key_id": label.batch.key_id,
+                "expiry_date": label.batch.expiry_date and label.batch.expiry_date.isoformat(),
             },
             "producer": _dump(self.producer),
             "key": key and {"status": key.status.value, "revocation": _dump(key.revocation)},
@@ -186,10 +191,17 @@ def verify_label(text: str, *, trust: TrustList, now: datetime | None = None) ->
         batch.product_key, certificate.producer_id, batch.packing_window()[0]
     ).status
     claim = judge_claim(batch.stars, now_standing)
+    # 6. The signed expiry date, if the label has one (Vietnam's day, as it is printed).
+    expired = batch.expiry_date is not None and batch.expiry_date < vietnam_date(now)
+    lead = worst_first([claim.reason, Reason.PAST_EXPIRY] if expired else [claim.reason])[0]
     return replace(
         verification,
-        reason=claim.reason,
-        detail=claim.detail,
+        reason=lead,
+        detail=(
+            f"expiry date {batch.expiry_date} printed and signed on the label"
+            if lead is Reason.PAST_EXPIRY
+            else claim.detail
+        ),
         certification=now_standing.state,
         certification_when_packed=when_packed,
     )

@@ -298,6 +298,11 @@ class Station(StationView):
                 f"{spare} spare; {batch.issued} are printed, {max(allowed, 0)} more allowed"
             )
         now = self._clock()
+        if vietnam_date(now) > batch.expiry_date:
+            raise BatchStateError(
+                f"batch {batch.batch_id} expired on {batch.expiry_date}: its labels would "
+                "print an expiry date already past"
+            )
         product = self.product(batch.product_key)
         key = self._identity.key
         label_batch = LabelBatch(
@@ -307,6 +312,7 @@ class Station(StationView):
             vietnam_date(now),
             product.stars,
             key.key_id,
+            expiry_date=batch.expiry_date,  # AI 17, signed: the date printed on the pack
         )
         self._usable(label_batch.packing_window(), f"labels packed on {label_batch.packed_on}")
         signer = LabelSigner(key, label_batch)

@@ -68,6 +68,10 @@ class Product:
     image_url: str | None
     authority_id: str
     registered_at: datetime
+    brand: str | None = None
+    """Circular 02/2024, Art. 6(5)(h); None for products registered without one."""
+    standards: tuple[str, ...] = ()
+    """The standards applied (Art. 6(5)(k)): TCVN, QCVN, international, or the producer's TCCS."""
 
 
 @dataclass(frozen=True)

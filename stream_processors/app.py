@@ -22,6 +22,7 @@ from infra.topics import admin_client
 from keys.ids import decode_public_key
 from keys.keystore import Keystore
 from keys.signing import SigningKey
+from records.parties import PartyWriter
 from records.registry import RegistryWriter
 from records.session import connect
 from records.store import RecordWriter
@@ -33,6 +34,7 @@ from stream_processors.metrics import serve as serve_metrics
 from stream_processors.outcomes import Message, Metrics, Refuser, SendBytes
 from stream_processors.scans import ScanIngest
 from stream_processors.settings import ProcessorSettings
+from stream_processors.trace import PartyTrace
 from stream_processors.trust import TrustHolder
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,13 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         settings.trust_topic: TrustListIngest(store, trust, refuse, metrics).handle,
         settings.authority_topic: AuthorityIngest(store, trust, refuse, metrics).handle,
         settings.batch_topic: BatchIngest(
-            store, trust, seal_key, refuse, metrics, RegistryWriter(session)
+            store,
+            trust,
+            seal_key,
+            refuse,
+            metrics,
+            RegistryWriter(session),
+            PartyTrace(store, PartyWriter(session)),
         ).handle,
         settings.scan_topic: ScanIngest(store, histories, analytics, refuse, metrics).handle,
     }

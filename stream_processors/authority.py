@@ -18,11 +18,13 @@ from contract.events import (
     CertificationIssued,
     CertificationRevoked,
     InspectorRegistered,
+    PartyRegistered,
     ProducerRegistered,
     ProductRegistered,
 )
 from keys.errors import TrustListError
 from records.dossiers import DossierWriter
+from records.parties import PartyWriter
 from records.store import RecordWriter
 from stream_processors.evaluation import DossierSteps, StepRefused
 from stream_processors.handler import SignedHandler
@@ -62,6 +64,7 @@ class AuthorityIngest(SignedHandler):
         super().__init__(store, trust, refuse, metrics)
         self.registry = RegistryUpdates(store)
         self.dossiers = DossierSteps(store, DossierWriter(store.session))
+        self.parties = PartyWriter(store.session)
 
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
@@ -75,6 +78,9 @@ class AuthorityIngest(SignedHandler):
             await self.registry.producer_changed(event)
         elif isinstance(event, InspectorRegistered):
             await self.store.register_inspector(event)
+        elif isinstance(event, PartyRegistered):
+            # a location by its GLN (records.parties); its producer, if any, is keyed apart
+            await self.parties.register(event)
         elif isinstance(event, ProductRegistered):
             # not refused for an unregistered producer: producers and products are keyed
             # apart, so Kafka gives no order between the two registrations

@@ -17,8 +17,9 @@ failure. Units written before a refused append are rewritten with the seq of the
 that actually holds their event, if it is another.
 
 After each record, the batch's row on its product's registry page is written from the new
-head (records.registry: in circulation, recalled); a duplicate writes it again from the
-stored head, for a crash between the record and that row.
+head (records.registry: in circulation, recalled), and the parties' trace rows of the event
+(stream_processors.trace); a duplicate writes them again from the stored head, for a crash
+between the record and those rows.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ class BatchRows(Protocol):
     async def write_batch(self, state: BatchState) -> None: ...
 
 
+class AfterRecord(Protocol):
+    """What is derived from each record once it is stored (stream_processors.trace)."""
+
+    async def after_record(self, event: BatchEvent, state: BatchState) -> None: ...
+
+
 class BatchIngest(SignedHandler):
     def __init__(
         self,
@@ -73,10 +80,12 @@ class BatchIngest(SignedHandler):
         refuse: Refuser,
         metrics: Metrics,
         batch_rows: BatchRows,
+        trace: AfterRecord | None = None,
     ) -> None:
         super().__init__(store, trust, refuse, metrics)
         self.seal_key = seal_key
         self.batch_rows = batch_rows
+        self.trace = trace
 
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
@@ -106,7 +115,7 @@ class BatchIngest(SignedHandler):
         state = await self.store.batch(event.batch_id)
         seen = await self.store.event_seq(event.batch_id, content_hash) if state else None
         if seen:
-            await self._duplicate(message, event.batch_id, seen, written)
+            await self._duplicate(message, event, seen, written)
             return
         # 3. The rules, with the facts they need.
         seq = (state.head_seq if state else 0) + 1
@@ -118,7 +127,7 @@ class BatchIngest(SignedHandler):
             stored = await self.store.head(event.batch_id) if state else None
             at = recorded_at(stored, content_hash)
             if at is not None:
-                await self._duplicate(message, event.batch_id, at, written, content_hash)
+                await self._duplicate(message, event, at, written, content_hash)
                 return
             await self.refuse(message, refusal.code, refusal.detail)
             return
@@ -145,21 +154,24 @@ class BatchIngest(SignedHandler):
             at = recorded_at(moved.found, content_hash)
             if at is None:
                 raise
-            await self._duplicate(message, event.batch_id, at, written, content_hash)
+            await self._duplicate(message, event, at, written, content_hash)
         else:
             await self.batch_rows.write_batch(head)
+            if self.trace is not None:
+                await self.trace.after_record(event, head)
             self.metrics.ingest_delay.observe(seconds_since(event.occurred_at))
 
     async def _duplicate(
         self,
         message: Message,
-        batch_id: str,
+        event: BatchEvent,
         seq: int,
         written: list[Unit],
         unremembered: str | None = None,
     ) -> None:
         """The event is record `seq` already. Units this handler wrote for another record
         are pointed back at it, then the missing hash row, if it is missing, is written."""
+        batch_id = event.batch_id
         fixed = repointed(written, seq)
         if fixed:
             await self.store.write_units(fixed)
@@ -169,6 +181,8 @@ class BatchIngest(SignedHandler):
         state = await self.store.batch(batch_id)
         if state is not None:
             await self.batch_rows.write_batch(state)
+            if self.trace is not None:  # rewritten, for a crash before they were written
+                await self.trace.after_record(event, state)
         self.metrics.duplicates[message.topic] += 1
 
     async def _facts(self, event: BatchEvent, state: BatchState | None) -> Facts:

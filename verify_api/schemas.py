@@ -73,6 +73,8 @@ class LabelOut(_Out):
     packed_on: date
     printed_stars: int
     key_id: Short
+    expiry_date: date | None = None
+    """The expiry date printed and signed (GS1 AI 17); None on labels printed before it was."""
 
 
 class SignerOut(_Out):
@@ -144,6 +146,10 @@ class ProductOut(_Out):
     name_en: Short | None
     product_group: Short
     description: Short | None
+    image_url: Short | None = None
+    brand: Short | None = None
+    standards: list[Short] = []
+    """The standards the product is made to (TCVN, QCVN, international, TCCS)."""
 
 
 class ProducerOut(_Out):
@@ -154,6 +160,8 @@ class ProducerOut(_Out):
     commune: Short
     district: Short
     province: Short
+    gln: Short | None = None
+    """The producer's site's GLN (GS1 location code), if registered with one."""
 
 
 class MaterialOut(_Out):
@@ -180,6 +188,11 @@ class StoryStep(_Out):
     party: Short | None = None
     """Who the batch went to (shipped), who took it (received), who recalled it."""
     note: Short | None = None
+    gln: Short | None = None
+    """Where the step took place, by GLN, when the event names it: the receiver's for a
+    receipt, the sender's for a distributor's onward shipment (otherwise the producer's)."""
+    party_gln: Short | None = None
+    """The GLN of `party` (where a shipment went), if the event names it."""
 
 
 class BatchOut(_Out):
@@ -236,6 +249,79 @@ class Resolution(_Out):
     scans: ScansOut | None
     trust_list: TrustListOut
     links: Links | None
+    checked_at: datetime
+    circular02: Circular02Out | None = None
+    """The ten items of Circular 02/2024/TT-BKHCN, Art. 6(5), for a vouched-for label."""
+
+
+class StageOut(_Out):
+    """A stage of the product's life with its tracing codes (Art. 6(5)(đ))."""
+
+    stage: Short
+    """The step's kind (StoryStep.kind)."""
+    product_code: Short
+    """The product tracing code: the batch's GS1 element string, e.g. (01)…(10)…."""
+    location_code: Short | None
+    """The location tracing code: the GLN where it took place (None if unregistered)."""
+    at: datetime
+
+
+class Circular02Out(_Out):
+    """What Circular 02/2024/TT-BKHCN, Art. 6(5), asks a product's traceability to show,
+    one field per item, each named after its letter in the Circular."""
+
+    a_name: Short
+    b_images: list[Short]
+    c_producer_name: Short
+    d_producer_address: Short
+    dd_stages: list[StageOut]
+    e_production_date: date
+    g_traceability_code: Short
+    """The unit's code: its GS1 element string (01)(10)(21), as the QR's Digital Link says."""
+    h_brand: Short | None
+    h_serial: Short
+    i_expiry_date: date
+    k_standards: list[Short]
+
+
+class PartyOut(_Out):
+    gln: Short
+    name: Short
+    role: Short
+    address: Short
+    commune: Short
+    province: Short
+    producer_id: Short | None
+
+
+class TraceStepOut(_Out):
+    """A batch that came to the party (one step back) or left it (one step forward)."""
+
+    at: datetime
+    batch_id: Short
+    product_key: Short
+    lot: Short
+    shipment_id: Short
+    units: int | None
+    what: Short | None
+    """A raw material's name, for a material received at a batch's opening."""
+    party_gln: Short | None
+    """The other side: who shipped it (back), who it went to (forward)."""
+    party_name: Short
+    party_link: Short | None
+    """That party's own trace, if it has a GLN."""
+    provenance: Short
+    """The batch's sealed chain."""
+
+
+class PartyTraceOut(_Out):
+    """One step back, one step forward (Circular 02/2024, Art. 6(1)) for a party by GLN."""
+
+    party: PartyOut
+    received: list[TraceStepOut]
+    """From whom it received each batch, newest first."""
+    shipped: list[TraceStepOut]
+    """To whom it shipped each batch, newest first."""
     checked_at: datetime
 
 

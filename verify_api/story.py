@@ -62,6 +62,7 @@ def read_chain(records: Sequence[ChainRecord], *, index_up_to: int) -> ChainFact
             packed.update(dict.fromkeys(event.serials, packing))
             digests.update(zip(event.serials, event.label_digests, strict=False))  # or none
         units, party, note = _facts(event)
+        gln, party_gln = _glns(event)
         last = steps[-1] if steps else None
         if isinstance(event, UnitsPacked) and last is not None and last.kind == event.type:
             steps[-1] = last.model_copy(update={"units": (last.units or 0) + (units or 0)})
@@ -74,6 +75,8 @@ def read_chain(records: Sequence[ChainRecord], *, index_up_to: int) -> ChainFact
                 units=units,
                 party=party,
                 note=note,
+                gln=gln,
+                party_gln=party_gln,
             )
         )
     if len(packed) > index_up_to:
@@ -83,6 +86,15 @@ def read_chain(records: Sequence[ChainRecord], *, index_up_to: int) -> ChainFact
 
 def story(records: Sequence[ChainRecord]) -> list[StoryStep]:
     return read_chain(records, index_up_to=0).steps
+
+
+def _glns(event: BatchEvent) -> tuple[str | None, str | None]:
+    """(where the step took place, where it went) by GLN, as far as the event names them."""
+    if isinstance(event, BatchShipped):
+        return event.from_gln, event.to_gln
+    if isinstance(event, BatchReceived):
+        return event.receiver_gln, None
+    return None, None
 
 
 def _facts(event: BatchEvent) -> tuple[int | None, str | None, str | None]:

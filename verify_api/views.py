@@ -14,7 +14,7 @@ import functools
 import json
 from datetime import datetime
 
-from contract import admin_map, search
+from contract import admin_map, identifiers, search
 from contract.alerts import AlertKind
 from contract.certification import (
     CertificationRevocation,
@@ -24,7 +24,8 @@ from contract.certification import (
 )
 from contract.events import ConsumerReported, InspectorRole
 from contract.fields import encode_signature
-from contract.label import vietnam_date
+from contract.identifiers import KeyScheme
+from contract.label import SignedLabel, vietnam_date
 from contract.logo import LogoAnswer, logo_for, may_print_logo
 from contract.verdict import Lang, Reason
 from keys.chain import ChainRecord, ChainVerification
@@ -52,6 +53,7 @@ from verify_api.schemas import (
     CertificationOut,
     ChainCheck,
     ChainRecordOut,
+    Circular02Out,
     FindingOut,
     InspectionOut,
     InspectorOut,
@@ -73,6 +75,7 @@ from verify_api.schemas import (
     ScansOut,
     Sentences,
     SignerOut,
+    StageOut,
     StarsOut,
     StoryStep,
     TrustListOut,
@@ -92,6 +95,9 @@ def product_out(product: Product) -> ProductOut:
         name_en=product.name_en,
         product_group=product.product_group,
         description=product.description,
+        image_url=product.image_url,
+        brand=product.brand,
+        standards=list(product.standards),
     )
 
 
@@ -104,6 +110,7 @@ def producer_out(producer: Producer) -> ProducerOut:
         commune=producer.commune,
         district=producer.district,
         province=producer.province,
+        gln=producer.gln,
     )
 
 
@@ -321,6 +328,7 @@ def _head(
             packed_on=label.batch.packed_on,
             printed_stars=label.batch.stars,
             key_id=label.batch.key_id,
+            expiry_date=label.batch.expiry_date,
         ),
         "trust_list": freshness_out(verification.trust_list),
         "checked_at": now,
@@ -341,6 +349,7 @@ def unvouched(verification: LabelVerification, now: datetime) -> Resolution:
             "packed_in_record": None,
             "scans": None,
             "links": None,
+            "circular02": None,
         }
     )
 
@@ -377,7 +386,58 @@ def vouched(
             "packed_in_record": packed_in_record,
             "scans": scans and ScansOut(count=scans.count, first=scans.first, last=scans.last),
             "links": links(label.batch.product_key, label.batch.batch_id),
+            "circular02": circular02(label, product, producer, batch),
         }
+    )
+
+
+def element_string(product_key: str, lot: str, serial: str | None = None) -> str:
+    """A tracing code as GS1 writes it for people, "(01)08931234567897(10)L1(21)S1" (TCVN
+    13274:2020); for a product without a GTIN, its own Digital Link path (not a GS1 key)."""
+    scheme, value = identifiers.split_product_key(product_key)
+    if scheme is not KeyScheme.GTIN:
+        path = identifiers.batch_id(product_key, lot)
+        return f"{path}/21/{serial}" if serial else path
+    return f"(01){value}(10){lot}" + (f"(21){serial}" if serial else "")
+
+
+def circular02(
+    label: SignedLabel,
+    product: ProductOut | None,
+    producer: ProducerOut | None,
+    batch: BatchOut | None,
+) -> Circular02Out | None:
+    """Circular 02/2024/TT-BKHCN, Art. 6(5), item by item, from the facts a resolution shows;
+    None until the records hold the product, its producer and the batch."""
+    if product is None or producer is None or batch is None:
+        return None
+    code = element_string(label.batch.product_key, label.batch.lot)
+    stages = [
+        StageOut(
+            stage=step.kind,
+            product_code=code,
+            location_code=step.gln or (None if step.kind == "batch_received" else producer.gln),
+            at=step.at,
+        )
+        for step in batch.story
+    ]
+    address = ", ".join(
+        part
+        for part in (producer.address, producer.commune, producer.district, producer.province)
+        if part
+    )
+    return Circular02Out(
+        a_name=product.name,
+        b_images=[product.image_url] if product.image_url else [],
+        c_producer_name=producer.name,
+        d_producer_address=address,
+        dd_stages=stages,
+        e_production_date=batch.production_date,
+        g_traceability_code=element_string(label.batch.product_key, label.batch.lot, label.serial),
+        h_brand=product.brand,
+        h_serial=label.serial,
+        i_expiry_date=label.batch.expiry_date or batch.expiry_date,
+        k_standards=product.standards,
     )
 
 

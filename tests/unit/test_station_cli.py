@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import sqlite3
 import sys
+from datetime import date, timedelta
 
 import pytest
 import zxingcpp
@@ -73,8 +74,9 @@ OPEN = (
 
 
 def test_a_day_at_the_packing_station(state, monkeypatch, capsys, tmp_path):
+    expires = f"{date.today() + timedelta(days=365):%Y-%m-%d}"  # labels print and sign it (AI 17)
     code, out, _ = station(
-        monkeypatch, capsys, *OPEN, "--produced", "20/11/2025", "--expires", "2026-11-20"
+        monkeypatch, capsys, *OPEN, "--produced", "20/11/2025", "--expires", expires
     )
     assert code == 0
     assert "labels will claim 4★" in out
