@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from backoffice import desk, routes
+from backoffice import desk, office_routes, routes
 from backoffice.forms import FormRefused
 from backoffice.pages import Assets
 from backoffice.routes import Workspace
@@ -40,6 +40,7 @@ def create_workspace(settings: ApiSettings, *, host: FastAPI) -> FastAPI:
     )
     workspace.include_router(routes.router)
     workspace.include_router(desk.router)
+    workspace.include_router(office_routes.router)
     workspace.state.desk = desk.open_desk(settings)
 
     async def refused(request: Request, exc: Exception) -> Response:

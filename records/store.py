@@ -176,6 +176,10 @@ class RecordReader:
             "SELECT scans, first_scan, last_scan, open_alerts, copy_evidence FROM unit_activity "
             "WHERE unit_key = ?"
         )
+        self._scans_by_day = p(
+            "SELECT day, scans FROM scans_by_province_day "
+            "WHERE province = ? AND day >= ? AND day <= ?"
+        )
 
     async def batch(self, batch_id: str) -> BatchState | None:
         rows = await run(self.session, self._batch, (batch_id,))
@@ -268,6 +272,12 @@ class RecordReader:
         """The alerts raised in a province (None: where the place was unknown) on a day."""
         rows = await run(self.session, self._day_alerts, (province or "", day, limit))
         return [_alert_row(row, province) for row in rows]
+
+    async def scans_by_day(self, province: str | None, first: date, last: date) -> dict[date, int]:
+        """Consumers' scans counted in a province (None: no place offered) on each day from
+        `first` to `last` (one partition; days without scans are absent)."""
+        rows = await run(self.session, self._scans_by_day, (province or "", first, last))
+        return {row.day: row.scans for row in rows}
 
     async def unit_activity(self, unit_key: str) -> UnitActivity:
         rows = await run(self.session, self._activity, (unit_key,))
@@ -394,6 +404,9 @@ class RecordWriter(RecordReader):
         )
         self._write_scan_totals = p(
             "UPDATE unit_activity SET scans = ?, first_scan = ?, last_scan = ? WHERE unit_key = ?"
+        )
+        self._count_scan = p(
+            "UPDATE scans_by_province_day SET scans = scans + 1 WHERE province = ? AND day = ?"
         )
         self._open_alert = p(
             "UPDATE unit_activity SET open_alerts = open_alerts + ? WHERE unit_key = ?"
@@ -620,6 +633,11 @@ class RecordWriter(RecordReader):
         """The unit's scan totals, as the processor owning its partition counted them."""
         await run(self.session, self._write_scan_totals,
                   (scans.count, scans.first, scans.last, unit_key))  # fmt: skip
+
+    async def count_scan(self, province: str | None, day: date) -> None:
+        """One more consumer's scan in a province (None: no place offered) on a day in
+        Vietnam. A counter: the caller counts a scan once (see migration 0013)."""
+        await run(self.session, self._count_scan, (province or "", day))
 
     async def raise_alert(self, alert: Alert, day: date) -> bool:
         """Store an alert; True if it is new. The first raising of an id wins: later scans

@@ -13,6 +13,9 @@ A consumer's report (ConsumerReported) becomes a case for the inspectors of the 
 the product was bought (records.cases), linked to the alerts open on its unit when it is
 stored; an inspector's CaseClosed closes it. A report is never copy evidence: one client can
 report anything.
+
+A consumer's scan the unit's history counts for the first time also counts once in its
+province's day (scans_by_province_day, migration 0013: the office's dashboard).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from contract.events import (
     ScanRecorded,
     decode_event,
 )
+from contract.label import vietnam_date
 from records.cases import CaseWriter
 from records.store import INSPECTION_EVIDENCE, RecordWriter
 from stream_processors.analytics import ScanAnalytics
@@ -38,6 +42,7 @@ from stream_processors.detect import client_key
 from stream_processors.history import decode as history_of
 from stream_processors.history import encode as encode_history
 from stream_processors.outcomes import Message, Metrics, Refuser
+from stream_processors.places import province_name
 
 FINDINGS_WEIGHED = 50
 """A unit's newest findings read to find the one that decides its copy evidence."""
@@ -128,15 +133,23 @@ class ScanIngest:
         # a consumer's scans count once per client and window: they are not authenticated
         client = client_key(event.client) if event.scanner is ScannerKind.CONSUMER else None
         window = self.analytics.limits.count_window
+        before = history.scans
         if not history.count(str(event.event_id), event.occurred_at, message.offset, client,
                              window):  # fmt: skip
             self.metrics.duplicates[message.topic] += 1  # counted once
-        # independent: the scan and the totals are written while the scan is analysed; the
-        # totals are written even for a replay, whose first writing may not have happened
-        # (the analytics count the alerts the scan raises, as each is stored)
-        await asyncio.gather(
+        writes = [
             self.store.record_scan(unit, event),
             self.store.write_scan_totals(unit, history.totals),
             self.analytics.analyse(event, unit, history),
-        )
+        ]
+        # the province's day counter (the office's dashboard): a consumer's scan the history
+        # counted just now, never a replay the history recognises (a counter is not
+        # idempotent: see migration 0013 for the one case it can count twice)
+        if client is not None and history.scans > before:
+            place = province_name(event.province) if event.province else None
+            writes.append(self.store.count_scan(place, vietnam_date(event.occurred_at)))
+        # independent: the scan and the totals are written while the scan is analysed; the
+        # totals are written even for a replay, whose first writing may not have happened
+        # (the analytics count the alerts the scan raises, as each is stored)
+        await asyncio.gather(*writes)
         self.histories[key] = encode_history(history)
