@@ -207,12 +207,16 @@ async def new_dossier(request: Request) -> Response:
 async def dossier(request: Request, dossier_id: str) -> Response:
     visit = await signed_in_visit(request, roles=OFFICE)
     desk = _desk(request)
+    sent = request.query_params.get("sent")
+    if sent == "dossier_submitted" and not await (await _reader(_host(request))).steps(dossier_id):
+        # sent a moment ago, not yet stored by the processors: a page that looks again
+        return page_for(request, visit, "desk_pending.html", dossier_id=dossier_id)
     steps, evaluation = await _dossier(request, dossier_id)
     return page_for(
         request, visit, "desk_dossier.html", steps=steps, e=evaluation, council=desk.council_id,
         stage=evaluation.stage.value, next_step=_next_step(evaluation, desk),
         banded=_banded(evaluation), findings=list(PreCheckCriterion),
-        sent=request.query_params.get("sent"), today=vietnam_date(utc_now()),
+        sent=sent, today=vietnam_date(utc_now()),
     )  # fmt: skip
 
 

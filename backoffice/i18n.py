@@ -69,6 +69,7 @@ VI: dict[str, str] = {
     "desk_certificate_no": "Số giấy chứng nhận",
     "desk_note": "Ghi chú",
     "desk_send": "Ký và gửi",
+    "desk_pending": "Đã ký và gửi hồ sơ. Bộ xử lý đang ghi nhận; trang tự tải lại.",
     "desk_certify": "Giấy chứng nhận do khóa của hội đồng ký (không phải bàn đánh giá): "
     "ocop-keys certify, theo quyết định này.",
     "scan_heading": "Quét tem hoặc mã vạch",
@@ -220,6 +221,8 @@ EN: dict[str, str] = {
     "desk_certificate_no": "Certificate number",
     "desk_note": "Note",
     "desk_send": "Sign and send",
+    "desk_pending": "The dossier was signed and sent. The processors are recording it; "
+    "this page reloads itself.",
     "desk_certify": "The certificate is signed with the council's own key (not the desk's): "
     "ocop-keys certify, after this decision.",
     "scan_heading": "Scan a label or a barcode",

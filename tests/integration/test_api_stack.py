@@ -258,12 +258,20 @@ def shop(stack_settings, tmp_path_factory) -> Iterator[tuple[Storefront, ApiProc
 
 @contextmanager
 def opened_shop(
-    stack_settings: StackSettings, folder: Path, world: World | None = None, **api_settings: str
+    stack_settings: StackSettings, folder: Path, **api_settings: str
 ) -> Iterator[tuple[Storefront, ApiProcess]]:
-    """A pipeline with its worker, the storefront's world (a new one unless given), and
-    `ocop-api` over them (with these OCOP_* settings); all stopped afterwards. The shops of
-    other test modules."""
-    pipeline = Pipeline(stack_settings, folder, world or World())
+    """A pipeline with its worker, a new world's storefront, and `ocop-api` over them (with
+    these OCOP_* settings); all stopped afterwards. The shops of other test modules."""
+    with world_shop(World(), stack_settings, folder, **api_settings) as opened:
+        yield opened
+
+
+@contextmanager
+def world_shop(
+    world: World, stack_settings: StackSettings, folder: Path, **api_settings: str
+) -> Iterator[tuple[Storefront, ApiProcess]]:
+    """`opened_shop` of a given world (whose keys a test needs before the API starts)."""
+    pipeline = Pipeline(stack_settings, folder, world)
     api = None
     try:
         pipeline.start_worker()

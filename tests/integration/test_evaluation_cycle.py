@@ -37,7 +37,7 @@ from keys.trustlist import TrustList, build_trust_list
 from keys.verifier import verify_label
 from records.dossiers import DossierReader, DossierStep
 from tests.integration.pipeline import wait_for
-from tests.integration.test_api_stack import JSON, ApiProcess, Storefront, opened_shop, path_of
+from tests.integration.test_api_stack import JSON, ApiProcess, Storefront, path_of, world_shop
 from tests.world import NOW, PRODUCER, World
 
 PRODUCT_2024 = "/p/TB-MAMTOM-07"
@@ -97,7 +97,7 @@ def office(stack_settings, tmp_path_factory) -> Iterator[tuple[Storefront, ApiPr
         "desk_council": "VN-34", "desk_keystore": str(keystore),
         "desk_key_id": world.provincial.key_id, "desk_passphrase": PASSPHRASE,
     }  # fmt: skip
-    with opened_shop(stack_settings, folder, world, **desk) as (storefront, api):
+    with world_shop(world, stack_settings, folder, **desk) as (storefront, api):
         pipeline = storefront.pipeline
         registration = InspectorRegistered(
             event_id=uuid.uuid4(), occurred_at=NOW, authority_id="VN-34",
