@@ -4,7 +4,7 @@
 received each batch, to whom it shipped it), each one partition read. `PartyWriter` adds
 the processors' writes: registrations (stream_processors.authority) and the trace rows
 written after each batch record (stream_processors.trace). Keys are the facts themselves,
-so a replayed event rewrites its own rows. The tables are infra/migrations/0015_parties.cql.
+so a replayed event rewrites its own rows. The tables are infra/migrations/0014_parties.cql.
 """
 
 from __future__ import annotations
