@@ -68,6 +68,7 @@ from keys.signing import SigningKey
 from keys.trustlist import build_trust_list
 
 INSPECTOR_ID = "QLTT-TB-01"
+OFFICE_ID = "VPDP-OCOP-HY-01"
 _SIGNED_REVOCATION = TypeAdapter(signed_type(CertificationRevocation))
 
 REFORM_START = datetime.combine(admin_map.REFORM_DATE, time(), VIETNAM_TIME).astimezone(UTC)
@@ -122,6 +123,15 @@ class Office:
     @property
     def keystore(self) -> Path:
         return self.folder / "keystore"
+
+    @property
+    def office_token(self) -> str:
+        """The OCOP office's sign-in token (role office: the evaluation desk and the
+        dashboard), made on first use; only its SHA-256 is published."""
+        path = self.folder / "office-token"
+        if not path.exists():
+            _private(path, secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
     @property
     def seal_keystore(self) -> Path:
@@ -302,6 +312,12 @@ class Office:
             event_id=uuid.uuid4(), occurred_at=now, authority_id="VN-34",
             inspector_id=INSPECTOR_ID, name="Thanh tra viên QLTT Thái Bình (minh họa)",
             role=InspectorRole.SUPERVISOR, token_sha256=_sha256(self.inspector_token),
+        ))  # fmt: skip
+        publisher.event(self.councils[DESK_COUNCIL], InspectorRegistered(
+            event_id=uuid.uuid4(), occurred_at=now, authority_id=DESK_COUNCIL,
+            inspector_id=OFFICE_ID, name="Văn phòng Điều phối OCOP Hưng Yên (minh họa)",
+            role=InspectorRole.OFFICE, token_sha256=_sha256(self.office_token),
+            province="Hưng Yên",
         ))  # fmt: skip
         return publisher.flush() + 1
 

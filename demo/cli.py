@@ -75,6 +75,16 @@ def _summary(settings: DemoSettings, outcome: Outcome) -> None:
     console.print("[bold]Alerts for inspectors:")
     for alert in outcome.alerts:
         console.print(f"  {alert.kind:26} {alert.unit_key}  {alert.detail}")
+    if outcome.dossier is not None:
+        console.print("[bold]The OCOP office (sign in at /inspect/ with the office token):")
+        console.print(f"  evaluation desk     {api}/inspect/office/dossiers")
+        console.print(
+            f"  the dossier         {api}/inspect/office/dossiers/{outcome.dossier.dossier_id}"
+        )
+        console.print(
+            f"  dashboard           {api}/inspect/office/dashboard?province=Thái Bình&at=2023-11-30"
+        )
+        console.print(f"  office token        {settings.folder / 'office-token'}")
     console.print("[bold]More:")
     console.print(f"  API and its OpenAPI docs    {api}/docs")
     trust = f"trust list (version {outcome.trust_version})"

@@ -48,15 +48,19 @@ def worker(settings: DemoSettings, office: Office) -> PythonService:
 
 
 def api(settings: DemoSettings, office: Office) -> PythonService:
-    env = service_env(settings, office) | {
-        "OCOP_RESOLVER_HOST": settings.resolver_host,
-        "OCOP_DEVICE_SALT": office.passphrase,
-        # the API's default rate limit holds: each phone scans from its own address, the
-        # waits poll slower than 5 requests a second, and the health probes are exempt
-        "OCOP_PUBLIC_BASE_URL": settings.api_url,  # plain http here: the cookie is not Secure
-        "OCOP_DOCS": "true",  # the demo shows its OpenAPI page (off by default in production)
-        "OCOP_RECORD_CACHE_S": "1",
-    }
+    env = (
+        service_env(settings, office)
+        | {
+            "OCOP_RESOLVER_HOST": settings.resolver_host,
+            "OCOP_DEVICE_SALT": office.passphrase,
+            # the API's default rate limit holds: each phone scans from its own address, the
+            # waits poll slower than 5 requests a second, and the health probes are exempt
+            "OCOP_PUBLIC_BASE_URL": settings.api_url,  # plain http here: the cookie is not Secure
+            "OCOP_DOCS": "true",  # the demo shows its OpenAPI page (off by default in production)
+            "OCOP_RECORD_CACHE_S": "1",
+        }
+        | office.desk_env()
+    )  # Hưng Yên's evaluation desk, with its desk key (not the council's)
     argv = [str(VENV_BIN / "ocop-api"), "--port", str(settings.api_port), "--log-level", "warning"]
     return PythonService("ocop-api", settings.services_folder, argv, env)
 

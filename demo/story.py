@@ -9,6 +9,9 @@
 7. a province council revokes a rating: its labels now show a warning
 8. a copied label is scanned in far-apart provinces by seven phones on seven networks:
    corroborated copy alerts, and a warning for consumers
+9. the OCOP office, as of today: a former Thái Bình producer's dossier through Hưng Yên's
+   evaluation desk to a recognition; the province at a glance, former Thái Bình in
+   November 2023 (the news items' figures) and Hưng Yên today
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,11 +30,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from contract import identifiers
 from contract.alerts import AlertKind
+from demo import office as office_desk
 from demo import services
-from demo.authority import open_office, product_key_of
+from demo.authority import Office, open_office, product_key_of
 from demo.cast import COPIED, PRODUCTS, REVOKED, Product
 from demo.packing import PackedBatch, pack
 from demo.parties import publish_parties
+from demo.province_load import load_province
 from demo.settings import DemoSettings
 from demo.shoppers import Shopper, local_page, phone_network
 from infra import stack
@@ -60,6 +66,9 @@ class Outcome:
     alerts: list[AlertRow] = field(default_factory=list)
     inspector_token: str = ""
     trust_version: int = 0
+    dossier: office_desk.DeskOutcome | None = None
+    thai_binh_2023: dict[str, Any] = field(default_factory=dict)
+    hung_yen_today: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -74,12 +83,12 @@ class Story:
     def run(self) -> Outcome:
         t0 = time.monotonic()
         s = self.settings
-        self.say("1/8 Kafka and Cassandra, schema and topics")
+        self.say("1/9 Kafka and Cassandra, schema and topics")
         stack.up(s, report=lambda line: self.say(f"    {line}"))
         migrate(s)
         apply_topics(s)
 
-        self.say("2/8 the authorities' keys and the trust list")
+        self.say("2/9 the authorities' keys and the trust list")
         office, first = open_office(s.folder)
         version = _next_version(s.folder)
         outcome = Outcome(first_run=first, inspector_token=office.inspector_token)
@@ -87,7 +96,7 @@ class Story:
             f"    {'made' if first else 'reused'} in {s.folder} (root key {office.root.key_id})"
         )
 
-        self.say("3/8 the stream processors and the verify API")
+        self.say("3/9 the stream processors and the verify API")
         worker = services.start(
             services.worker(s, office), f"http://127.0.0.1:{s.worker_port}/metrics"
         )
@@ -96,7 +105,7 @@ class Story:
             how = "already running" if started.already_running else "started"
             self.say(f"    {started.name}: {how} (pid {started.pid})")
 
-        self.say("4/8 registrations, certifications and an inspector, published")
+        self.say("4/9 registrations, certifications and an inspector, published")
         publisher = AuthorityPublisher(
             s.kafka_bootstrap, authority_topic=s.authority_topic, trust_topic=s.trust_topic
         )
@@ -111,7 +120,7 @@ class Story:
             for product in PRODUCTS:
                 self._wait(f"{product.name} to be certified", partial(_certified, reader, product))
 
-            self.say("5/8 packing: labels printed, scanned at the packing table, shipped")
+            self.say("5/9 packing: labels printed, scanned at the packing table, shipped")
             advance = self.progress(sum(p.units for p in PRODUCTS))
             for product in PRODUCTS:
                 outcome.batches.append(pack(s, office, product, advance))
@@ -119,7 +128,7 @@ class Story:
                 self.say(f"    {batch.product.name}: {len(batch.urls)} labels, QR "
                          f"{batch.qr_version}, {batch.pdf}")  # fmt: skip
 
-            self.say("6/8 consumers scan labels in shops")
+            self.say("6/9 consumers scan labels in shops")
             for batch in outcome.batches:
                 self._wait(
                     f"the records of {batch.batch_id}", partial(_received, reader, batch.batch_id)
@@ -129,7 +138,7 @@ class Story:
             outcome.genuine_page = local_page(s.api_url, by_code["GAOTBR39"].urls[0])
             self.say(f"    {outcome.genuine_scans} scans, every one genuine")
 
-            self.say("7/8 a council revokes the rating of one product")
+            self.say("7/9 a council revokes the rating of one product")
             revoked = by_code[REVOKED]
             kept = s.folder / "revoked-label"
             if office.revoked(revoked.product) is None:
@@ -147,7 +156,7 @@ class Story:
                 )
             self.say(f"    {revoked.product.name}: {outcome.revoked_verdict['sentence']['en']}")
 
-            self.say("8/8 a copied label is scanned in far-apart provinces")
+            self.say("8/9 a copied label is scanned in far-apart provinces")
             copied = by_code[COPIED]
             outcome.copied_page = local_page(s.api_url, copied.urls[1])
             outcome.copied_unit = _unit_key(copied.urls[1])
@@ -160,6 +169,23 @@ class Story:
                 how = "corroborated" if alert.corroborated else "unconfirmed"
                 self.say(f"    alert {alert.kind} ({how}, {alert.clients} clients): "
                          f"{alert.detail}")  # fmt: skip
+
+            self.say("9/9 the OCOP office: Hưng Yên's evaluation desk and the province at a glance")
+            outcome.dossier = office_desk.take_a_dossier(s.api_url, office, publisher, self._wait)
+            self.say(f"    dossier {outcome.dossier.dossier_id}: council's score "
+                     f"{outcome.dossier.score}, recognised 4★, certificate "
+                     f"{outcome.dossier.certificate_no} signed by Hưng Yên's council")  # fmt: skip
+            loaded = load_province(publisher, office.councils, now=datetime.now(UTC))
+            self.say(f"    province data: {loaded.producers} producers, {loaded.products} "
+                     "products, their certifications")  # fmt: skip
+            outcome.thai_binh_2023 = self._wait(
+                "former Thái Bình's figures of November 2023",
+                partial(_figures, s.api_url, office, "Thái Bình", "2023-11-30", THAI_BINH_RATED),
+            )
+            outcome.hung_yen_today = office_desk.dashboard(s.api_url, office, "Hưng Yên")
+            for place, figures in (("Thái Bình, 2023-11-30", outcome.thai_binh_2023),
+                                   ("Hưng Yên today", outcome.hung_yen_today)):  # fmt: skip
+                self.say(f"    {place}: {_summary_of(figures)}")
         finally:
             publisher.close()
             cluster.shutdown()
@@ -204,6 +230,25 @@ class Story:
             "with the reason); "
             f"logs in {self.settings.services_folder / 'logs'}"
         )
+
+
+THAI_BINH_RATED = 138
+"""Former Thái Bình's OCOP products in November 2023 (the news items': 48 at 4★, 90 at 3★)."""
+
+
+def _figures(api_url: str, office: Office, province: str, at: str, rated: int) -> Any:
+    """The dashboard's figures once the province data is in (`rated` products rated)."""
+    figures = office_desk.dashboard(api_url, office, province, at)
+    return figures if _rated(figures) >= rated else None
+
+
+def _rated(figures: Any) -> int:
+    return int(figures["rated"])
+
+
+def _summary_of(figures: Any) -> str:
+    by_stars = ", ".join(f"{n}★ {count}" for n, count in figures["rated_by_stars"].items())
+    return f"{_rated(figures)} OCOP products in force ({by_stars})"
 
 
 def _refused(port: int) -> dict[str, int]:

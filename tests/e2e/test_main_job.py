@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,3 +121,14 @@ def test_the_copied_code_has_alerts_for_inspectors_and_a_warning_for_consumers(r
     refused = httpx.get(f"{run.settings.api_url}/inspectors/alerts/unit",
                         params={"unit": run.outcome.copied_unit}, timeout=10)  # fmt: skip
     assert refused.status_code == 401
+
+
+def test_the_office_takes_a_dossier_to_a_recognition_and_sees_the_province(run: Run):
+    dossier = run.outcome.dossier
+    assert dossier is not None
+    assert (dossier.score, dossier.stars) == (Decimal("76.83"), 4)
+    # former Thái Bình in November 2023, as the news items reported it
+    thai_binh = run.outcome.thai_binh_2023
+    assert (thai_binh["rated"], thai_binh["rated_by_stars"]) == (138, {"3": 90, "4": 48, "5": 0})
+    # the recognition on the desk today is Hưng Yên's, which includes former Thái Bình
+    assert run.outcome.hung_yen_today["place"]["provinces"]
