@@ -241,8 +241,8 @@ def test_inspectors_scans_and_findings_are_stored(pipeline: Pipeline):
         event_id=uuid.uuid4(), occurred_at=NOW + timedelta(days=4), reason=Reason.GENUINE,
         scanner=ScannerKind.CONSUMER, client="ff" * 32, **unit,
     )  # fmt: skip
-    for event in (later, late, marker):  # one partition, in order: the marker comes last
-        pipeline.send("scan", event.topic_key(), model_bytes(event))
+    for sent in (later, late, marker):  # one partition, in order: the marker comes last
+        pipeline.send("scan", sent.topic_key(), model_bytes(sent))
     pipeline.flush()
     wait_for("the scan after the findings", lambda: _at_least(pipeline.scan_summary(unit_key), 4))
     assert len(pipeline.inspections(unit_key)) == 3

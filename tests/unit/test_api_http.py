@@ -68,6 +68,7 @@ class FakeEvents:
         self.capacity = 100
         self.scans: list[ScanRecorded] = []
         self.findings: list[Finding] = []
+        self.messages: list[tuple[str, bytes, bytes]] = []
         self.down = False
 
     def offer(self, scan: ScanRecorded) -> None:
@@ -77,6 +78,11 @@ class FakeEvents:
         if self.down:
             raise EventsUnavailable("Kafka is not connected")
         self.findings.append(finding)
+
+    async def deliver_to(self, topic: str, key: bytes, value: bytes, event_id: Any) -> None:
+        if self.down:
+            raise EventsUnavailable("Kafka is not connected")
+        self.messages.append((topic, key, value))
 
 
 def digest(token: str) -> str:

@@ -287,6 +287,9 @@ def test_a_burst_of_one_reports_copies_is_one_event():
             await asyncio.sleep(0.05)
             self.sent.append(finding)
 
+        async def deliver_to(self, topic: str, key: bytes, value: bytes, event_id: Any) -> None:
+            raise AssertionError("reports go to the scan topic (deliver)")
+
     report = ConsumerReported(
         event_id=uuid.uuid4(), occurred_at=utc_now(), code="https://ocop.vn/x",
         province="Hà Nội", reason=Reason.MALFORMED, shop="Chợ Đồng Xuân",
