@@ -7,7 +7,14 @@ proof bundle a phone or an inspector can check. Formats follow the C2SP specific
 (signed-note, tlog-checkpoint, tlog-cosignature, tlog-tiles, tlog-proof) so that Go's
 sumdb/note, transparency-dev/merkle and the public witnesses read what we write.
 
-It may import contract/ and keys/ only; services import it, never the reverse.
+The pure core imports contract/ and keys/ only; services import it, never the reverse.
+Beside it, the log's services (docs/auditlog.md), which also use records/ and infra/:
+
+- leaves: the entries the processors publish to the sequencer (pure)
+- edge: the growing right edge of the tree the writer holds (pure)
+- writer: `ocop-log`, the sequencer's one reader, building the tree in Cassandra
+- witness: `ocop-witness`, checking and cosigning each new checkpoint
+- settings: the OCOP_LOG_* and OCOP_WITNESS_* settings
 
 - merkle: leaf and node hashes, roots, inclusion and consistency proofs and their checks
 - note: signed notes, Ed25519 signers and verifier keys

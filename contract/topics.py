@@ -25,3 +25,7 @@ ALERTS = "ocop.alerts"
 
 DEAD_LETTER = "ocop.dead-letter"
 """Events a processor refused, with the reason. Key: the original message's key."""
+
+AUDIT_LEAVES = "ocop.audit-leaves"
+"""The audit log's sequencer: one leaf (auditlog.leaves) per fact the processors stored, read
+in order by the one log writer. ONE partition: its order is the log's. Key: the leaf's id."""

@@ -38,6 +38,9 @@ class DataSettings(ConnectionSettings):
     scan_retention_ms: int = Field(30 * 86_400_000, ge=-1)
     alert_retention_ms: int = Field(365 * 86_400_000, ge=-1)
     dead_letter_retention_ms: int = Field(90 * 86_400_000, ge=-1)
+    log_retention_ms: int = Field(
+        -1, ge=-1, description="the audit log's sequencer; the log writer must have read it"
+    )
 
 
 class StackSettings(DataSettings):

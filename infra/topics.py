@@ -51,6 +51,8 @@ def topic_specs(settings: DataSettings) -> list[TopicSpec]:
         spec(names.SCAN_EVENTS, keyed, settings.scan_retention_ms),
         spec(names.ALERTS, keyed, settings.alert_retention_ms),
         spec(names.DEAD_LETTER, 1, settings.dead_letter_retention_ms),
+        # the audit log's sequencer: one partition, whose order is the log's
+        spec(names.AUDIT_LEAVES, 1, settings.log_retention_ms),
     ]
 
 

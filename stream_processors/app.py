@@ -18,6 +18,7 @@ from typing import Any
 import faust
 from cassandra.cluster import Cluster
 
+from auditlog.leaves import PublishLeaf, leaf_publisher, publish_nothing
 from infra.topics import admin_client
 from keys.ids import decode_public_key
 from keys.keystore import Keystore
@@ -110,9 +111,10 @@ def create_processors(settings: ProcessorSettings) -> Processors:
     analytics = ScanAnalytics(
         store, _sender(app, settings.alert_topic), settings.thresholds(), metrics
     )
+    leaves = _leaf_publisher(app, settings)
     handlers: dict[str, Handler] = {
-        settings.trust_topic: TrustListIngest(store, trust, refuse, metrics).handle,
-        settings.authority_topic: AuthorityIngest(store, trust, refuse, metrics).handle,
+        settings.trust_topic: TrustListIngest(store, trust, refuse, metrics, leaves).handle,
+        settings.authority_topic: AuthorityIngest(store, trust, refuse, metrics, leaves).handle,
         settings.batch_topic: BatchIngest(
             store,
             trust,
@@ -121,6 +123,7 @@ def create_processors(settings: ProcessorSettings) -> Processors:
             metrics,
             RegistryWriter(session),
             PartyTrace(store, PartyWriter(session)),
+            leaves=leaves,
         ).handle,
         settings.scan_topic: ScanIngest(store, histories, analytics, refuse, metrics).handle,
     }
@@ -143,6 +146,17 @@ def _sender(app: faust.App, topic_name: str) -> SendBytes:
         await delivery  # acknowledged by Kafka before the consumed message's offset moves on
 
     return send
+
+
+def _leaf_publisher(app: faust.App, settings: ProcessorSettings) -> PublishLeaf:
+    """The audit log's sequencer (auditlog.leaves). A worker whose deployment has not created
+    it (`ocop-stack topics` does) publishes no leaf and says so at start-up."""
+    with admin_client(settings) as admin:
+        exists = settings.log_topic in set(admin.list_topics())
+    if not exists:
+        log.warning("topic %s does not exist: no audit log leaf is published", settings.log_topic)
+        return publish_nothing
+    return leaf_publisher(_sender(app, settings.log_topic))
 
 
 def _partitions(settings: ProcessorSettings, topic_name: str) -> int:

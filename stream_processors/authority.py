@@ -8,11 +8,21 @@ key); a product does not need its producer's (keyed by producer id, another part
 Writes are keyed by what they describe (producer id, product key, certificate number), so a
 replayed message overwrites itself and needs no duplicate check. Each stored registration,
 certification and revocation also rewrites the public registry's row of the product
-(stream_processors.registry).
+(stream_processors.registry). Each stored trust list, certification and revocation is then
+published as a leaf of the audit log (auditlog.leaves); a replay publishes it again, and the
+log writer keeps it once.
 """
 
 from __future__ import annotations
 
+from auditlog.leaves import (
+    PublishLeaf,
+    certification_leaf,
+    publish_nothing,
+    revocation_leaf,
+    trust_list_leaf,
+)
+from contract.encoding import model_bytes
 from contract.evaluation import EvaluationEvent
 from contract.events import (
     CertificationIssued,
@@ -34,6 +44,17 @@ from stream_processors.trust import TrustHolder
 
 
 class TrustListIngest(SignedHandler):
+    def __init__(
+        self,
+        store: RecordWriter,
+        trust: TrustHolder,
+        refuse: Refuser,
+        metrics: Metrics,
+        leaves: PublishLeaf = publish_nothing,
+    ) -> None:
+        super().__init__(store, trust, refuse, metrics)
+        self.leaves = leaves
+
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
         try:
@@ -53,15 +74,22 @@ class TrustListIngest(SignedHandler):
         await self.store.store_trust_list(
             trust.version, body.issued_at, body.next_update, message.value
         )
+        await self.leaves(trust_list_leaf(trust.version, message.value))  # the audit log's
         if not self.trust.offer(trust):
             self.metrics.duplicates[message.topic] += 1
 
 
 class AuthorityIngest(SignedHandler):
     def __init__(
-        self, store: RecordWriter, trust: TrustHolder, refuse: Refuser, metrics: Metrics
+        self,
+        store: RecordWriter,
+        trust: TrustHolder,
+        refuse: Refuser,
+        metrics: Metrics,
+        leaves: PublishLeaf = publish_nothing,
     ) -> None:
         super().__init__(store, trust, refuse, metrics)
+        self.leaves = leaves
         self.registry = RegistryUpdates(store)
         self.dossiers = DossierSteps(store, DossierWriter(store.session))
         self.parties = PartyWriter(store.session)
@@ -97,6 +125,8 @@ class AuthorityIngest(SignedHandler):
                 )
                 return
             await self.store.store_certification(event.certification)
+            document = model_bytes(event.certification)
+            await self.leaves(certification_leaf(award.product_key, award.certificate_no, document))
             await self.registry.rating_changed(award.product_key)
         elif isinstance(event, CertificationRevoked):
             revocation = event.revocation.body
@@ -113,6 +143,10 @@ class AuthorityIngest(SignedHandler):
                 )
                 return
             await self.store.store_revocation(event.revocation)
+            document = model_bytes(event.revocation)
+            await self.leaves(
+                revocation_leaf(revocation.product_key, revocation.certificate_no, document)
+            )
             await self.registry.rating_changed(revocation.product_key)
         elif isinstance(event, EvaluationEvent):
             trust = self.trust.current

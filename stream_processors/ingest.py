@@ -20,6 +20,9 @@ After each record, the batch's row on its product's registry page is written fro
 head (records.registry: in circulation, recalled), and the parties' trace rows of the event
 (stream_processors.trace); a duplicate writes them again from the stored head, for a crash
 between the record and those rows.
+
+Last, the record is published as a leaf of the audit log (auditlog.leaves), and again for
+a duplicate, for a crash before it was: the log writer keeps each leaf once.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from auditlog.leaves import PublishLeaf, publish_nothing, record_leaf
 from contract.events import BatchEvent, BatchOpened, UnitsPacked
 from contract.records import record_hash
 from keys.certs import ProducerKeyCertificate
@@ -81,11 +85,13 @@ class BatchIngest(SignedHandler):
         metrics: Metrics,
         batch_rows: BatchRows,
         trace: AfterRecord | None = None,
+        leaves: PublishLeaf = publish_nothing,
     ) -> None:
         super().__init__(store, trust, refuse, metrics)
         self.seal_key = seal_key
         self.batch_rows = batch_rows
         self.trace = trace
+        self.leaves = leaves
 
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
@@ -159,6 +165,7 @@ class BatchIngest(SignedHandler):
             await self.batch_rows.write_batch(head)
             if self.trace is not None:
                 await self.trace.after_record(event, head)
+            await self.leaves(record_leaf(record, event.type))  # the audit log's leaf
             self.metrics.ingest_delay.observe(seconds_since(event.occurred_at))
 
     async def _duplicate(
@@ -183,7 +190,16 @@ class BatchIngest(SignedHandler):
             await self.batch_rows.write_batch(state)
             if self.trace is not None:  # rewritten, for a crash before they were written
                 await self.trace.after_record(event, state)
+        await self._leaf_again(batch_id, seq, event.type)
         self.metrics.duplicates[message.topic] += 1
+
+    async def _leaf_again(self, batch_id: str, seq: int, event_type: str) -> None:
+        """The stored record's leaf, published again for a crash before it was (the log
+        writer keeps a leaf once)."""
+        if self.leaves is not publish_nothing:
+            for record in await self.store.chain(batch_id):
+                if record.seq == seq:
+                    await self.leaves(record_leaf(record, event_type))
 
     async def _facts(self, event: BatchEvent, state: BatchState | None) -> Facts:
         if isinstance(event, BatchOpened):

@@ -29,6 +29,7 @@ class ProcessorSettings(ConnectionSettings):
     scan_topic: str = topics.SCAN_EVENTS
     dead_letter_topic: str = topics.DEAD_LETTER
     alert_topic: str = topics.ALERTS
+    log_topic: str = Field(topics.AUDIT_LEAVES, description="the audit log's sequencer")
     max_speed_kmh: float = Field(250.0, gt=0, description="faster than this between scans: copy")
     travel_window_h: float = Field(72.0, gt=0, description="scans compared for travel")
     max_devices: int = Field(

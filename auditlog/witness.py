@@ -1,0 +1,295 @@
+"""`ocop-witness`: another office's check that the log shows everyone one history.
+
+Each round (c2sp.org/tlog-witness, pulling instead of being pushed to):
+
+1. Fetch the log's newest checkpoint; it must be signed by the log's key, for its origin.
+2. Compare it with the last checkpoint this witness cosigned (its state file):
+   - a smaller tree is refused (SHRANK): a log only grows;
+   - the same size with another root is refused (SPLIT_VIEW): two histories were shown;
+   - a larger tree needs a consistency proof from the old size that verifies against both
+     roots (else INCONSISTENT);
+   - the same checkpoint again needs nothing (UNCHANGED).
+   A refusal keeps the old state, so every later checkpoint is still judged against what
+   was cosigned, and writes both signed checkpoints to an evidence file: together they are
+   the log's own proof that it misbehaved, for anyone to check.
+3. Write the new state durably (fsync, rename) BEFORE cosigning: a witness that crashed
+   after cosigning and forgot it could later be shown a fork of what it cosigned.
+4. Cosign (c2sp.org/tlog-cosignature, timestamped) and hand the cosigned checkpoint back
+   to the log (POST /log/cosignatures), which serves it to verifiers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from auditlog.checkpoint import MalformedCheckpoint, open_checkpoint
+from auditlog.cosignature import CosignatureSigner, cosign
+from auditlog.merkle import verify_consistency
+from auditlog.note import (
+    Ed25519Verifier,
+    MalformedNote,
+    NoteRejected,
+    decode_base64,
+    encode_base64,
+)
+from auditlog.settings import WitnessSettings
+from keys.errors import KeysError
+from keys.keystore import Keystore
+
+log = logging.getLogger(__name__)
+
+
+class Seen(StrEnum):
+    """What the witness made of a checkpoint; values are logged and stored, never renamed."""
+
+    COSIGNED = "cosigned"
+    UNCHANGED = "unchanged"
+    BAD_CHECKPOINT = "bad_checkpoint"
+    """Not a checkpoint of this log signed by its key."""
+    SHRANK = "shrank"
+    SPLIT_VIEW = "split_view"
+    INCONSISTENT = "inconsistent"
+    """The consistency proof from the last cosigned size does not verify."""
+    NOT_ACCEPTED = "not_accepted"
+    """Cosigned, but the log did not take the cosignature."""
+
+    @property
+    def refused(self) -> bool:
+        return self in {Seen.BAD_CHECKPOINT, Seen.SHRANK, Seen.SPLIT_VIEW, Seen.INCONSISTENT}
+
+
+@dataclass(frozen=True)
+class Observation:
+    seen: Seen
+    detail: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class WitnessState:
+    """The last checkpoint this witness cosigned."""
+
+    origin: str
+    size: int
+    root: bytes
+    note: str
+
+    def dump(self) -> str:
+        fields = {"origin": self.origin, "size": self.size, "root": encode_base64(self.root)}
+        return json.dumps({**fields, "note": self.note}, indent=1) + "\n"
+
+    @classmethod
+    def load(cls, text: str) -> WitnessState:
+        data = json.loads(text)
+        return cls(data["origin"], int(data["size"]), decode_base64(data["root"]), data["note"])
+
+
+def write_durably(path: Path, text: str) -> None:
+    """The file is the old one or the new one, never half of either, and on disk."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    with partial.open("w", encoding="utf-8") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class Witness:
+    def __init__(
+        self,
+        signer: CosignatureSigner,
+        *,
+        origin: str,
+        log_key: Ed25519Verifier,
+        log_url: str,
+        state_path: Path,
+    ) -> None:
+        self.signer = signer
+        self.origin = origin
+        self.log_key = log_key
+        self.log_url = log_url.rstrip("/")
+        self.state_path = state_path
+
+    def state(self) -> WitnessState | None:
+        try:
+            return WitnessState.load(self.state_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    async def round(self, client: httpx.AsyncClient) -> Observation:
+        """One fetch, check, cosign and hand-back; the steps of the module's docstring."""
+        # 1. The newest checkpoint, the log's own.
+        response = await client.get(f"{self.log_url}/checkpoint")
+        response.raise_for_status()
+        served = response.text
+        try:
+            signed = open_checkpoint(served, origin=self.origin, log=self.log_key)
+        except (MalformedNote, MalformedCheckpoint, NoteRejected) as exc:
+            return Observation(Seen.BAD_CHECKPOINT, str(exc))
+        new = signed.checkpoint
+        # 2. Consistent with the last one cosigned.
+        old = self.state()
+        if old is not None:
+            refusal = None
+            if new.size < old.size:
+                refusal = Observation(
+                    Seen.SHRANK, f"the tree shrank from {old.size} to {new.size}", new.size
+                )
+            elif new.size == old.size and new.root_hash != old.root:
+                refusal = Observation(Seen.SPLIT_VIEW, f"two roots for size {new.size}", new.size)
+            elif new.size == old.size:
+                return Observation(Seen.UNCHANGED, f"size {new.size} again", new.size)
+            else:
+                url = f"{self.log_url}/proof/consistency/{old.size}/{new.size}"
+                proof = await client.get(url)
+                if proof.status_code == 404:  # a checkpoint signed that the log cannot prove
+                    detail = f"the log has no consistency proof from {old.size} to {new.size}"
+                    refusal = Observation(Seen.INCONSISTENT, detail, new.size)
+                else:
+                    proof.raise_for_status()
+                    path = [decode_base64(line) for line in proof.text.splitlines() if line]
+                    verdict = verify_consistency(old.size, new.size, old.root, new.root_hash, path)
+                    if not verdict.ok:
+                        refusal = Observation(Seen.INCONSISTENT, verdict.detail, new.size)
+            if refusal is not None:
+                self._keep_evidence(refusal, old, served)
+                return refusal
+        # 3. Remembered before cosigning.
+        state = WitnessState(self.origin, new.size, new.root_hash, served)
+        write_durably(self.state_path, state.dump())
+        # 4. Cosigned and handed back.
+        cosigned = cosign(served, self.signer, timestamp=int(time.time()))
+        answer = await client.post(
+            f"{self.log_url}/cosignatures",
+            content=cosigned.encode(),
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+        if answer.status_code != 204:
+            detail = f"the log answered {answer.status_code}: {answer.text[:200]}"
+            return Observation(Seen.NOT_ACCEPTED, detail, new.size)
+        return Observation(Seen.COSIGNED, f"size {new.size} cosigned", new.size)
+
+    def _keep_evidence(self, refusal: Observation, old: WitnessState, served: str) -> None:
+        log.critical("refused the log's checkpoint: %s: %s", refusal.seen, refusal.detail)
+        evidence = self.state_path.with_name(
+            f"{self.state_path.name}.{refusal.seen}.{refusal.size}.{int(time.time())}"
+        )
+        write_durably(evidence, f"{old.note}\n{served}")
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def load_witness(settings: WitnessSettings) -> Witness:
+    keystore = Keystore(settings.witness_keystore)
+    key_id = settings.witness_key_id
+    if key_id is None:
+        found = keystore.key_ids()
+        if len(found) != 1:
+            raise KeysError(
+                f"{settings.witness_keystore} holds {len(found)} keys; set OCOP_WITNESS_KEY_ID, "
+                "or create one with `ocop-witness init-key`"
+            )
+        key_id = found[0]
+    key = keystore.load(key_id, settings.witness_passphrase.get_secret_value())
+    return Witness(
+        CosignatureSigner(settings.witness_name, key.private_key),
+        origin=settings.witness_log_origin,
+        log_key=settings.log_verifier(),
+        log_url=settings.witness_log_url,
+        state_path=settings.witness_state,
+    )
+
+
+async def watch(witness: Witness, interval_s: float, stop: asyncio.Event, *, once: bool) -> bool:
+    """Rounds until stopped; True unless a checkpoint was refused."""
+    honest = True
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            try:
+                seen = await witness.round(client)
+                level = logging.CRITICAL if seen.seen.refused else logging.INFO
+                log.log(level, "%s: %s", seen.seen, seen.detail)
+                honest = honest and not seen.seen.refused
+            except httpx.HTTPError as exc:
+                log.warning("the log did not answer: %s", exc)
+            if once or stop.is_set():
+                return honest
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+
+
+def main() -> None:
+    console = Console(stderr=True, highlight=False)
+    app = typer.Typer(
+        help="A witness of the audit log: checks each new checkpoint against the last it "
+        "cosigned, refuses a split view or a shrinking tree, cosigns the rest. Settings: "
+        "OCOP_WITNESS_* (NAME, PASSPHRASE and LOG_KEY required).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.command()
+    def run(
+        once: Annotated[bool, typer.Option(help="one round; exit 1 if it refused")] = False,
+    ) -> None:
+        """Watch the log until stopped (exit status 1 if any checkpoint was refused)."""
+        logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(message)s")
+        settings = WitnessSettings()
+        witness = load_witness(settings)
+
+        async def serve() -> bool:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            return await watch(witness, settings.witness_interval_s, stop, once=once)
+
+        if not asyncio.run(serve()):
+            raise typer.Exit(1)
+
+    @app.command("init-key")
+    def init_key(
+        keystore: Annotated[Path, typer.Option(envvar="OCOP_WITNESS_KEYSTORE")] = Path(
+            ".state/witness-keys"
+        ),
+        name: Annotated[str, typer.Option(envvar="OCOP_WITNESS_NAME")] = "witness.example",
+    ) -> None:
+        """Create the witness's key (OCOP_WITNESS_PASSPHRASE); print its verifier key."""
+        passphrase = os.environ.get("OCOP_WITNESS_PASSPHRASE")
+        if not passphrase:
+            raise KeysError("set OCOP_WITNESS_PASSPHRASE to the passphrase that will protect it")
+        key = Keystore(keystore).generate(passphrase)
+        print(CosignatureSigner(name, key.private_key).verifier().vkey)
+
+    try:
+        app()
+    except ValidationError as exc:
+        missing = ", ".join(f"OCOP_{'_'.join(map(str, e['loc'])).upper()}" for e in exc.errors())
+        console.print(f"[red]error:[/] settings missing or invalid: {missing}")
+        raise SystemExit(2) from None
+    except KeysError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,394 @@
+"""The public audit log (auditlog/, docs/auditlog.md), as the log writer built it.
+
+- `/log/checkpoint`: the newest signed checkpoint (C2SP tlog-checkpoint), with the
+  witnesses' cosignatures of it when there are any; `/log/checkpoint/cosigned`: the newest
+  one that enough witnesses (OCOP_LOG_QUORUM) cosigned.
+- `/log/tile/<L>/<N>[.p/<W>]`, `/log/tile/entries/<N>[.p/<W>]`: C2SP tlog-tiles, from which
+  any client computes any proof. Full tiles never change (immutable, cached for a year);
+  partial ones are served only up to the newest checkpoint.
+- `/log/proof/unit/<unit key>`, `/log/proof/batch/<batch id>`: a C2SP tlog-proof bundle of
+  the chain record that packed the unit (or the batch's head record, or `?seq=`), against
+  the newest cosigned checkpoint that covers it (else the newest checkpoint). Its `extra`
+  is the leaf's entry (auditlog.leaves), the log's own copy: a verifier rebuilds the entry
+  from the record it holds and compares.
+- `/log/proof/consistency/<old>/<new>`: the RFC 9162 consistency proof, one base64 hash a line.
+- `POST /log/cosignatures`: a witness hands back a checkpoint with its cosignature; stored
+  once the checkpoint is one this log signed and the cosignature verifies under a witness
+  key the API trusts (OCOP_LOG_WITNESSES). The one write the API makes besides its events:
+  a signed statement that checks itself, which a processor could add nothing to.
+
+The API only reads what the writer built (records.auditlog); proofs are computed from the
+stored tiles and checked before they are served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from auditlog.checkpoint import Checkpoint, MalformedCheckpoint
+from auditlog.cosignature import CosignatureVerifier
+from auditlog.leaves import record_subject
+from auditlog.merkle import HashReader, consistency_proof
+from auditlog.note import MalformedNote, Note, NoteSignature, encode_base64, parse_note
+from auditlog.proof import build_proof
+from auditlog.settings import LogSettings
+from auditlog.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    MalformedTile,
+    TileHashReader,
+    TileId,
+    encode_index,
+    parse_entry_bundle,
+)
+from contract import identifiers
+from records.auditlog import AuditLogStore, StoredCheckpoint, StoredCosignature
+from records.rows import BatchState, Unit
+from verify_api.errors import ApiError, ErrorCode, error_responses
+
+router = APIRouter(prefix="/log", tags=["audit log"])
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+PARTIAL = "public, max-age=60"
+CHECKPOINT_CACHE = "public, max-age=2"
+TEXT = "text/plain; charset=utf-8"
+MAX_NOTE_BYTES = 16_384
+_INDEX_PART = re.compile(r"x\d{3}")
+T = TypeVar("T")
+
+
+class Records(Protocol):
+    """What the log's routes read of the records (records.store.RecordReader)."""
+
+    async def unit(self, unit_key: str) -> Unit | None: ...
+    async def batch(self, batch_id: str) -> BatchState | None: ...
+
+
+@dataclass
+class AuditLog:
+    store: AuditLogStore
+    settings: LogSettings
+    records: Records
+
+
+async def get_log(request: Request) -> AuditLog:
+    held: AuditLog | None = getattr(request.app.state, "audit_log", None)
+    if held is None:
+        settings = LogSettings()
+        reader = request.app.state.services.store
+        store = await asyncio.to_thread(AuditLogStore, reader.session, settings.log_origin)
+        held = request.app.state.audit_log = AuditLog(store, settings, reader)
+    return held
+
+
+LogDep = Annotated[AuditLog, Depends(get_log)]
+
+
+def _text(body: str, cache: str, **headers: str) -> Response:
+    return Response(body, media_type=TEXT, headers={"Cache-Control": cache, **headers})
+
+
+def _with_cosignatures(stored: StoredCheckpoint, cosignatures: list[StoredCosignature]) -> str:
+    note = parse_note(stored.note)
+    for c in cosignatures:
+        note = note.with_signature(NoteSignature(c.witness, c.key_id, c.signature))
+    return note.render()
+
+
+async def _latest(log: AuditLog) -> StoredCheckpoint:
+    found = await log.store.latest_checkpoints(1)
+    if not found:
+        raise ApiError(ErrorCode.NOT_FOUND, "the log has signed no checkpoint yet")
+    return found[0]
+
+
+async def _cosigned(log: AuditLog, at_least: int = 0) -> str | None:
+    """The newest checkpoint of size > `at_least` with a quorum of cosignatures, cosigned."""
+    by_size: dict[int, list[StoredCosignature]] = {}
+    for c in await log.store.recent_cosignatures(200):
+        by_size.setdefault(c.size, []).append(c)
+    for size in sorted(by_size, reverse=True):
+        if size <= at_least:
+            break
+        if len({(c.witness, c.key_id) for c in by_size[size]}) >= log.settings.log_quorum:
+            stored = await log.store.checkpoint(size)
+            if stored is not None:
+                return _with_cosignatures(stored, by_size[size])
+    return None
+
+
+@router.get(
+    "/checkpoint",
+    operation_id="log_checkpoint",
+    summary="The newest signed checkpoint, with its witnesses' cosignatures",
+    response_class=Response,
+    responses={200: {"content": {TEXT: {}}}, **error_responses(ErrorCode.NOT_FOUND)},
+)
+async def checkpoint(log: LogDep) -> Response:
+    stored = await _latest(log)
+    note = _with_cosignatures(stored, await log.store.cosignatures(stored.size))
+    return _text(note, CHECKPOINT_CACHE)
+
+
+@router.get(
+    "/checkpoint/cosigned",
+    operation_id="log_checkpoint_cosigned",
+    summary="The newest checkpoint that a quorum of witnesses cosigned",
+    response_class=Response,
+    responses={200: {"content": {TEXT: {}}}, **error_responses(ErrorCode.NOT_FOUND)},
+)
+async def cosigned_checkpoint(log: LogDep) -> Response:
+    note = await _cosigned(log)
+    if note is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "no checkpoint has its witnesses' quorum yet")
+    return _text(note, CHECKPOINT_CACHE)
+
+
+def parse_tile_path(path: str) -> tuple[int, int]:
+    """`x001/x234/067[.p/<W>]` as (index, width); strictly the spelling encode_index gives."""
+    parts = path.split("/")
+    width = TILE_WIDTH
+    if len(parts) >= 2 and parts[-2].endswith(".p"):
+        if not re.fullmatch(r"[1-9]\d{0,2}", parts[-1]) or int(parts[-1]) >= TILE_WIDTH:
+            raise ApiError(ErrorCode.BAD_REQUEST, f"partial width {parts[-1]!r} is not 1-255")
+        width = int(parts[-1])
+        parts = [*parts[:-2], parts[-2][:-2]]
+    if not parts or not re.fullmatch(r"\d{3}", parts[-1]):
+        raise ApiError(ErrorCode.BAD_REQUEST, f"{path!r} is not a tile index")
+    if not all(_INDEX_PART.fullmatch(p) for p in parts[:-1]):
+        raise ApiError(ErrorCode.BAD_REQUEST, f"{path!r} is not a tile index")
+    index = int("".join(p.lstrip("x") for p in parts))
+    if encode_index(index) != "/".join(parts):
+        raise ApiError(ErrorCode.BAD_REQUEST, f"{path!r} is not the index's one spelling")
+    return index, width
+
+
+async def _check_served(log: AuditLog, level: int, index: int, width: int) -> None:
+    """Only what the newest checkpoint covers: nothing of a step still being written."""
+    size = (await _latest(log)).size
+    if index * TILE_WIDTH + width > size >> (TILE_HEIGHT * level):
+        raise ApiError(ErrorCode.NOT_FOUND, "the newest checkpoint does not cover this tile")
+
+
+@router.get(
+    "/tile/entries/{path:path}",
+    operation_id="log_entry_bundle",
+    summary="An entry bundle (tlog-tiles): 256 entries, each after its uint16 length",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **error_responses(ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND),
+    },
+)
+async def entry_bundle(path: str, log: LogDep) -> Response:
+    index, width = parse_tile_path(path)
+    await _check_served(log, 0, index, width)
+    stored = await log.store.bundle(index)
+    if stored is None or stored[0] < width:
+        raise ApiError(ErrorCode.NOT_FOUND, "no such entry bundle")
+    entries = parse_entry_bundle(stored[1], stored[0])[:width]
+    data = b"".join(len(e).to_bytes(2, "big") + e for e in entries)
+    cache = IMMUTABLE if width == TILE_WIDTH else PARTIAL
+    return Response(data, media_type="application/octet-stream", headers={"Cache-Control": cache})
+
+
+@router.get(
+    "/tile/{level}/{path:path}",
+    operation_id="log_tile",
+    summary="A hash tile (tlog-tiles): 256 hashes of one tile level, or its first W",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **error_responses(ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND),
+    },
+)
+async def tile(level: Annotated[int, Path(ge=0, le=63)], path: str, log: LogDep) -> Response:
+    index, width = parse_tile_path(path)
+    await _check_served(log, level, index, width)
+    data = await log.store.tile(level, index)
+    if data is None or len(data) < width * 32:
+        raise ApiError(ErrorCode.NOT_FOUND, "no such tile")
+    cache = IMMUTABLE if width == TILE_WIDTH else PARTIAL
+    return Response(
+        data[: width * 32], media_type="application/octet-stream", headers={"Cache-Control": cache}
+    )
+
+
+class _NeedTile(Exception):
+    def __init__(self, tile: TileId) -> None:
+        self.tile = tile
+
+
+async def from_tiles(log: AuditLog, size: int, compute: Callable[[HashReader], T]) -> T:
+    """`compute` over the stored tiles of the tree of `size`: each tile it asks for is read
+    (once) and the computation run again, a few times for a proof."""
+    held: dict[TileId, bytes] = {}
+
+    def fetch(tile: TileId) -> bytes:
+        if tile not in held:
+            raise _NeedTile(tile)
+        return held[tile]
+
+    while True:
+        try:
+            return compute(TileHashReader(fetch, size))
+        except _NeedTile as need:
+            data = await log.store.tile(need.tile.level, need.tile.index)
+            if data is None or len(data) < need.tile.width * 32:
+                raise ApiError(ErrorCode.NOT_FOUND, f"tile {need.tile.path} is missing") from None
+            held[need.tile] = data[: need.tile.width * 32]
+
+
+async def _proof_of(log: AuditLog, subject: str) -> Response:
+    index = await log.store.subject_index(subject)
+    if index is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "this record is not in the log yet")
+    signed = await _cosigned(log, at_least=index)
+    if signed is None:
+        latest = await _latest(log)
+        if latest.size <= index:
+            raise ApiError(ErrorCode.NOT_FOUND, "no checkpoint covers this record yet")
+        signed = _with_cosignatures(latest, await log.store.cosignatures(latest.size))
+    size = Checkpoint.parse(parse_note(signed).text).size
+    stored = await log.store.bundle(index // TILE_WIDTH)
+    if stored is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "the record's entry bundle is missing")
+    entry = parse_entry_bundle(stored[1], stored[0])[index % TILE_WIDTH]
+    try:
+        proof = await from_tiles(
+            log, size, lambda reader: build_proof(reader, index, signed, extra=entry)
+        )
+    except (ValueError, MalformedTile) as exc:  # the stored tiles are not the signed tree
+        raise ApiError(ErrorCode.NOT_FOUND, f"no valid proof: {exc}") from None
+    headers = {"X-OCOP-Log-Index": str(index), "X-OCOP-Log-Size": str(size)}
+    return _text(proof.render(), "public, max-age=60", **headers)
+
+
+_PROOF_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {TEXT: {}}, "description": "a c2sp.org/tlog-proof@v1 bundle"},
+    **error_responses(
+        ErrorCode.BAD_REQUEST, ErrorCode.UNKNOWN_UNIT, ErrorCode.UNKNOWN_BATCH, ErrorCode.NOT_FOUND
+    ),
+}
+
+
+@router.get(
+    "/proof/unit/{unit:path}",
+    operation_id="log_proof_unit",
+    summary="A unit's inclusion proof: the record that packed it (its label's digest)",
+    description="`unit`: the unit key without its leading slash, e.g. "
+    "`01/08930000000017/21/AB12CD34EF`. The bundle's `extra` is the leaf entry of the "
+    "batch's record that packed the unit; that record's event lists the unit's label digest.",
+    response_class=Response,
+    responses=_PROOF_RESPONSES,
+)
+async def unit_proof(unit: str, log: LogDep) -> Response:
+    product_key, _, serial = f"/{unit}".rpartition("/21/")
+    try:
+        key = identifiers.unit_key(product_key, serial)
+    except ValueError as exc:
+        raise ApiError(ErrorCode.BAD_REQUEST, str(exc)) from None
+    found = await log.records.unit(key)
+    if found is None:
+        raise ApiError(ErrorCode.UNKNOWN_UNIT, key)
+    return await _proof_of(log, record_subject(found.batch_id, found.seq))
+
+
+@router.get(
+    "/proof/batch/{batch:path}",
+    operation_id="log_proof_batch",
+    summary="A batch record's inclusion proof (the head, whose hash chains every record)",
+    description="`batch`: the batch id without its leading slash, e.g. "
+    "`01/08930000000017/10/L2503`; `seq` picks a record other than the head.",
+    response_class=Response,
+    responses=_PROOF_RESPONSES,
+)
+async def batch_proof(
+    batch: str, log: LogDep, seq: Annotated[int | None, Query(ge=1)] = None
+) -> Response:
+    try:
+        batch_id = identifiers.validate_batch_id(f"/{batch}")
+    except ValueError as exc:
+        raise ApiError(ErrorCode.BAD_REQUEST, str(exc)) from None
+    state = await log.records.batch(batch_id)
+    if state is None or (seq is not None and seq > state.head_seq):
+        raise ApiError(ErrorCode.UNKNOWN_BATCH, batch_id)
+    return await _proof_of(log, record_subject(batch_id, seq or state.head_seq))
+
+
+@router.get(
+    "/proof/consistency/{old}/{new}",
+    operation_id="log_proof_consistency",
+    summary="The consistency proof from tree size `old` to size `new` (RFC 9162)",
+    description="One base64 hash per line; `new` at most the newest checkpoint's size.",
+    response_class=Response,
+    responses={
+        200: {"content": {TEXT: {}}},
+        **error_responses(ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND),
+    },
+)
+async def consistency(
+    old: Annotated[int, Path(ge=0)], new: Annotated[int, Path(ge=0)], log: LogDep
+) -> Response:
+    if old > new:
+        raise ApiError(ErrorCode.BAD_REQUEST, f"size {old} is larger than size {new}")
+    if new > (await _latest(log)).size:
+        raise ApiError(ErrorCode.NOT_FOUND, f"no checkpoint of size {new} or more yet")
+    path = await from_tiles(log, new, lambda reader: consistency_proof(reader, old, new))
+    return _text("".join(encode_base64(h) + "\n" for h in path), IMMUTABLE)
+
+
+@router.post(
+    "/cosignatures",
+    operation_id="log_cosign",
+    summary="A witness's cosignature of a checkpoint (c2sp.org/tlog-cosignature)",
+    description="The body is the checkpoint as the log signed it, with the witness's "
+    "cosignature line(s) added. **404** for a checkpoint this log did not sign, **403** for "
+    "a cosignature by no trusted witness, or one that does not verify.",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(ErrorCode.BAD_REQUEST, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND),
+)
+async def cosign(request: Request, log: LogDep) -> Response:
+    body = await request.body()
+    if len(body) > MAX_NOTE_BYTES:
+        raise ApiError(ErrorCode.BAD_REQUEST, "a checkpoint note is at most 16 KiB")
+    # 1. A checkpoint note.
+    try:
+        note = parse_note(body)
+        size = Checkpoint.parse(note.text).size
+    except (MalformedNote, MalformedCheckpoint) as exc:
+        raise ApiError(ErrorCode.BAD_REQUEST, str(exc)) from None
+    # 2. One this log signed: its text is a stored checkpoint's, byte for byte.
+    stored = await log.store.checkpoint(size)
+    if stored is None or parse_note(stored.note).text != note.text:
+        raise ApiError(ErrorCode.NOT_FOUND, f"this log signed no such checkpoint of size {size}")
+    # 3. Cosigned by trusted witnesses, every one of whose cosignatures verifies.
+    verified = _verified_cosignatures(note, log.settings.witness_keys())
+    for cosignature in verified:
+        await log.store.store_cosignature(
+            StoredCosignature(size, cosignature.name, cosignature.key_id, cosignature.signature)
+        )
+    return Response(status_code=204)
+
+
+def _verified_cosignatures(note: Note, witnesses: list[CosignatureVerifier]) -> list[NoteSignature]:
+    known = {(w.name, w.key_id): w for w in witnesses}
+    text = note.text.encode()
+    verified = []
+    for sig in note.signatures:
+        witness = known.get((sig.name, sig.key_id))
+        if witness is None:
+            continue
+        if witness.timestamp(text, sig.signature) is None:
+            raise ApiError(ErrorCode.FORBIDDEN, f"the cosignature by {sig.name} does not verify")
+        verified.append(sig)
+    if not verified:
+        raise ApiError(ErrorCode.FORBIDDEN, "no witness this log trusts cosigned the checkpoint")
+    return verified
