@@ -297,7 +297,9 @@ def test_the_rate_limit_is_on_by_default_and_spares_health_and_metrics(world: Wo
 
 
 def test_the_demo_runs_with_the_default_rate_limit_and_says_it_is_plain_http(world: World):
-    office = SimpleNamespace(root=world.root, passphrase="demo-passphrase-0123")
+    office = SimpleNamespace(
+        root=world.root, passphrase="demo-passphrase-0123", desk_env=lambda: {}
+    )
     env = services.api(DemoSettings(), office).env  # type: ignore[arg-type]
     assert not any(name.startswith("OCOP_RATE_LIMIT") for name in env)
     settings = ApiSettings.model_validate(
