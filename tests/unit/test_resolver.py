@@ -380,3 +380,8 @@ def test_a_gs1_aware_clients_walk(api: Api, client):
         # 4. and each anchor's default, as a plain client asks for it
         assert _follow(client, context["anchor"], None, None) == 200
     assert followed >= 12
+
+
+def test_a_malformed_bare_unit_path_gets_the_verdict_as_the_unit_route_documents(client):
+    response = client.get(f"/01/{GTIN}/10/L%C3%A9/21/ABCDEFGHJKMN", headers=JSON)
+    assert (response.status_code, response.json()["reason"]) == (400, "malformed")

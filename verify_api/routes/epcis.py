@@ -256,11 +256,13 @@ def _parse_time(name: str, text: str) -> datetime:
 
 
 def _uris(name: str, text: str) -> list[str]:
-    values = [value.strip() for value in text.split("|")]
+    """URIs joined with "|": each must at least have its scheme's colon (the OpenAPI's
+    pattern says the same); one that names nothing of ours matches no event."""
+    values = text.split("|")
     for value in values:
-        if not value or ":" not in value or any(c.isspace() for c in value):
+        if ":" not in value:
             raise _bad(f"{name}: not a URI: {value!r}")
-    return values
+    return [value.strip() for value in values]
 
 
 class EventQuery:
@@ -283,9 +285,10 @@ class EventQuery:
         locations = pairs.get("EQ_bizLocation")
         self.locations = _uris("EQ_bizLocation", locations) if locations is not None else None
         steps = pairs.get("EQ_bizStep")
-        self.steps = [value.strip() for value in steps.split("|")] if steps is not None else None
+        self.steps = steps.split("|") if steps is not None else None
         if self.steps is not None and not all(self.steps):
             raise _bad("EQ_bizStep: an empty value")
+        self.steps = [step.strip() for step in self.steps] if self.steps is not None else None
         self.since = (
             _parse_time("GE_eventTime", pairs["GE_eventTime"]) if "GE_eventTime" in pairs else None
         )
@@ -437,8 +440,8 @@ def _parameter(name: str, description: str, **schema: Any) -> dict[str, Any]:
             "schema": {"type": "string", **schema}}  # fmt: skip
 
 
-_URIS = r"^[^|\s]+:[^|\s]*(\|[^|\s]+:[^|\s]*)*$"
-_WORDS = r"^[^|\s]+(\|[^|\s]+)*$"
+_URIS = r"^[^|]*:[^|]*(\|[^|]*:[^|]*)*$"
+_WORDS = r"^[^|]+(\|[^|]+)*$"
 _QUERY_PARAMETERS = [
     _parameter("MATCH_epc", "units' URIs, joined with |", pattern=_URIS),
     _parameter("MATCH_anyEPCClass", "lot classes' URIs, joined with |", pattern=_URIS),

@@ -331,8 +331,8 @@ async def answer(request: Request, link: Link, *, in_place: bool = False) -> Res
 
 async def unit_answer(request: Request) -> Response | None:
     """For verify_api.routes.resolve: None when the unit route should judge the label as it
-    always has (a label scan asking for nothing else, or a malformed label, which gets its
-    verdict), else the resolver's answer (a linkset, a requested link type, or a bare unit
+    always has (a label scan asking for nothing else, or a malformed unit path, labelled or
+    not, which gets its verdict as the route documents it), else the resolver's answer (a linkset, a requested link type, or a bare unit
     URI's default link)."""
     query = request.scope["query_string"]
     asks = b"linkType=" in query or LINKSET_MEDIA_TYPE in (request.headers.get("accept") or "")
@@ -342,9 +342,7 @@ async def unit_answer(request: Request) -> Response | None:
     try:
         link = parse_request(request)
     except ApiError:
-        if label:
-            return None  # the label's verdict says what is malformed
-        raise
+        return None  # the unit route's verdict (`malformed`, 400) says what is wrong
     return await answer(request, link, in_place=True)
 
 
