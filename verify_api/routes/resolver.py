@@ -332,8 +332,8 @@ async def answer(request: Request, link: Link, *, in_place: bool = False) -> Res
 async def unit_answer(request: Request) -> Response | None:
     """For verify_api.routes.resolve: None when the unit route should judge the label as it
     always has (a label scan asking for nothing else, or a malformed unit path, labelled or
-    not, which gets its verdict as the route documents it), else the resolver's answer (a linkset, a requested link type, or a bare unit
-    URI's default link)."""
+    not, which gets its verdict as the route documents it), else the resolver's answer (a
+    linkset, a requested link type, or a bare unit URI's default link)."""
     query = request.scope["query_string"]
     asks = b"linkType=" in query or LINKSET_MEDIA_TYPE in (request.headers.get("accept") or "")
     label = any(key in request.query_params for key in LABEL_MARKS)
