@@ -182,8 +182,8 @@ def _value(page: Any, figure: str) -> str:
 
 def test_the_dashboard_shows_the_news_figures_for_thai_binh(office, browser, shots):
     page = browser.new_page()
+    sign_in(page, office.api.base)  # lands on the office's desk, which this stack does not run
     errors = watched(page)
-    sign_in(page, office.api.base)
     started = time.monotonic()
     response = page.goto(office.api.base + THAI_BINH_2023)
     took = time.monotonic() - started
@@ -271,8 +271,8 @@ def test_the_csv_downloads_with_the_same_figures(office, browser, shots):
 
 def test_bad_input_is_refused_in_both_languages(office, browser, shots):
     page = browser.new_page()
+    sign_in(page, office.api.base)  # lands on the office's desk, which this stack does not run
     errors = watched(page)
-    sign_in(page, office.api.base)
     base = office.api.base + "/inspect/office/dashboard"
     response = page.goto(base + "?province=Atlantis&at=2023-11-30")
     assert response is not None
