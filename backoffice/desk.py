@@ -36,7 +36,7 @@ from pydantic import Field, StringConstraints
 from starlette.datastructures import State
 from starlette.responses import RedirectResponse, Response
 
-from backoffice.forms import Form, checked, read_form
+from backoffice.forms import F, Form, checked, read_form
 from backoffice.routes import page_for, signed_in_visit
 from contract import admin_map
 from contract.certification import EvaluationLevel, ProductGroup, stars_for_score
@@ -265,61 +265,68 @@ async def submit(request: Request) -> Response:
     return await _send(request, desk, event)
 
 
-@router.post("/dossiers/{dossier_id}/precheck")
-async def precheck(request: Request, dossier_id: str) -> Response:
+@dataclass(frozen=True)
+class _OpenDossier:
+    """A dossier a step is being taken on: the desk, its stored steps, where it stands, and
+    the fields every step of it carries (`_step_fields`)."""
+
+    desk: Desk
+    steps: list[DossierStep]
+    evaluation: Evaluation
+    fields: dict[str, Any]
+
+
+async def _taking(
+    request: Request, dossier_id: str, model: type[F], step: str
+) -> tuple[F, _OpenDossier]:
+    """A step's form, checked (the session, its CSRF token, the office role, the fields),
+    and the dossier it is for."""
     form = await read_form(request)
     await signed_in_visit(request, form, roles=OFFICE)
     desk = _desk(request)
-    asked = checked(PreCheckForm, form)
+    asked = checked(model, form)
     steps, evaluation = await _dossier(request, dossier_id)
-    event = CommunePreChecked(
-        **_step_fields(desk, dossier_id, evaluation.dossier.product_key, "precheck", form),
-        findings=asked.findings(), note=asked.note,
-    )  # fmt: skip
-    return await _then(request, desk, steps, evaluation, event)
+    fields = _step_fields(desk, dossier_id, evaluation.dossier.product_key, step, form)
+    return asked, _OpenDossier(desk, steps, evaluation, fields)
+
+
+@router.post("/dossiers/{dossier_id}/precheck")
+async def precheck(request: Request, dossier_id: str) -> Response:
+    asked, open_ = await _taking(request, dossier_id, PreCheckForm, "precheck")
+    event = CommunePreChecked(**open_.fields, findings=asked.findings(), note=asked.note)
+    return await _then(request, open_, event)
 
 
 @router.post("/dossiers/{dossier_id}/score")
 async def score(request: Request, dossier_id: str) -> Response:
-    form = await read_form(request)
-    await signed_in_visit(request, form, roles=OFFICE)
-    desk = _desk(request)
-    asked = checked(ScoreForm, form)
-    steps, evaluation = await _dossier(request, dossier_id)
-    national = evaluation.stage is Stage.NATIONAL
+    asked, open_ = await _taking(request, dossier_id, ScoreForm, "score")
+    national = open_.evaluation.stage is Stage.NATIONAL
     event = MemberScored(
-        **_step_fields(desk, dossier_id, evaluation.dossier.product_key, "score", form),
+        **open_.fields,
         level=EvaluationLevel.NATIONAL if national else EvaluationLevel.PROVINCIAL,
         member_id=asked.member_id,
         part_a=asked.part_a, part_b=asked.part_b, part_c=asked.part_c,
     )  # fmt: skip
-    return await _then(request, desk, steps, evaluation, event)
+    return await _then(request, open_, event)
 
 
 @router.post("/dossiers/{dossier_id}/decide")
 async def decide(request: Request, dossier_id: str) -> Response:
-    form = await read_form(request)
-    await signed_in_visit(request, form, roles=OFFICE)
-    desk = _desk(request)
-    asked = checked(DecisionForm, form)
-    steps, evaluation = await _dossier(request, dossier_id)
-    banded = _banded(evaluation)
-    if banded is None:  # no score yet: the rules refuse it, with their reason
-        banded = (Decimal(0), 0)
-    council_score, stars = banded
-    common = _step_fields(desk, dossier_id, evaluation.dossier.product_key, "decide", form)
-    common |= {"decided_on": asked.decided_on, "score": council_score}
+    asked, open_ = await _taking(request, dossier_id, DecisionForm, "decide")
+    # no score yet: the rules refuse the decision, with their reason
+    council_score, stars = _banded(open_.evaluation) or (Decimal(0), 0)
+    common = open_.fields | {"decided_on": asked.decided_on, "score": council_score}
     numbers = {"decision_no": asked.decision_no or "", "certificate_no": asked.certificate_no or ""}
     event: EvaluationEvent
     if asked.action == "decline":
         event = ProvinceDeclined(**common, note=asked.note)
-    elif evaluation.stage is Stage.NATIONAL:
+    elif open_.evaluation.stage is Stage.NATIONAL:
         event = CentralRecognised(**common, **numbers)
     elif asked.action == "propose":
         event = ProposedToCentral(**common, decision_no=numbers["decision_no"])
     else:
         event = ProvinceRecognised(**common, stars=stars, **numbers)
-    return await _then(request, desk, steps, evaluation, event)
+    return await _then(request, open_, event)
 
 
 def _step_fields(
@@ -346,17 +353,11 @@ def _judged(folding: Any) -> None:
         raise ApiError(ErrorCode.STEP_REFUSED, f"{refused.reason.value}: {detail}") from None
 
 
-async def _then(
-    request: Request,
-    desk: Desk,
-    steps: list[DossierStep],
-    evaluation: Evaluation,
-    event: EvaluationEvent,
-) -> Response:
+async def _then(request: Request, open_: _OpenDossier, event: EvaluationEvent) -> Response:
     trust = (await _host(request).services.trust.get()).trust
-    producers = {evaluation.dossier.producer_id}
-    _judged(lambda: fold(trust, producers, [*(s.event for s in steps), event]))
-    return await _send(request, desk, event)
+    producers = {open_.evaluation.dossier.producer_id}
+    _judged(lambda: fold(trust, producers, [*(s.event for s in open_.steps), event]))
+    return await _send(request, open_.desk, event)
 
 
 async def _send(request: Request, desk: Desk, event: EvaluationEvent) -> Response:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.test_api_browser import CHROMIUM, FLAGS
 from tests.integration.test_api_stack import opened_shop
+from tests.integration.test_backoffice_browser import watched
 from tests.integration.test_registry import TWO_STARS, Registry
 from tests.world import PRODUCT
 
@@ -66,31 +67,6 @@ def phone(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Itera
             yield context
         finally:
             context.close()
-
-
-def watched(page: Any) -> list[str]:
-    """What went wrong on the page: script errors, console errors (CSP refusals among them),
-    failed responses; but the browser's own request for /favicon.ico, which the API does not
-    serve (404)."""
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.on(
-        "console",
-        lambda m: (
-            errors.append(f"console: {m.text} {m.location}")
-            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda r: (
-            errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico")
-            else None
-        ),
-    )
-    return errors
 
 
 def fits_the_phone(page: Any) -> None:
