@@ -14,7 +14,7 @@ the processors, which apply them (stream_processors.evaluation).
 Why a desk key: this web process must never hold the council's own key, which certifies stars.
 The council certifies a desk key for its desk (keys.certs), which may sign the cycle's steps
 and nothing else; the certificate that a recognition leads to is still signed by the
-council's key (`ocop-keys certify`), and the processors check it against the dossier.
+council's key (`ocop-keys certify`).
 
 Every step is judged here by the same rules, with the same context (keys.councils.fold),
 before it is sent: a refused step gets the rules' reason in both languages and nothing is
