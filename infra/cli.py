@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra import stack
+from infra import cassandra, stack
 from infra.process import StackError
 from infra.schema import migrate as apply_migrations
 from infra.settings import StackSettings
@@ -14,8 +14,9 @@ from infra.topics import apply_topics
 
 app = typer.Typer(
     help="The local stack: a Kafka broker (KRaft) and a Cassandra node on 127.0.0.1, run from "
-    "Maven Central jars with the machine's Java 17. State (jars, data, logs, pid files) lives "
-    "in .state/ (OCOP_STATE_DIR). Ports and heaps are OCOP_* settings.",
+    "Maven Central jars with the machine's Java 17, or with OCOP_NODES=3 a cluster of three of "
+    "each on 127.0.0.1-3 (OCOP_FIRST_ADDRESS; docs/cluster.md). State (jars, data, logs, pid "
+    "files) lives in .state/ (OCOP_STATE_DIR). Ports and heaps are OCOP_* settings.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -71,6 +72,30 @@ def topics() -> None:
     """Create missing Kafka topics and align their retention (safe to repeat)."""
     for line in apply_topics(_settings()):
         console.print(f"  {line}")
+
+
+@app.command()
+def env() -> None:
+    """Print the settings services need to reach this stack, as shell exports (for `eval`)."""
+    settings = _settings()
+    console.print(f"export OCOP_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}")
+    console.print(f"export OCOP_CASSANDRA_HOSTS={settings.cassandra_hosts}")
+    console.print(f"export OCOP_REPLICATION_FACTOR={settings.replication_factor}")
+
+
+@app.command()
+def repair(
+    node: int = typer.Option(0, help="the node (1, 2, …) to repair; 0: every node in turn"),
+) -> None:
+    """Full repair of the keyspace (nodetool repair --full) after a node was down: hints
+    cover an outage shorter than max_hint_window (3 h); a repair makes replicas agree for sure."""
+    settings = _settings()
+    targets = [node - 1] if node else list(range(settings.nodes))
+    for index in targets:
+        one = settings.for_node(index)
+        console.print(f"  cassandra node {index + 1} ({one.address}): repairing {one.keyspace}")
+        output = cassandra.nodetool(one, "repair", "--full", one.keyspace)
+        console.print(output.strip().splitlines()[-1] if output.strip() else "  done")
 
 
 @app.command()

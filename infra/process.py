@@ -65,10 +65,17 @@ class JavaServer:
     state_dir: Path  # its command line names it: that is how its process is recognised
     jvm_args: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
+    kind: str | None = None
+    """A node of a cluster ("kafka-2"): the kind whose jars it runs ("kafka"); its command
+    line then names the node too, since its siblings share main class and state folder."""
 
     @property
     def lib_dir(self) -> Path:
-        return self.state_dir / "lib" / self.name
+        return self.state_dir / "lib" / (self.kind or self.name)
+
+    @property
+    def _node_flag(self) -> list[str]:
+        return [f"-Docop.node={self.name}"] if self.kind else []
 
     @property
     def pid_file(self) -> Path:
@@ -83,6 +90,7 @@ class JavaServer:
             java_binary(),
             *self.jvm_args,
             f"-Docop.state={self.state_dir}",
+            *self._node_flag,
             "-cp",
             f"{self.lib_dir}/*",
             self.main_class,
@@ -93,7 +101,8 @@ class JavaServer:
         return dict(os.environ)
 
     def identifies(self, cmdline: str, environ: str) -> bool:
-        return f"-Docop.state={self.state_dir} " in cmdline and self.main_class in cmdline
+        node = f"-Docop.node={self.name} " in cmdline if self.kind else True
+        return f"-Docop.state={self.state_dir} " in cmdline and self.main_class in cmdline and node
 
 
 Managed = JavaServer | PythonService

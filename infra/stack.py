@@ -3,6 +3,12 @@
 ``up`` is idempotent: a server that already runs (its pid file names a live process of
 this state folder) is only probed, a stale pid file is dropped, and a port held by some
 other program is reported instead of starting a second server beside it.
+
+With ``nodes`` > 1 each server is that many nodes ("kafka-1" … on their own addresses).
+Kafka's nodes start together (a controller quorum forms only once a majority runs);
+Cassandra's start one after another, each once the one before answers, as nodes must join
+a ring. A node killed and started again is just a node that does not run: ``up`` starts
+it alone.
 """
 
 from __future__ import annotations
@@ -34,11 +40,17 @@ class Server:
     prepare: Callable[[StackSettings], JavaServer]  # jars, configuration, storage format
     probe: Callable[[StackSettings], str]  # one real request, raises StackError
     ports: Callable[[StackSettings], list[int]]
+    one_at_a_time: bool = False  # a node starts once the one before it answers
 
 
 SERVERS = (
     Server(
-        cassandra.NAME, cassandra.MAIN_CLASS, cassandra.prepare, cassandra.probe, cassandra.ports
+        cassandra.NAME,
+        cassandra.MAIN_CLASS,
+        cassandra.prepare,
+        cassandra.probe,
+        cassandra.ports,
+        one_at_a_time=True,
     ),
     Server(kafka.NAME, kafka.MAIN_CLASS, kafka.prepare, kafka.probe, kafka.ports),
 )
@@ -62,10 +74,15 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _port_taken(port: int) -> bool:
+def _port_taken(address: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.3)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        return sock.connect_ex((address, port)) == 0
+
+
+def node_settings(settings: StackSettings) -> list[StackSettings]:
+    """The settings of each node of the stack (one: the settings themselves)."""
+    return [settings.for_node(k) for k in range(settings.nodes)]
 
 
 def rss_mib(pid: int) -> float | None:
@@ -84,7 +101,7 @@ def _wait_ready(server: Server, java: JavaServer, pid: int, settings: StackSetti
     while time.monotonic() < deadline:
         if running_pid(java) != pid:
             raise StackError(
-                f"{server.name} exited during start-up. Last lines of {java.log_file}:\n"
+                f"{java.name} exited during start-up. Last lines of {java.log_file}:\n"
                 f"{log_tail(java.log_file)}"
             )
         try:
@@ -93,60 +110,89 @@ def _wait_ready(server: Server, java: JavaServer, pid: int, settings: StackSetti
             last_error = str(exc)
         time.sleep(0.5)
     raise StackError(
-        f"{server.name} did not answer within {settings.start_timeout_s:.0f} s ({last_error}). "
+        f"{java.name} did not answer within {settings.start_timeout_s:.0f} s ({last_error}). "
         f"Last lines of {java.log_file}:\n{log_tail(java.log_file)}"
     )
+
+
+@dataclass
+class _Starting:
+    server: Server
+    settings: StackSettings  # the node's
+    java: JavaServer
+    pid: int
+    started: bool
+    t0: float
+    status: ServerStatus | None = None
 
 
 def up(
     settings: StackSettings, report: Report = _quiet, servers: Sequence[Server] = SERVERS
 ) -> list[ServerStatus]:
-    """Start what is not running, then wait until every server answers a real request."""
-    prepared: list[tuple[Server, JavaServer, int, bool, float]] = []
+    """Start what is not running, then wait until every node answers a real request."""
+    starting: list[_Starting] = []
     for server in servers:
         report(f"{server.name}: preparing (jars from Maven Central on first use)")
-        java = server.prepare(settings)
-        pid = running_pid(java)
-        started = pid is None
-        if pid is None:
-            taken = [p for p in server.ports(settings) if _port_taken(p)]
-            if taken:
-                raise StackError(
-                    f"{server.name}: port(s) {taken} are taken by another program, not by this "
-                    f"project's {server.name} (no live pid in {java.pid_file}). Stop it, or "
-                    "choose other ports with the OCOP_* settings."
-                )
-            report(f"{server.name}: starting")
-            pid = launch(java)
-        else:
-            report(f"{server.name}: already running (pid {pid})")
-        prepared.append((server, java, pid, started, time.monotonic()))
-    statuses = []
-    for server, java, pid, started, t0 in prepared:
-        detail = _wait_ready(server, java, pid, settings)
-        ready_s = time.monotonic() - t0 if started else None
-        report(f"{server.name}: ready ({detail})")
-        statuses.append(
-            ServerStatus(server.name, pid, True, detail, rss_mib(pid), started, ready_s)
-        )
-    return statuses
+        before: _Starting | None = None
+        for node in node_settings(settings):
+            if server.one_at_a_time and before is not None:
+                _ready(before, report)
+            java = server.prepare(node)
+            pid = running_pid(java)
+            started = pid is None
+            if pid is None:
+                taken = [p for p in server.ports(node) if _port_taken(node.address, p)]
+                if taken:
+                    raise StackError(
+                        f"{java.name}: port(s) {taken} of {node.address} are taken by another "
+                        f"program, not by this project's {java.name} (no live pid in "
+                        f"{java.pid_file}). Stop it, or choose other ports or addresses with "
+                        "the OCOP_* settings."
+                    )
+                report(f"{java.name}: starting")
+                pid = launch(java)
+            else:
+                report(f"{java.name}: already running (pid {pid})")
+            before = _Starting(server, node, java, pid, started, time.monotonic())
+            starting.append(before)
+    for node_start in starting:
+        _ready(node_start, report)
+    return [s.status for s in starting if s.status is not None]
+
+
+def _ready(node: _Starting, report: Report) -> None:
+    if node.status is not None:
+        return
+    detail = _wait_ready(node.server, node.java, node.pid, node.settings)
+    ready_s = time.monotonic() - node.t0 if node.started else None
+    report(f"{node.java.name}: ready ({detail})")
+    node.status = ServerStatus(
+        node.java.name, node.pid, True, detail, rss_mib(node.pid), node.started, ready_s
+    )
 
 
 def status(settings: StackSettings) -> list[ServerStatus]:
-    """How each server is, without starting or preparing anything."""
+    """How each node is, without starting or preparing anything."""
     result = []
     for server in SERVERS:
-        java = _recognise(server, settings)
-        pid = running_pid(java)
-        if pid is None:
-            result.append(ServerStatus(server.name, None, False, "not running", None))
-            continue
-        try:
-            detail, healthy = server.probe(settings), True
-        except StackError as exc:
-            detail, healthy = str(exc), False
-        result.append(ServerStatus(server.name, pid, healthy, detail, rss_mib(pid)))
+        for node in node_settings(settings):
+            java = _recognise(server, node)
+            pid = running_pid(java)
+            if pid is None:
+                result.append(ServerStatus(java.name, None, False, "not running", None))
+                continue
+            try:
+                detail, healthy = server.probe(node), True
+            except StackError as exc:
+                detail, healthy = str(exc), False
+            result.append(ServerStatus(java.name, pid, healthy, detail, rss_mib(pid)))
     return result
+
+
+def node_process(kind: str, settings: StackSettings, node: int = 0) -> JavaServer:
+    """Node `node` (0-based) of the server `kind`, enough to find its pid (a test kills it)."""
+    server = next(s for s in SERVERS if s.name == kind)
+    return _recognise(server, settings.for_node(node))
 
 
 def down(settings: StackSettings, report: Report = _quiet, only: set[str] | None = None) -> None:
@@ -155,14 +201,16 @@ def down(settings: StackSettings, report: Report = _quiet, only: set[str] | None
     The project's own services (worker, API) first, then Kafka, then Cassandra, so that
     nothing still writing through one waits on the next.
     """
-    servers = {server.name for server in SERVERS}
+    nodes = [_recognise(s, node) for s in reversed(SERVERS) for node in node_settings(settings)]
+    servers = {server.name for server in SERVERS} | {node.name for node in nodes}
     services: list[Managed] = [
         PythonService(pid_file.stem, settings.state_dir)
         for pid_file in sorted((settings.state_dir / "run").glob("*.pid"))
         if pid_file.stem not in servers
     ]
-    for process in services + [_recognise(s, settings) for s in reversed(SERVERS)]:
-        if only is not None and process.name not in only:
+    for process in services + nodes:
+        kind = process.kind or process.name if isinstance(process, JavaServer) else process.name
+        if only is not None and process.name not in only and kind not in only:
             continue
         pid = running_pid(process)
         if pid is None:
@@ -176,5 +224,10 @@ def down(settings: StackSettings, report: Report = _quiet, only: set[str] | None
 
 
 def _recognise(server: Server, settings: StackSettings) -> JavaServer:
-    """Enough of a server's description to find its process, without preparing anything."""
-    return JavaServer(server.name, server.main_class, settings.state_dir)
+    """Enough of a node's description to find its process, without preparing anything."""
+    return JavaServer(
+        settings.node_name(server.name),
+        server.main_class,
+        settings.state_dir,
+        kind=server.name if settings.nodes > 1 else None,
+    )

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from cassandra import ConsistencyLevel
 from cassandra.cluster import (
     EXEC_PROFILE_DEFAULT,
     Cluster,
@@ -40,12 +41,19 @@ def connect(
 ) -> tuple[Cluster, Session]:
     """A session with token-aware routing (each write goes straight to a replica).
     `request_timeout`: when the driver gives up on a statement; the verify API sets its
-    request deadline, so nothing waits on a statement its client has been answered for."""
+    request deadline, so nothing waits on a statement its client has been answered for.
+
+    Every node named in `cassandra_hosts` is a contact point, so the session starts while
+    any one of them answers; the driver then learns the whole ring, routes each statement
+    to a live replica of its partition and reconnects to a node that comes back. Reads and
+    writes are at `cassandra_consistency` (LOCAL_QUORUM: with three replicas, two must
+    answer, so losing one node loses neither a write nor a read of it)."""
     logging.getLogger("cassandra").setLevel(logging.ERROR)
     profile = ExecutionProfile(
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
         request_timeout=request_timeout,
         row_factory=_utc_rows,
+        consistency_level=getattr(ConsistencyLevel, settings.cassandra_consistency),
     )
     cluster = Cluster(
         settings.cassandra_host_list,

@@ -86,7 +86,8 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",
-        producer_acks=-1,
+        producer_acks=-1,  # acks=all: every in-sync replica (at least 2 of 3 on a cluster)
+        topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         web_host="127.0.0.1",
         web_port=settings.web_port,

@@ -56,6 +56,13 @@ class ProcessorSettings(ConnectionSettings):
         description="how soon the group gives a dead worker's partitions to another "
         "(Faust's default is 60 s; shorter means faster failover, longer tolerates pauses)",
     )
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        description="of the topics Faust creates (its tables' changelogs); the same setting "
+        "(OCOP_REPLICATION_FACTOR) as the stack's topics, 3 on a cluster: a changelog with one "
+        "replica is lost with its broker, and refused writes where min.insync.replicas is 2",
+    )
     web_port: int = Field(6066, description="the worker's HTTP port: /metrics")
     data_dir: Path = PROJECT_ROOT / ".state" / "faust"
     processor_name: str = Field(default_factory=socket.gethostname)
