@@ -2,9 +2,12 @@
 by the writer and the API; the writer's key, sequencer and pace; the witness's own.
 
 There is no default log key or witness key passphrase: a writer or witness without its key
-refuses to start. Until the trust list names the log's key and its witnesses (a root-certified
-log key), the witnesses the API accepts cosignatures from and the log key a witness checks
-come from here.
+refuses to start. Once the trust list names the log's key and its witnesses, they come from
+it (the writer refuses to sign with a key the list does not certify for its origin; the
+witness checks checkpoints with the list's log keys; the API takes cosignatures from the
+list's witnesses and needs its quorum). The settings below that name keys
+(OCOP_LOG_WITNESSES, OCOP_LOG_QUORUM, OCOP_WITNESS_LOG_KEY) are overrides for tests and
+development: when set, they win over the trust list.
 """
 
 from __future__ import annotations
@@ -36,8 +39,14 @@ class LogSettings(ConnectionSettings):
         description="verifier keys (cosignature/v1, `<name>+<id>+<key>`) of the witnesses "
         'whose cosignatures the API stores, as JSON: ["w1.example+1a2b3c4d+BA..."]',
     )
-    log_quorum: int = Field(
-        1, ge=1, description="cosignatures a checkpoint needs to be served as the cosigned one"
+    log_quorum: int | None = Field(
+        None,
+        ge=1,
+        description="cosignatures a checkpoint needs to be served as the cosigned one; default "
+        "the trust list's quorum, else 1",
+    )
+    root_key: str | None = Field(
+        None, description="the root public key (base64url) the trust list is checked with"
     )
 
     _check_origin = field_validator("log_origin")(_origin)
@@ -48,7 +57,7 @@ class LogSettings(ConnectionSettings):
     def witness_policy(self) -> WitnessPolicy | None:
         """The k of n witnesses a cosigned checkpoint needs; None while none are named."""
         keys = tuple(self.witness_keys())
-        return WitnessPolicy(keys, min(self.log_quorum, len(keys))) if keys else None
+        return WitnessPolicy(keys, min(self.log_quorum or 1, len(keys))) if keys else None
 
 
 class WriterSettings(LogSettings):
@@ -63,6 +72,12 @@ class WriterSettings(LogSettings):
     log_step_leaves: int = Field(
         2_000, ge=1, le=100_000, description="messages appended and committed at most per step"
     )
+    log_status_interval_s: float = Field(
+        300.0, gt=0, description="how often a new signed status list is issued"
+    )
+    log_status_validity_h: float = Field(
+        24.0, gt=0, le=24 * 31, description="how long a status list is valid after its issue"
+    )
 
 
 class WitnessSettings(ConnectionSettings):
@@ -74,7 +89,15 @@ class WitnessSettings(ConnectionSettings):
         "http://127.0.0.1:8000/log", description="the log's base URL (its /checkpoint etc.)"
     )
     witness_log_origin: str = "ocop.vn/log"
-    witness_log_key: str = Field(description="the log's verifier key (`ocop-log vkey`)")
+    witness_log_key: str | None = Field(
+        None, description="the log's verifier key (`ocop-log vkey`); overrides the trust list's"
+    )
+    witness_trust_list: Path | None = Field(
+        None, description="the root-signed trust list naming the log's keys (a file)"
+    )
+    witness_root_key: str | None = Field(
+        None, description="the pinned root public key (base64url, or a file holding it)"
+    )
     witness_state: Path = Field(
         PROJECT_ROOT / ".state" / "witness-state", description="the last checkpoint cosigned"
     )
@@ -82,5 +105,6 @@ class WitnessSettings(ConnectionSettings):
 
     _check_name = field_validator("witness_name", "witness_log_origin")(_origin)
 
-    def log_verifier(self) -> Ed25519Verifier:
-        return Ed25519Verifier.from_vkey(self.witness_log_key)
+    def log_verifier(self) -> Ed25519Verifier | None:
+        """The override of the trust list's log key, if set."""
+        return Ed25519Verifier.from_vkey(self.witness_log_key) if self.witness_log_key else None

@@ -2,7 +2,10 @@
 
 Each round (c2sp.org/tlog-witness, pulling instead of being pushed to):
 
-1. Fetch the log's newest checkpoint; it must be signed by the log's key, for its origin.
+1. Fetch the log's newest checkpoint; it must be signed by the log's key, for its origin:
+   the key the root certifies in the trust list (OCOP_WITNESS_TRUST_LIST, checked under
+   OCOP_WITNESS_ROOT_KEY; two while the log's key is rotated), or OCOP_WITNESS_LOG_KEY,
+   which, when set, overrides the list (tests, development).
 2. Compare it with the last checkpoint this witness cosigned (its state file):
    - a smaller tree is refused (SHRANK): a log only grows;
    - the same size with another root is refused (SPLIT_VIEW): two histories were shown;
@@ -27,7 +30,9 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -37,12 +42,13 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from auditlog.checkpoint import MalformedCheckpoint, open_checkpoint
+from auditlog.checkpoint import MalformedCheckpoint, SignedCheckpoint, open_checkpoint
 from auditlog.cosignature import CosignatureSigner, cosign
 from auditlog.merkle import verify_consistency
 from auditlog.note import (
     Ed25519Verifier,
     MalformedNote,
+    NoteReason,
     NoteRejected,
     decode_base64,
     encode_base64,
@@ -50,6 +56,7 @@ from auditlog.note import (
 from auditlog.settings import WitnessSettings
 from keys.errors import KeysError
 from keys.keystore import Keystore
+from keys.trustlist import TrustList
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +128,15 @@ class Witness:
         signer: CosignatureSigner,
         *,
         origin: str,
-        log_key: Ed25519Verifier,
+        log_key: Ed25519Verifier | Sequence[Ed25519Verifier],
         log_url: str,
         state_path: Path,
     ) -> None:
         self.signer = signer
         self.origin = origin
-        self.log_key = log_key
+        self.log_keys = (log_key,) if isinstance(log_key, Ed25519Verifier) else tuple(log_key)
+        if not self.log_keys:
+            raise ValueError("a witness needs the log's key")
         self.log_url = log_url.rstrip("/")
         self.state_path = state_path
 
@@ -144,7 +153,7 @@ class Witness:
         response.raise_for_status()
         served = response.text
         try:
-            signed = open_checkpoint(served, origin=self.origin, log=self.log_key)
+            signed = self._open(served)
         except (MalformedNote, MalformedCheckpoint, NoteRejected) as exc:
             return Observation(Seen.BAD_CHECKPOINT, str(exc))
         new = signed.checkpoint
@@ -190,6 +199,19 @@ class Witness:
             return Observation(Seen.NOT_ACCEPTED, detail, new.size)
         return Observation(Seen.COSIGNED, f"size {new.size} cosigned", new.size)
 
+    def _open(self, served: str) -> SignedCheckpoint:
+        """The checkpoint, signed by one of the log's keys (two while it rotates its key)."""
+        refusal: NoteRejected | None = None
+        for key in self.log_keys:
+            try:
+                return open_checkpoint(served, origin=self.origin, log=key)
+            except NoteRejected as exc:
+                if exc.reason is not NoteReason.NO_KNOWN_SIGNATURE:
+                    raise
+                refusal = exc
+        assert refusal is not None  # at least one key
+        raise refusal
+
     def _keep_evidence(self, refusal: Observation, old: WitnessState, served: str) -> None:
         log.critical("refused the log's checkpoint: %s: %s", refusal.seen, refusal.detail)
         evidence = self.state_path.with_name(
@@ -216,10 +238,38 @@ def load_witness(settings: WitnessSettings) -> Witness:
     return Witness(
         CosignatureSigner(settings.witness_name, key.private_key),
         origin=settings.witness_log_origin,
-        log_key=settings.log_verifier(),
+        log_key=witness_log_keys(settings),
         log_url=settings.witness_log_url,
         state_path=settings.witness_state,
     )
+
+
+def witness_log_keys(
+    settings: WitnessSettings, now: datetime | None = None
+) -> tuple[Ed25519Verifier, ...]:
+    """OCOP_WITNESS_LOG_KEY if set (an override), else the trust list's log keys for the
+    origin; neither is a start-up error, not a witness that checks nothing."""
+    override = settings.log_verifier()
+    if override is not None:
+        return (override,)
+    if settings.witness_trust_list is None or settings.witness_root_key is None:
+        raise KeysError(
+            "set OCOP_WITNESS_TRUST_LIST and OCOP_WITNESS_ROOT_KEY (or OCOP_WITNESS_LOG_KEY)"
+        )
+    from keys.verify_cli import load_root_key  # the CLI's helper: a key text or a file
+
+    try:
+        data = settings.witness_trust_list.read_bytes()
+    except OSError as exc:
+        raise KeysError(f"cannot read the trust list: {exc}") from None
+    trust = TrustList.load(data, root_public_key=load_root_key(settings.witness_root_key))
+    keys = trust.log_verifiers(now or datetime.now(UTC), origin=settings.witness_log_origin)
+    if not keys:
+        raise KeysError(
+            f"trust list version {trust.version} certifies no usable key of the log "
+            f"{settings.witness_log_origin}"
+        )
+    return keys
 
 
 async def watch(witness: Witness, interval_s: float, stop: asyncio.Event, *, once: bool) -> bool:

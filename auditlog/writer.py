@@ -21,18 +21,24 @@ Why a crash loses and duplicates nothing (docs/auditlog.md has the long form):
 5. Checkpoints sign only committed heads; a restarted writer checks that the root it rebuilds
    from the stored tiles is the head's before it signs anything, so it never signs two
    roots for one size.
+
+With OCOP_ROOT_KEY set, the writer reads the newest stored trust list at start and refuses to
+run with a key that the list does not certify for its origin (when the list names any key of
+that origin); the same list's key revocations go into the signed status list the writer
+issues every OCOP_LOG_STATUS_INTERVAL_S (keys.status, auditlog.status), re-read each time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Protocol
 
@@ -46,12 +52,17 @@ from auditlog.edge import Edge, partial_tiles
 from auditlog.leaves import MalformedLeaf, leaf_id, parse_entry
 from auditlog.note import Ed25519Signer
 from auditlog.settings import WriterSettings
+from auditlog.status import StatusTables, build_status_list
 from auditlog.tiles import TILE_WIDTH, encode_entry_bundle, parse_entry_bundle
 from infra.topics import admin_client
-from keys.errors import KeysError
+from keys.errors import KeysError, TrustListError
+from keys.ids import decode_public_key
 from keys.keystore import Keystore
+from keys.status import sign_status_list
+from keys.trustlist import TrustList
 from records.auditlog import AuditLogStore, HeadFenced, LogHead, StoredCheckpoint
 from records.session import StoreUnavailable, connect
+from records.store import RecordReader
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 10.0
@@ -237,6 +248,72 @@ def load_signer(settings: WriterSettings) -> Ed25519Signer:
     return Ed25519Signer(settings.log_origin, key.private_key)
 
 
+def check_log_key(signer: Ed25519Signer, trust: TrustList, at: datetime) -> None:
+    """Refuses (SetupError) a key the trust list does not certify for the signer's origin,
+    when the list names any key of that origin; a list that names none says nothing yet."""
+    named = [c for c in trust.log_keys() if c.origin == signer.name]
+    if not named:
+        log.warning("trust list version %d names no key of the log %s", trust.version,
+                    signer.name)  # fmt: skip
+        return
+    if signer.verifier() not in trust.log_verifiers(at, origin=signer.name):
+        ids = ", ".join(c.key_id for c in named)
+        raise SetupError(
+            f"the log key {signer.verifier().vkey} is not a usable key of {signer.name} in trust "
+            f"list version {trust.version} (it certifies {ids}); refusing to sign checkpoints"
+        )
+
+
+async def newest_trust_list(settings: WriterSettings, reader: RecordReader) -> TrustList | None:
+    """The newest stored trust list, checked under OCOP_ROOT_KEY; None without a root key or
+    a stored list."""
+    if settings.root_key is None:
+        return None
+    document = await reader.latest_trust_list()
+    if document is None:
+        return None
+    try:
+        root = decode_public_key(settings.root_key)
+    except ValueError as exc:
+        raise SetupError(f"OCOP_ROOT_KEY: {exc}") from None
+    return TrustList.load(document, root_public_key=root)
+
+
+async def issue_status_list(
+    tables: StatusTables, signer: Ed25519Signer, trust: TrustList | None, settings: WriterSettings
+) -> str:
+    """Build, sign and store one status list; returns its note."""
+    body = await build_status_list(
+        tables,
+        now=datetime.now(UTC),
+        validity=timedelta(hours=settings.log_status_validity_h),
+        trust=trust,
+    )
+    note = sign_status_list(body, signer)
+    await tables.store_status_list(body, note)
+    return note
+
+
+async def status_lists(
+    settings: WriterSettings,
+    signer: Ed25519Signer,
+    tables: StatusTables,
+    reader: RecordReader,
+    stop: asyncio.Event,
+) -> None:
+    """A new status list every OCOP_LOG_STATUS_INTERVAL_S, until stopped; a failed one is
+    logged and tried again at the next interval (the last stored one stays valid meanwhile)."""
+    while not stop.is_set():
+        try:
+            trust = await newest_trust_list(settings, reader)
+            await issue_status_list(tables, signer, trust, settings)
+            log.info("status list issued")
+        except Exception:
+            log.exception("the status list could not be issued")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.log_status_interval_s)
+
+
 def _partition_count(settings: WriterSettings) -> int:
     with admin_client(settings) as admin:
         described = admin.describe_topics([settings.log_topic])
@@ -246,7 +323,16 @@ def _partition_count(settings: WriterSettings) -> int:
 async def run_writer(settings: WriterSettings, stop: asyncio.Event) -> None:
     signer = load_signer(settings)
     cluster, session = await asyncio.to_thread(connect, settings, keyspace=settings.keyspace)
+    reader = await asyncio.to_thread(RecordReader, session)
+    try:
+        trust = await newest_trust_list(settings, reader)
+    except TrustListError as exc:
+        raise SetupError(f"the stored trust list does not verify: {exc}") from None
+    if trust is not None:
+        check_log_key(signer, trust, datetime.now(UTC))
     store = await asyncio.to_thread(AuditLogStore, session, settings.log_origin)
+    tables = await asyncio.to_thread(StatusTables, session, settings.log_origin)
+    issuing = asyncio.create_task(status_lists(settings, signer, tables, reader, stop))
     writer = LogWriter(
         store,
         signer,
@@ -300,6 +386,9 @@ async def run_writer(settings: WriterSettings, stop: asyncio.Event) -> None:
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 consumer.seek(partition, await writer.open())
     finally:
+        issuing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await issuing
         await consumer.stop()
         await asyncio.to_thread(cluster.shutdown)
 

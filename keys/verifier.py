@@ -21,17 +21,32 @@ judgement is contract.claims.judge_claim, the same one the verify API and the pr
 make. The status on the packing day is given as a fact beside it.
 
 Anything unexpected raises rather than returns: no code path produces GENUINE by default.
+
+Beside the verdict, two answers of the audit log (issue 21, docs/auditlog.md):
+`check_log_proof` says whether a tlog-proof shows the label's packing record in the log the
+trust list names, cosigned by k of its n witnesses ("recorded in the public log at position
+i of n, witnessed by ..."), and warns when the newest witnessed checkpoint is older than a
+limit; a proof that does not verify is FAILED with its reason, and none given is
+NOT_CHECKED, never a silent pass. `apply_status_list` adds a signed status list's current
+word (recall, revoked key, stars), relied on only while it is fresh.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
 
+from auditlog.checkpoint import Checkpoint, MalformedCheckpoint, open_checkpoint
+from auditlog.cosignature import WitnessPolicy, verify_cosignatures
+from auditlog.leaves import MalformedLeaf, RecordLeaf, parse_entry
+from auditlog.note import Ed25519Verifier, MalformedNote, NoteReason, NoteRejected, parse_note
+from auditlog.proof import BundleCheck, MalformedProof, TlogProof, verify_proof
+from contract import identifiers
 from contract.certification import (
     CertificationRevocation,
     CertificationState,
@@ -59,8 +74,9 @@ from keys.certs import (
     ProducerKeyCertificate,
     utc_now,
 )
-from keys.errors import SignatureInvalid
+from keys.errors import SignatureInvalid, TrustListError
 from keys.signing import verify_bytes
+from keys.status import StatusList
 from keys.trustlist import (
     Freshness,
     KeyCertificate,
@@ -339,3 +355,266 @@ def _entitled(signer: KeyCertificate, event: Event) -> bool:
         return False
     verify_bytes(signer.verification_key(), document.signature, document.signing_bytes())
     return signer.authority_id == document.body.authority_id
+
+
+# -- the audit log's word: "recorded in the public log at position i of n, witnessed by ..." --
+
+DEFAULT_MAX_CHECKPOINT_AGE = timedelta(hours=24)
+
+
+class LogStatus(StrEnum):
+    RECORDED = "recorded"
+    FAILED = "failed"
+    NOT_CHECKED = "not_checked"
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """What the audit log says of the label's packing record; FAILED carries its reason."""
+
+    status: LogStatus
+    reason: str
+    """`ok`, an auditlog.proof.BundleCheck value, or a check of ours (`wrong_record`,
+    `no_log_key`, `no_witness_policy`, `split_view`, `not_checked`)."""
+    detail: str
+    index: int | None = None
+    size: int | None = None
+    witnessed_by: tuple[str, ...] = ()
+    quorum: int = 0
+    witnesses: int = 0
+    checkpoint_age: timedelta | None = None
+    """Since the newest witness cosignature of the checkpoints held (none: unknown)."""
+    warnings: tuple[str, ...] = ()
+
+    def sentence(self) -> str:
+        if self.status is LogStatus.NOT_CHECKED:
+            return "the public log was not checked (no proof given)"
+        if self.status is LogStatus.FAILED:
+            return f"the log proof does NOT verify ({self.reason}): {self.detail}"
+        assert self.index is not None
+        assert self.size is not None
+        return (
+            f"recorded in the public log at position {self.index} of {self.size}, witnessed by "
+            f"{', '.join(self.witnessed_by)} ({self.quorum} of {self.witnesses} witnesses "
+            "required)"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        age = self.checkpoint_age
+        return {
+            "status": self.status.value,
+            "reason": self.reason,
+            "sentence": self.sentence(),
+            "detail": self.detail,
+            "index": self.index,
+            "size": self.size,
+            "witnessed_by": list(self.witnessed_by),
+            "quorum": self.quorum,
+            "witnesses": self.witnesses,
+            "checkpoint_age_seconds": None if age is None else int(age.total_seconds()),
+            "warnings": list(self.warnings),
+        }
+
+
+LOG_NOT_CHECKED = LogCheck(LogStatus.NOT_CHECKED, "not_checked", "no log proof was given")
+
+
+def _failed(reason: str, detail: str) -> LogCheck:
+    return LogCheck(LogStatus.FAILED, reason, detail)
+
+
+def check_log_proof(
+    proof_text: bytes | str,
+    *,
+    trust: TrustList,
+    label: SignedLabel | None = None,
+    checkpoint: bytes | str | None = None,
+    now: datetime | None = None,
+    max_age: timedelta = DEFAULT_MAX_CHECKPOINT_AGE,
+) -> LogCheck:
+    """Whether the tlog-proof shows the label's packing record in the log the trust list
+    names, cosigned by a quorum of its witnesses. `checkpoint` is a cached cosigned
+    checkpoint (a newer view of the log): it must verify too, and must not be a second root
+    for the proof's tree size. Never raises for a bad proof: FAILED says why."""
+    now = now or utc_now()
+    # 1. The bundle, and the entry it carries (the log's own copy of the leaf).
+    try:
+        proof = TlogProof.parse(proof_text)
+        note = parse_note(proof.signed_checkpoint)
+        origin = Checkpoint.parse(note.text).origin
+    except (MalformedProof, MalformedNote, MalformedCheckpoint) as exc:
+        return _failed(BundleCheck.MALFORMED.value, str(exc))
+    if proof.extra is None:
+        return _failed(BundleCheck.MALFORMED.value, "the proof carries no entry (`extra`)")
+    try:
+        leaf = parse_entry(proof.extra)
+    except MalformedLeaf as exc:
+        return _failed(BundleCheck.MALFORMED.value, f"its entry: {exc}")
+    # 2. The entry is the record that packed this label's batch.
+    if not isinstance(leaf, RecordLeaf) or leaf.event_type != "units_packed":
+        return _failed("wrong_record", f"the entry is a {leaf.kind} leaf, not a packing record")
+    if label is not None:
+        wanted = identifiers.batch_id(label.batch.product_key, label.batch.lot)
+        if leaf.batch_id != wanted:
+            return _failed("wrong_record", f"the record is of batch {leaf.batch_id}, not {wanted}")
+    # 3. The log's keys and the witnesses, as the trust list names them now.
+    log_keys = trust.log_verifiers(now, origin=origin)
+    if not log_keys:
+        return _failed("no_log_key", f"trust list version {trust.version} names no key of {origin}")
+    try:
+        policy = trust.witness_policy(now)
+    except TrustListError as exc:
+        return _failed("no_witness_policy", str(exc))
+    if policy is None:
+        return _failed("no_witness_policy", f"trust list version {trust.version} names no witness")
+    # 4. The proof: signed by the log, cosigned by k of n, the entry included.
+    verdict = None
+    for key in log_keys:
+        verdict = verify_proof(proof, proof.extra, origin=origin, log=key, witnesses=policy)
+        if verdict.reason is not BundleCheck.NOT_SIGNED_BY_LOG:
+            break
+    assert verdict is not None
+    if not verdict.ok or verdict.checkpoint is None:
+        return _failed(verdict.reason.value, verdict.detail)
+    times = [c.timestamp for c in verdict.cosigned]
+    # 5. The cached checkpoint, if any: the log's, cosigned, and no second root for a size.
+    warnings: list[str] = []
+    if checkpoint is not None:
+        cached = _open_cached(checkpoint, origin, log_keys, policy)
+        if isinstance(cached, LogCheck):
+            return cached
+        held, held_times = cached
+        if held.size == verdict.checkpoint.size and held.root_hash != verdict.checkpoint.root_hash:
+            return _failed("split_view", f"two roots for tree size {held.size}: a split view")
+        times += held_times
+    # 6. How old the newest witnessed view of the log is.
+    age = now - datetime.fromtimestamp(max(times), UTC) if times else None
+    if age is None or age > max_age:
+        hours = max_age.total_seconds() / 3600
+        warnings.append(
+            f"the newest witnessed checkpoint is older than {hours:g} h"
+            if age is not None
+            else "no cosignature time is known"
+        )
+    policy_names = len(policy.witnesses)
+    return LogCheck(
+        LogStatus.RECORDED,
+        BundleCheck.OK.value,
+        f"{leaf.batch_id} record {leaf.seq}: {verdict.detail}",
+        index=proof.index,
+        size=verdict.checkpoint.size,
+        witnessed_by=tuple(c.witness for c in verdict.cosigned),
+        quorum=policy.quorum,
+        witnesses=policy_names,
+        checkpoint_age=age,
+        warnings=tuple(warnings),
+    )
+
+
+def _open_cached(
+    data: bytes | str,
+    origin: str,
+    log_keys: tuple[Ed25519Verifier, ...],
+    policy: WitnessPolicy,
+) -> tuple[Checkpoint, list[int]] | LogCheck:
+    for key in log_keys:
+        try:
+            signed = open_checkpoint(data, origin=origin, log=key)
+        except (MalformedNote, MalformedCheckpoint) as exc:
+            return _failed(BundleCheck.MALFORMED.value, f"the cached checkpoint: {exc}")
+        except NoteRejected as exc:
+            if exc.reason is NoteReason.NO_KNOWN_SIGNATURE:
+                continue
+            return _failed("bad_checkpoint", f"the cached checkpoint: {exc}")
+        quorum = verify_cosignatures(signed.note, policy)
+        if not quorum.ok:
+            return _failed("bad_checkpoint", f"the cached checkpoint: {quorum.detail}")
+        return signed.checkpoint, [c.timestamp for c in quorum.cosigned]
+    return _failed("bad_checkpoint", "the cached checkpoint is not signed by the log's key")
+
+
+# -- the signed status list: the current word, used only while it is fresh -------------------
+
+
+@dataclass(frozen=True)
+class StatusCheck:
+    """What a status list said of the label, and whether it was relied on."""
+
+    signed_by: str
+    issued_at: datetime
+    expires_at: datetime
+    age: timedelta
+    stale: bool
+    statement: str
+    relied_on: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "signed_by": self.signed_by,
+            "issued_at": format_utc(self.issued_at),
+            "expires_at": format_utc(self.expires_at),
+            "age_seconds": int(self.age.total_seconds()),
+            "stale": self.stale,
+            "statement": self.statement,
+            "relied_on": self.relied_on,
+        }
+
+
+def apply_status_list(
+    verification: LabelVerification, status: StatusList, *, now: datetime | None = None
+) -> tuple[LabelVerification, StatusCheck]:
+    """The verdict with a fresh status list's word on it: a recalled batch, a key revoked
+    before the packing day ended, a product whose stars or status no longer back the label
+    turn a GENUINE verdict into that reason. A stale list's statement is shown, marked stale,
+    and changes nothing: the verdict stays the trust list's."""
+    now = now or utc_now()
+    fresh = status.freshness(now)
+    label = verification.label
+    findings: list[tuple[Reason, str]] = []
+    if label is not None:
+        batch = label.batch
+        batch_id = identifiers.batch_id(batch.product_key, batch.lot)
+        recalled = status.recalled(batch_id)
+        if recalled is not None:
+            findings.append((Reason.RECALLED, f"batch {batch_id} recalled: {recalled.reason}"))
+        revoked = status.revoked(batch.key_id)
+        if revoked is not None and revoked.effective_at < batch.packing_window()[1]:
+            findings.append((Reason.KEY_REVOKED, f"key {batch.key_id} revoked ({revoked.reason})"))
+        product = status.product(batch.product_key)
+        if product is not None:
+            reason = _STATUS_REASONS.get(product.status)
+            if reason is not None:
+                findings.append((reason, f"{batch.product_key} is {product.status.value}"))
+            elif product.stars < batch.stars:
+                findings.append(
+                    (
+                        Reason.STARS_EXCEED_CERTIFICATION,
+                        f"{batch.product_key} holds {product.stars}★, the label prints "
+                        f"{batch.stars}★",
+                    )
+                )
+    statement = "; ".join(detail for _, detail in findings) or "nothing against this label"
+    if fresh.stale:
+        statement = f"STALE (expired {fresh.expires_at:%Y-%m-%d %H:%M} UTC): {statement}"
+    check = StatusCheck(
+        status.signed_by,
+        fresh.issued_at,
+        fresh.expires_at,
+        fresh.age,
+        fresh.stale,
+        statement,
+        relied_on=not fresh.stale,
+    )
+    if fresh.stale or not findings or not verification.genuine:
+        return verification, check
+    lead = worst_first([r for r, _ in findings])[0]
+    detail = next(d for r, d in findings if r is lead)
+    return replace(verification, reason=lead, detail=f"status list: {detail}"), check
+
+
+_STATUS_REASONS = {
+    CertificationStatus.REVOKED: Reason.CERTIFICATION_REVOKED,
+    CertificationStatus.EXPIRED: Reason.CERTIFICATION_EXPIRED,
+    CertificationStatus.NONE: Reason.NO_CERTIFICATION,
+    CertificationStatus.NOT_YET_VALID: Reason.NO_CERTIFICATION,
+}

@@ -10,14 +10,17 @@ it. Errors are one line and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -38,6 +41,7 @@ from producers.scanning import ScanRejected
 from producers.sender import Sender
 from producers.settings import StationSettings
 from producers.station import Batch, Station, StationView
+from producers.watch import KeyWatch, WatchError, own_events, report_to_inspectors, watch_for
 
 DELIVERY_WAIT_S = 5.0
 
@@ -333,6 +337,64 @@ def send(
     console.print(f"outbox backlog: {waiting} event(s)")
     if until_empty and not emptied:
         raise typer.Exit(1)
+
+
+@app.command()
+def watch(
+    context: typer.Context,
+    api: Annotated[str, typer.Option(help="The verify API's base URL (its /log routes)")],
+    once: Annotated[bool, typer.Option(help="One round, then exit")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between rounds")] = 5.0,
+    report_province: Annotated[
+        str | None, typer.Option(help="File each alert for this province's inspectors")
+    ] = None,
+) -> None:
+    """Watch the public log for anything signed with this station's key that it did not
+    issue (producers.watch). Exit status 1 once an alert was raised, 2 if the log could not
+    be checked."""
+    desk: Desk = context.obj
+    key_watch, journal = watch_for(desk.settings, api)
+    alerted = asyncio.run(
+        run_watch(key_watch, journal, desk.settings, once, interval, report_province)
+    )
+    if alerted:
+        raise typer.Exit(1)
+
+
+async def run_watch(
+    key_watch: KeyWatch,
+    journal: sqlite3.Connection,
+    settings: StationSettings,
+    once: bool,
+    interval: float,
+    province: str | None,
+) -> bool:
+    alerted = False
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            try:
+                findings = await key_watch.round(client, own_events(journal))
+            except httpx.HTTPError as exc:
+                console.print(f"the log could not be read: {exc}")
+                findings = []
+            except WatchError as exc:
+                console.print(f"[red]LOG CHECK FAILED:[/] {exc}")
+                raise typer.Exit(2) from None
+            for finding in findings:
+                alerted = True
+                console.print(f"[red]{finding.sentence()}[/]")
+                if province is not None:
+                    status = await report_to_inspectors(
+                        client, key_watch.base_url, finding,
+                        host=settings.resolver_host, province=province,
+                    )  # fmt: skip
+                    console.print(f"  reported to the inspectors of {province}: HTTP {status}")
+            if not findings:
+                console.print(f"log size {key_watch.edge.size}: nothing signed with this key "
+                              "that this station did not issue")  # fmt: skip
+            if once:
+                return alerted
+            await asyncio.sleep(interval)
 
 
 def main() -> None:

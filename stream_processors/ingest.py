@@ -21,6 +21,9 @@ head (records.registry: in circulation, recalled), and the parties' trace rows o
 (stream_processors.trace); a duplicate writes them again from the stored head, for a crash
 between the record and those rows.
 
+A recall is also written to the one `recalls` partition (auditlog.status.RecallRows) that
+the signed status list reads, and again on a duplicate.
+
 Last, the record is published as a leaf of the audit log (auditlog.leaves), and again for
 a duplicate, for a crash before it was: the log writer keeps each leaf once.
 """
@@ -33,7 +36,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from auditlog.leaves import PublishLeaf, publish_nothing, record_leaf
-from contract.events import BatchEvent, BatchOpened, UnitsPacked
+from auditlog.status import RecallRows, recall_rows_of
+from contract.events import BatchEvent, BatchOpened, BatchRecalled, UnitsPacked
 from contract.records import record_hash
 from keys.certs import ProducerKeyCertificate
 from keys.chain import ChainRecord, seal
@@ -86,12 +90,14 @@ class BatchIngest(SignedHandler):
         batch_rows: BatchRows,
         trace: AfterRecord | None = None,
         leaves: PublishLeaf = publish_nothing,
+        recalls: RecallRows | None = None,
     ) -> None:
         super().__init__(store, trust, refuse, metrics)
         self.seal_key = seal_key
         self.batch_rows = batch_rows
         self.trace = trace
         self.leaves = leaves
+        self.recalls = recalls if recalls is not None else recall_rows_of(store)
 
     async def handle(self, message: Message) -> None:
         self.metrics.processed[message.topic] += 1
@@ -163,6 +169,7 @@ class BatchIngest(SignedHandler):
             await self._duplicate(message, event, at, written, content_hash)
         else:
             await self.batch_rows.write_batch(head)
+            await self._recall(event, head)
             if self.trace is not None:
                 await self.trace.after_record(event, head)
             await self.leaves(record_leaf(record, event.type))  # the audit log's leaf
@@ -188,10 +195,16 @@ class BatchIngest(SignedHandler):
         state = await self.store.batch(batch_id)
         if state is not None:
             await self.batch_rows.write_batch(state)
+            await self._recall(event, state)
             if self.trace is not None:  # rewritten, for a crash before they were written
                 await self.trace.after_record(event, state)
         await self._leaf_again(batch_id, seq, event.type)
         self.metrics.duplicates[message.topic] += 1
+
+    async def _recall(self, event: BatchEvent, state: BatchState) -> None:
+        """The status list's row of a recall (the hook of migration 0016)."""
+        if isinstance(event, BatchRecalled) and self.recalls is not None:
+            await self.recalls.write_recall(state)
 
     async def _leaf_again(self, batch_id: str, seq: int, event_type: str) -> None:
         """The stored record's leaf, published again for a crash before it was (the log

@@ -21,6 +21,7 @@ from verify_api.routes import (
     reports,
     resolve,
     resolver,
+    status,
     trust,
     verify,
 )
@@ -37,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     epcis.router,
     trust.router,
     log.router,
+    status.router,
     inspectors.router,
     alerts.router,
     cases.router,

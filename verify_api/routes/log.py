@@ -14,8 +14,10 @@
 - `/log/proof/consistency/<old>/<new>`: the RFC 9162 consistency proof, one base64 hash a line.
 - `POST /log/cosignatures`: a witness hands back a checkpoint with its cosignature; stored
   once the checkpoint is one this log signed and the cosignature verifies under a witness
-  key the API trusts (OCOP_LOG_WITNESSES). The one write the API makes besides its events:
-  a signed statement that checks itself, which a processor could add nothing to.
+  key the API trusts: the trust list's witnesses (with its quorum), or OCOP_LOG_WITNESSES
+  (with OCOP_LOG_QUORUM), which, when set, override the list (tests, development). The one
+  write the API makes besides its events: a signed statement that checks itself, which a
+  processor could add nothing to.
 
 The API only reads what the writer built (records.auditlog); proofs are computed from the
 stored tiles and checked before they are served.
@@ -27,6 +29,7 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -48,9 +51,11 @@ from auditlog.tiles import (
     parse_entry_bundle,
 )
 from contract import identifiers
+from keys.errors import TrustListError
 from records.auditlog import AuditLogStore, StoredCheckpoint, StoredCosignature
 from records.rows import BatchState, Unit
 from verify_api.errors import ApiError, ErrorCode, error_responses
+from verify_api.trustcache import NoTrustList, TrustCache
 
 router = APIRouter(prefix="/log", tags=["audit log"])
 
@@ -75,6 +80,24 @@ class AuditLog:
     store: AuditLogStore
     settings: LogSettings
     records: Records
+    trust: TrustCache | None = None
+
+    async def witnesses(self) -> tuple[list[CosignatureVerifier], int]:
+        """The witnesses whose cosignatures count and how many a checkpoint needs: the
+        settings' when set (an override), else the trust list's policy now; none while
+        neither names any (nothing is then stored nor served as cosigned)."""
+        if self.settings.log_witnesses:
+            return self.settings.witness_keys(), self.settings.log_quorum or 1
+        if self.trust is None:
+            return [], 1
+        try:
+            held = await self.trust.get()
+            policy = held.trust.witness_policy(datetime.now(UTC))
+        except (NoTrustList, TrustListError):
+            return [], 1
+        if policy is None:
+            return [], 1
+        return list(policy.witnesses), self.settings.log_quorum or policy.quorum
 
 
 async def get_log(request: Request) -> AuditLog:
@@ -83,7 +106,8 @@ async def get_log(request: Request) -> AuditLog:
         settings = LogSettings()
         reader = request.app.state.services.store
         store = await asyncio.to_thread(AuditLogStore, reader.session, settings.log_origin)
-        held = request.app.state.audit_log = AuditLog(store, settings, reader)
+        trust = request.app.state.services.trust
+        held = request.app.state.audit_log = AuditLog(store, settings, reader, trust)
     return held
 
 
@@ -110,13 +134,16 @@ async def _latest(log: AuditLog) -> StoredCheckpoint:
 
 async def _cosigned(log: AuditLog, at_least: int = 0) -> str | None:
     """The newest checkpoint of size > `at_least` with a quorum of cosignatures, cosigned."""
+    witnesses, quorum = await log.witnesses()
+    trusted = {(w.name, w.key_id) for w in witnesses}
     by_size: dict[int, list[StoredCosignature]] = {}
     for c in await log.store.recent_cosignatures(200):
-        by_size.setdefault(c.size, []).append(c)
+        if (c.witness, c.key_id) in trusted:  # a witness since dropped from the list no more
+            by_size.setdefault(c.size, []).append(c)
     for size in sorted(by_size, reverse=True):
         if size <= at_least:
             break
-        if len({(c.witness, c.key_id) for c in by_size[size]}) >= log.settings.log_quorum:
+        if len({(c.witness, c.key_id) for c in by_size[size]}) >= quorum:
             stored = await log.store.checkpoint(size)
             if stored is not None:
                 return _with_cosignatures(stored, by_size[size])
@@ -370,7 +397,7 @@ async def cosign(request: Request, log: LogDep) -> Response:
     if stored is None or parse_note(stored.note).text != note.text:
         raise ApiError(ErrorCode.NOT_FOUND, f"this log signed no such checkpoint of size {size}")
     # 3. Cosigned by trusted witnesses, every one of whose cosignatures verifies.
-    verified = _verified_cosignatures(note, log.settings.witness_keys())
+    verified = _verified_cosignatures(note, (await log.witnesses())[0])
     for cosignature in verified:
         await log.store.store_cosignature(
             StoredCosignature(size, cosignature.name, cosignature.key_id, cosignature.signature)
