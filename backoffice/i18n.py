@@ -18,6 +18,7 @@ VI: dict[str, str] = {
     "nav_scan": "Quét mã",
     "nav_alerts": "Cảnh báo",
     "nav_dossiers": "Hồ sơ đánh giá",
+    "nav_dashboard": "Toàn tỉnh",
     "desk_title": "Hồ sơ đánh giá, phân hạng OCOP — {council}",
     "desk_lead": "Hồ sơ của {province}, mới nộp trước. Mỗi bước được ký bằng khóa của bàn "
     "đánh giá và gửi qua Kafka; bộ xử lý áp dụng quy định rồi mới lưu.",
@@ -169,6 +170,7 @@ EN: dict[str, str] = {
     "nav_scan": "Scan",
     "nav_alerts": "Alerts",
     "nav_dossiers": "Dossiers",
+    "nav_dashboard": "The province",
     "desk_title": "OCOP evaluation dossiers — {council}",
     "desk_lead": "{province}'s dossiers, newest first. Each step is signed with the desk's key "
     "and sent through Kafka; the processors apply the rules before they store it.",

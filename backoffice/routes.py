@@ -263,8 +263,9 @@ async def home(request: Request) -> Response:
     session = _session(request, workspace)
     if session is not None and session.signed_in:
         visit = await signed_in_visit(request, roles=frozenset(InspectorRole))
-        if role_of(visit.inspector) is InspectorRole.OFFICE:  # the office's desk is theirs
-            return _see_other(request, "/office/dossiers")
+        if role_of(visit.inspector) is InspectorRole.OFFICE:  # the desk and dashboard are theirs
+            desk = request.app.state.desk is not None
+            return _see_other(request, "/office/dossiers" if desk else "/office/dashboard")
         return page_for(request, visit, "scan.html")
     lang = chosen_language(request, session.lang if session else None)
     pre = workspace.sessions.pre_session(lang) if session is None else session
