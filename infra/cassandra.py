@@ -52,6 +52,12 @@ _JAVA17_OPENS = [
 ]
 
 
+def _module_flags() -> list[str]:
+    return [f"--add-exports={m}=ALL-UNNAMED" for m in _JAVA17_EXPORTS] + [
+        f"--add-opens={m}=ALL-UNNAMED" for m in _JAVA17_OPENS
+    ]
+
+
 def ports(settings: StackSettings) -> list[int]:
     return [settings.cassandra_port, settings.cassandra_storage_port, settings.jmx_port]
 
@@ -89,9 +95,7 @@ def prepare(settings: StackSettings) -> JavaServer:
     logs.mkdir(parents=True, exist_ok=True)
     yaml = render("cassandra.yaml", conf / "cassandra.yaml", **values)
     logback = render("cassandra-logback.xml", conf / "logback.xml", log_dir=logs)
-    module_flags = [f"--add-exports={m}=ALL-UNNAMED" for m in _JAVA17_EXPORTS] + [
-        f"--add-opens={m}=ALL-UNNAMED" for m in _JAVA17_OPENS
-    ]
+    module_flags = _module_flags()
     return node(
         settings,
         jvm_args=[
@@ -119,7 +123,7 @@ def prepare(settings: StackSettings) -> JavaServer:
 
 def probe(settings: StackSettings) -> str:
     """One real CQL query to this node; raises when it does not answer it. In a cluster,
-    also how many nodes it sees up."""
+    also how many nodes its ring holds."""
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
     from cassandra.policies import WhiteListRoundRobinPolicy
 
@@ -137,9 +141,7 @@ def probe(settings: StackSettings) -> str:
     try:
         session = cluster.connect()
         row = session.execute("SELECT release_version FROM system.local").one()
-        up = 1 + sum(
-            1 for h in cluster.metadata.all_hosts() if h.is_up and h.address != settings.address
-        )
+        ring = len(cluster.metadata.all_hosts())
     except (NoHostAvailable, OSError) as exc:
         raise StackError(f"Cassandra at {settings.address} does not answer: {exc}") from exc
     finally:
@@ -147,7 +149,7 @@ def probe(settings: StackSettings) -> str:
         logging.getLogger("cassandra").setLevel(logging.WARNING)
     if settings.nodes == 1:
         return f"Cassandra {row.release_version}"
-    return f"Cassandra {row.release_version}, {up} of {settings.nodes} node(s) seen up"
+    return f"Cassandra {row.release_version}, {ring} node(s) in its ring"
 
 
 def nodetool(settings: StackSettings, *args: str, timeout_s: float = 1800) -> str:
@@ -156,6 +158,7 @@ def nodetool(settings: StackSettings, *args: str, timeout_s: float = 1800) -> st
     command = [
         java_binary(),
         "-Xmx128m",
+        *_module_flags(),  # nodetool loads the same classes as the server
         f"-Dlogback.configurationFile=file://{settings.state_dir}/conf/{node(settings).name}/logback.xml",
         "-cp",
         f"{settings.state_dir}/lib/{NAME}/*",
