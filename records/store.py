@@ -52,6 +52,10 @@ from records.session import run, run_many
 
 TRUST_SCOPE = "ocop"
 INSPECTION_EVIDENCE = "inspection:"
+NO_PLACE = "-"
+"""The province of scans_by_province_day's scans that offered no place. Migration 0013 says
+'', but the table's partition key is the province alone, and Cassandra refuses an empty
+partition key ("Key may not be empty"): every such scan failed and was retried for ever."""
 """The prefix of an inspector's finding among a unit's copy evidence (the rest: alert ids)."""
 
 _BATCH_STATICS = (
@@ -276,7 +280,7 @@ class RecordReader:
     async def scans_by_day(self, province: str | None, first: date, last: date) -> dict[date, int]:
         """Consumers' scans counted in a province (None: no place offered) on each day from
         `first` to `last` (one partition; days without scans are absent)."""
-        rows = await run(self.session, self._scans_by_day, (province or "", first, last))
+        rows = await run(self.session, self._scans_by_day, (province or NO_PLACE, first, last))
         return {row.day: row.scans for row in rows}
 
     async def unit_activity(self, unit_key: str) -> UnitActivity:
@@ -637,7 +641,7 @@ class RecordWriter(RecordReader):
     async def count_scan(self, province: str | None, day: date) -> None:
         """One more consumer's scan in a province (None: no place offered) on a day in
         Vietnam. A counter: the caller counts a scan once (see migration 0013)."""
-        await run(self.session, self._count_scan, (province or "", day))
+        await run(self.session, self._count_scan, (province or NO_PLACE, day))
 
     async def raise_alert(self, alert: Alert, day: date) -> bool:
         """Store an alert; True if it is new. The first raising of an id wins: later scans
