@@ -52,11 +52,11 @@ from records.session import run, run_many
 
 TRUST_SCOPE = "ocop"
 INSPECTION_EVIDENCE = "inspection:"
+"""The prefix of an inspector's finding among a unit's copy evidence (the rest: alert ids)."""
 NO_PLACE = "-"
 """The province of scans_by_province_day's scans that offered no place. Migration 0013 says
 '', but the table's partition key is the province alone, and Cassandra refuses an empty
 partition key ("Key may not be empty"): every such scan failed and was retried for ever."""
-"""The prefix of an inspector's finding among a unit's copy evidence (the rest: alert ids)."""
 
 _BATCH_STATICS = (
     "product_key",
