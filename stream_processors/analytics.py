@@ -74,10 +74,16 @@ class ScanAnalytics:
         # an alert this unit already raised is not raised again: that would cost a
         # lightweight transaction per scan of a copied code, only to change nothing
         fresh = [a for a in alerts if str(a.alert_id) not in already]
-        raised = [a for a in fresh if await self.store.raise_alert(a, vietnam_date(a.raised_at))]
-        for alert in raised:
-            self._count(alert, scan.occurred_at)
-            await self.publish(key, model_bytes(alert))
+        # different alerts' rows and cells, so raised at once, each published once stored;
+        # all are let finish before a failure is raised (the message is then tried again)
+        outcomes = await asyncio.gather(
+            *(self._raise(key, alert, scan.occurred_at) for alert in fresh),
+            return_exceptions=True,
+        )
+        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failed:
+            raise failed[0]
+        raised = [alert for alert, new in zip(fresh, outcomes, strict=True) if new is True]
         # corroborated now, not when first raised (or the raising was not new: a replay, or
         # an id the window forgot): the stored alert is upgraded, once
         confirmed = history.corroborated
@@ -90,6 +96,14 @@ class ScanAnalytics:
         history.corroborated = [*confirmed, *(str(a.alert_id) for a in newly)][-RAISED_KEPT:]
         history.recent = remember(seen, recent, self.limits)
         return raised
+
+    async def _raise(self, key: bytes, alert: Alert, scanned_at: datetime) -> bool:
+        """Store the alert; if it is new, count it and publish it. True if it was new."""
+        if not await self.store.raise_alert(alert, vietnam_date(alert.raised_at)):
+            return False
+        self._count(alert, scanned_at)
+        await self.publish(key, model_bytes(alert))
+        return True
 
     def _count(self, alert: Alert, scanned_at: datetime) -> None:
         """A raised alert, stored: counted by kind, and the delay since its scan."""

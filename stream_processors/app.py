@@ -1,19 +1,27 @@
-"""The Faust app: one agent per topic, each handing messages to its handler in order.
+"""The Faust app: one agent per topic, each handing messages to its handler.
 
-Delivery is at least once: Faust commits an offset only after the agent has taken the next
-message, so a crash redelivers, and every handler is idempotent. A handler that fails for a
-passing reason (Cassandra busy or restarting) is retried with backoff on the same message,
-which holds up that partition: skipping it would lose the message, and moving on to the
-next would break its batch's order.
+The trust-list and authority agents take one message at a time. The scan and batch agents
+run messages of different Kafka keys (units, batches) concurrently and each key's in order
+(stream_processors.keyed): a unit's scans read and write its history in the Faust table, a
+batch's events its chain, and nothing else is shared between keys that needs an order.
+
+Delivery is at least once: an offset is committed only once its message and every earlier
+message of its partition have been handled (acknowledged in offset order), so a crash
+redelivers from the lowest unfinished message, and every handler is idempotent. A handler
+that fails for a passing reason (Cassandra busy or restarting) is retried with backoff on the
+same message, which holds up its key, and the partition's commits behind it: skipping it
+would lose the message, and moving on to its key's next would break its unit's or batch's
+order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 from cassandra.cluster import Cluster
@@ -31,6 +39,7 @@ from stream_processors.analytics import ScanAnalytics
 from stream_processors.authority import AuthorityIngest, TrustListIngest
 from stream_processors.handler import NoTrustListYet
 from stream_processors.ingest import BatchIngest
+from stream_processors.keyed import KeyedScheduler
 from stream_processors.metrics import serve as serve_metrics
 from stream_processors.outcomes import Message, Metrics, Refuser, SendBytes
 from stream_processors.scans import ScanIngest
@@ -42,6 +51,12 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Message], Awaitable[None]]
 MAX_BACKOFF_S = 10.0
+SCANS_AT_ONCE = 64
+"""Scan messages of different units handled at once by one worker. Each holds a few reads
+and writes in flight; past a few dozen the worker's one core, not the waiting, is the limit."""
+BATCH_EVENTS_AT_ONCE = 8
+"""Batch events of different batches handled at once: each writes up to hundreds of units
+with its own bounded concurrency (records.session.run_many)."""
 
 
 class SetupError(Exception):
@@ -128,8 +143,9 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         ).handle,
         settings.scan_topic: ScanIngest(store, histories, analytics, refuse, metrics).handle,
     }
+    at_once = {settings.scan_topic: SCANS_AT_ONCE, settings.batch_topic: BATCH_EVENTS_AT_ONCE}
     for topic_name, handler in handlers.items():
-        _agent(app, topic_name, handler)
+        _agent(app, topic_name, handler, at_once.get(topic_name, 1))
 
     @app.task  # type: ignore[untyped-decorator]
     async def publish_seal_key() -> None:
@@ -170,7 +186,9 @@ def _partitions(settings: ProcessorSettings, topic_name: str) -> int:
     return len(partitions)
 
 
-def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
+def _agent(app: faust.App, topic_name: str, handler: Handler, at_once: int = 1) -> None:
+    """An agent handing the topic's messages to `handler`: one at a time, or up to `at_once`
+    of different keys at a time, each key's in order (stream_processors.keyed)."""
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
 
     async def consume(stream: faust.StreamT[Any]) -> None:
@@ -178,7 +196,31 @@ def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
             m = event.message
             await _until_done(handler, Message(m.topic, m.partition, m.offset, m.key, m.value))
 
-    app.agent(topic, name=f"consume-{topic_name}")(consume)
+    async def consume_by_key(stream: faust.StreamT[Any]) -> None:
+        # acknowledged by hand, by the scheduler, in each partition's offset order
+        scheduler = KeyedScheduler(at_once)
+        try:
+            async for event in cast(faust.Stream[Any], stream).noack().events():
+                m = event.message
+                message = Message(m.topic, m.partition, m.offset, m.key, m.value)
+                await scheduler.submit(
+                    m.key,
+                    m.partition,
+                    functools.partial(_until_done, handler, message),
+                    functools.partial(_acknowledge, app, event),
+                )
+        finally:
+            await scheduler.close()  # what did not finish is not acknowledged: replayed
+
+    app.agent(topic, name=f"consume-{topic_name}")(consume if at_once == 1 else consume_by_key)
+
+
+def _acknowledge(app: faust.App, event: faust.EventT[Any]) -> None:
+    """What the stream does after a message when it acknowledges by itself (Stream.ack, which
+    is a coroutine only in name): the message is then safe to commit."""
+    if event.ack():
+        m = event.message
+        app.sensors.on_message_out(m.tp, m.offset, m)
 
 
 async def _until_done(handler: Handler, message: Message) -> None:

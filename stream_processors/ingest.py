@@ -30,6 +30,7 @@ a duplicate, for a crash before it was: the log writer keeps each leaf once.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -37,13 +38,14 @@ from typing import Protocol
 
 from auditlog.leaves import PublishLeaf, publish_nothing, record_leaf
 from auditlog.status import RecallRows, recall_rows_of
+from contract import identifiers
 from contract.events import BatchEvent, BatchOpened, BatchRecalled, UnitsPacked
 from contract.records import record_hash
 from keys.certs import ProducerKeyCertificate
 from keys.chain import ChainRecord, seal
 from keys.signing import SigningKey
 from records.rows import BatchState, Unit
-from records.store import ChainHead, HeadMoved, RecordWriter
+from records.store import ChainHead, HeadMoved, RecordWriter, standing_of
 from stream_processors.handler import SignedHandler
 from stream_processors.outcomes import Message, Metrics, Refuser, seconds_since
 from stream_processors.rules import Facts, Refusal, apply
@@ -124,15 +126,14 @@ class BatchIngest(SignedHandler):
     ) -> None:
         """Read, judge, write; raises HeadMoved if another writer moved the head meanwhile."""
         # 2. Seen before? (A replay after a crash, the station re-sending, another writer.)
-        state = await self.store.batch(event.batch_id)
-        seen = await self.store.event_seq(event.batch_id, content_hash) if state else None
+        # The batch, its hash row for this event and the rules' facts are read together.
+        state, seen, facts = await self._read(event, content_hash)
         if seen:
             await self._duplicate(message, event, seen, written)
             return
         # 3. The rules, with the facts they need.
         seq = (state.head_seq if state else 0) + 1
         try:
-            facts = await self._facts(event, state)
             outcome = apply(state, event, facts, seq)
         except Refusal as refusal:
             # the head may be this event, recorded by a write that did not get to its hash row
@@ -214,14 +215,36 @@ class BatchIngest(SignedHandler):
                 if record.seq == seq:
                     await self.leaves(record_leaf(record, event_type))
 
-    async def _facts(self, event: BatchEvent, state: BatchState | None) -> Facts:
+    async def _read(
+        self, event: BatchEvent, content_hash: str
+    ) -> tuple[BatchState | None, int | None, Facts]:
+        """The batch's state, the seq of the record holding this event if one does, and the
+        facts the rules need, read at once (they were three round trips one after another).
+        None of the reads needs another's answer: the batch id names the product (a batch id
+        is its product key and lot, contract.identifiers), and the producer whose standing
+        counts is the batch's, taken from its state once read. An opening's batch normally
+        does not exist yet: its hash row is read only if it does (a replayed opening)."""
+        batch_id = event.batch_id
         if isinstance(event, BatchOpened):
-            return Facts(product=await self.store.product(event.product_key))
-        if isinstance(event, UnitsPacked) and state is not None:
-            at_packing = await self.store.standing(
-                state.product_key, state.producer_id, event.occurred_at
+            state, product = await asyncio.gather(
+                self.store.batch(batch_id), self.store.product(event.product_key)
             )
+            seen = await self.store.event_seq(batch_id, content_hash) if state else None
+            return state, seen, Facts(product=product)
+        if isinstance(event, UnitsPacked):
+            product_key, _ = identifiers.split_batch_id(batch_id)
+            state, seen, stored = await asyncio.gather(
+                self.store.batch(batch_id),
+                self.store.event_seq(batch_id, content_hash),
+                self.store.certifications(product_key),
+            )
+            if state is None:
+                return None, None, Facts()
+            at_packing = standing_of(stored, state.producer_id, event.occurred_at)
             label_key = self.trust.current and self.trust.current.key_certificate(event.key_id)
             owner = label_key.producer_id if isinstance(label_key, ProducerKeyCertificate) else None
-            return Facts(standing=at_packing, label_key_producer=owner)
-        return Facts()
+            return state, seen, Facts(standing=at_packing, label_key_producer=owner)
+        state, seen = await asyncio.gather(
+            self.store.batch(batch_id), self.store.event_seq(batch_id, content_hash)
+        )
+        return state, seen if state else None, Facts()
