@@ -16,7 +16,7 @@ ignored; and the stateful ones. Generation is derandomized under a fixed seed, w
 example database, so a CI run sends the same requests every time.
 
 What Schemathesis is told beyond the schema, all of it about the client, none of it
-loosening a check but the two answers below:
+loosening a check but the answers below:
 
 - the label's four signed pairs are sent in the order a printed label has them (13, s, k,
   sig: the canonical spelling the resolver requires; an OpenAPI cannot order query
@@ -25,12 +25,17 @@ loosening a check but the two answers below:
   are generated with their check digits, and a few parameters sometimes take the values of
   the storefront's products, lots and labels, so that 200 answers and their bodies are
   checked too, not only 404s;
-- two answers to schema-valid requests are answers, not refusals, and are accepted only
-  exactly as explained (checked after the run, on every such answer): on the Digital Link
-  routes a 400 whose label URL, with everything appended to it, is longer than
-  contract.label.MAX_TEXT_LENGTH (the verdict `malformed`, which no per-parameter schema can
-  bound); on POST /inspectors/inspections a 422 `idempotency_key_reused` (the same generated
-  Idempotency-Key sent with another finding, as the IETF draft has it).
+- a few answers to schema-valid requests are accepted only exactly as explained (EXPLAINED,
+  checked after the run, on every such answer): on the Digital Link routes a 400 whose label
+  URL, with everything appended to it, is longer than contract.label.MAX_TEXT_LENGTH (the
+  verdict `malformed`, which no per-parameter schema can bound); on POST
+  /inspectors/inspections a 422 `idempotency_key_reused` (the same generated Idempotency-Key
+  sent with another finding, as the IETF draft has it); 413 for an EPCIS query naming no lot
+  or unit; and 400 for what a schema cannot say: a GTIN's or GLN's check digit (the log's
+  proofs, a party's trace), an old tree size past the new one, a body that is not a
+  checkpoint note;
+- a schema-violating request may also be refused with 414 (REJECTED): its URL, percent-escaped,
+  past the API's limit, which the guard refuses before any parameter is read.
 
 No operation is excluded. HEAD and OPTIONS are answered by the guards on every path, not
 operations of the schema (its description says so): Schemathesis treats them as a
@@ -53,7 +58,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 import schemathesis
@@ -67,8 +72,10 @@ from schemathesis.generation.case import Case
 from schemathesis.hooks import HookContext
 from schemathesis.specs.openapi.formats import unregister_string_format
 
+from auditlog.checkpoint import Checkpoint, MalformedCheckpoint
+from auditlog.note import MalformedNote, parse_note
 from contract import topics
-from contract.gs1 import check_digit
+from contract.gs1 import check_digit, dl_escape
 from contract.identifiers import SERIAL_ALPHABET, SERIAL_LENGTH
 from contract.label import MAX_TEXT_LENGTH
 from tests.integration.pipeline import Pipeline, wait_for
@@ -82,6 +89,7 @@ from tests.integration.test_api_stack import (
 )
 from tests.world import HOST, PRODUCT
 from verify_api.routes.epcis import MAX_BATCHES
+from verify_api.routes.log import MAX_NOTE_BYTES
 from verify_api.schemas import GTIN_FORMAT, UNIT_KEY_FORMAT
 
 MAX_EXAMPLES = 50
@@ -92,6 +100,24 @@ OPERATIONS = 17
 LABEL_ORDER = ("13", "s", "k", "sig")
 DEFAULT_ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """Schemathesis' own list for positive_data_acceptance, extended below for two answers."""
+REJECTED = [
+    "400",
+    "401",
+    "403",
+    "404",
+    "405",
+    "406",
+    "409",
+    "414",
+    "415",
+    "422",
+    "428",
+    "429",
+    "5xx",
+]
+"""Schemathesis' own list for negative_data_rejection, and 414: a URL longer than the API's
+limit (verify_api.guards.Guard, OCOP_MAX_URL_LENGTH) is refused before any parameter is read,
+which a schema-violating value (percent-escaped, a character takes up to 12) can make it."""
 
 
 def _label_too_long(interaction: Interaction) -> bool:
@@ -115,11 +141,68 @@ def _names_no_lot_or_unit(interaction: Interaction) -> bool:
     return not named or sum(len(value.split("|")) for value in named) > MAX_BATCHES
 
 
+def _segments(interaction: Interaction) -> list[str]:
+    """The request's path, percent-decoded once (as the server routes it), split at "/"."""
+    return unquote(urlsplit(interaction.request.uri).path).split("/")
+
+
+def _check_digit_wrong(key: str) -> bool:
+    """A GS1 key (GTIN, GLN) whose last digit is not the check digit of the others."""
+    return key.isascii() and key.isdigit() and int(key[-1]) != check_digit(key[:-1])
+
+
+def _gtin_check_digit_wrong(interaction: Interaction) -> bool:
+    """/log/proof/{unit,batch}/01/<GTIN-14>/...: the GTIN's check digit is wrong."""
+    _, _, _, _, scheme, key, *_ = _segments(interaction)
+    return scheme == "01" and _check_digit_wrong(key)
+
+
+def _batch_refused(interaction: Interaction) -> bool:
+    """/log/proof/batch/<product key>/10/<lot>: the GTIN's check digit is wrong, or the lot as
+    the server received it is not as dl_escape spells it. The schema's value holds the lot
+    percent-escaped (`L-25%2F03`), which a client sends escaped once more; Schemathesis
+    unquotes a path parameter before quoting it (transport.serialization.quote_all), so the
+    API receives the lot unescaped (`L-25/03`), a batch id not in its canonical form."""
+    if _gtin_check_digit_wrong(interaction):
+        return True
+    _, _, _, _, _, _, _, lot = unquote(urlsplit(interaction.request.uri).path).split("/", 7)
+    return dl_escape(lot) != lot
+
+
+def _gln_check_digit_wrong(interaction: Interaction) -> bool:
+    """/parties/<GLN>/trace: the GLN's check digit is wrong."""
+    return _check_digit_wrong(_segments(interaction)[2])
+
+
+def _old_past_new(interaction: Interaction) -> bool:
+    """/log/proof/consistency/<old>/<new> with old > new: no tree grows into a smaller one."""
+    old, new = _segments(interaction)[4:6]
+    return int(old) > int(new)
+
+
+def _not_a_checkpoint_note(interaction: Interaction) -> bool:
+    """A body longer than MAX_NOTE_BYTES, or not a signed note (c2sp.org/signed-note) whose
+    text is a checkpoint (c2sp.org/tlog-checkpoint), as verify_api.routes.log.cosign reads it."""
+    body = interaction.request.body or b""
+    if len(body) > MAX_NOTE_BYTES:
+        return True
+    try:
+        Checkpoint.parse(parse_note(body).text)
+    except (MalformedNote, MalformedCheckpoint):
+        return True
+    return False
+
+
 EXPLAINED: dict[str, tuple[int, Callable[[Interaction], bool], str]] = {
     "epcis_events": (413, _names_no_lot_or_unit, "a query naming no lot or unit"),
     "resolve_gtin_unit": (400, _label_too_long, "a label URL longer than MAX_TEXT_LENGTH"),
     "resolve_product_code_unit": (400, _label_too_long, "a label URL longer than MAX_TEXT_LENGTH"),
     "record_inspection": (422, _key_reused, "idempotency_key_reused"),
+    "log_proof_unit": (400, _gtin_check_digit_wrong, "a GTIN with a wrong check digit"),
+    "log_proof_batch": (400, _batch_refused, "a wrong check digit, or a lot sent unescaped"),
+    "party_trace": (400, _gln_check_digit_wrong, "a GLN with a wrong check digit"),
+    "log_proof_consistency": (400, _old_past_new, "an old size larger than the new"),
+    "log_cosign": (400, _not_a_checkpoint_note, "a body that is not a checkpoint note"),
 }
 """operation id: the status a schema-valid request may get besides Schemathesis' list, and
 the only reason it may get it."""
@@ -182,6 +265,7 @@ def _config(shelf: Shelf, token: str | None) -> SchemathesisConfig:
             "seed": SEED,
             "request-timeout": 10,
             "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+            "checks": {"negative_data_rejection": {"expected-statuses": REJECTED}},
             "dictionaries": {name: {"values": values} for name, values in shelf.known.items()},
             "parameters": {
                 f"{where.get(name, 'query')}.{name}": {"dictionary": name, "probability": 0.5}

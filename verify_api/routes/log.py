@@ -51,10 +51,12 @@ from auditlog.tiles import (
     parse_entry_bundle,
 )
 from contract import identifiers
+from contract.gs1 import AI10_MAX_LENGTH
 from keys.errors import TrustListError
 from records.auditlog import AuditLogStore, StoredCheckpoint, StoredCosignature
 from records.rows import BatchState, Unit
 from verify_api.errors import ApiError, ErrorCode, error_responses
+from verify_api.schemas import PRODUCT_CODE, SERIAL
 from verify_api.trustcache import NoTrustList, TrustCache
 
 router = APIRouter(prefix="/log", tags=["audit log"])
@@ -64,8 +66,40 @@ PARTIAL = "public, max-age=60"
 CHECKPOINT_CACHE = "public, max-age=2"
 TEXT = "text/plain; charset=utf-8"
 MAX_NOTE_BYTES = 16_384
-_INDEX_PART = re.compile(r"x\d{3}")
+TEXT_BODY = "text/plain"
+NOTE: dict[str, Any] = {
+    "type": "string",
+    "description": "a signed note (c2sp.org/signed-note) of a checkpoint (c2sp.org/"
+    "tlog-checkpoint): its text, a blank line, then its signature lines, the witness's among "
+    "them; at most 16 KiB of UTF-8",
+}
+_INDEX_PART = re.compile(r"x[0-9]{3}")
 T = TypeVar("T")
+
+_WIDTH = "[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5]"
+TILE_PATH: dict[str, Any] = {
+    "pattern": "^(?:x(?:00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})/(?:x[0-9]{3}/)*)?[0-9]{3}"
+    f"(?:\\.p/(?:{_WIDTH}))?$",
+    "examples": ["000", "x001/x234/067", "000.p/17"],
+}
+"""`parse_tile_path`: a tile index as encode_index spells it (3-digit elements, all but the
+last x-prefixed, no leading x000), then `.p/<W>` for a partial tile of W (1-255) entries."""
+_PRODUCT_KEY = f"(?:01/[0-9]{{14}}|p/{PRODUCT_CODE['pattern'][1:-1]})"
+UNIT_PATH: dict[str, Any] = {
+    "pattern": f"^{_PRODUCT_KEY}/21/{SERIAL['pattern'][1:-1]}$",
+    "examples": ["01/08930000000019/21/AB12CD34EF56"],
+}
+"""A unit key without its leading slash (contract.identifiers.unit_key); the GTIN's check
+digit, which no pattern can say, is checked by the route (400)."""
+_ESCAPED_LOT = f"(?:[A-Za-z0-9._-]|%(?:2[1256789ABCF]|3[A-F])){{1,{AI10_MAX_LENGTH}}}"
+BATCH_PATH: dict[str, Any] = {
+    "pattern": f"^{_PRODUCT_KEY}/10/{_ESCAPED_LOT}$",
+    "examples": ["01/08930000000019/10/L2503", "p/CHE-SHAN-01/10/L-25%2F03"],
+}
+"""A batch id without its leading slash (contract.identifiers.validate_batch_id): its lot
+(AI 10, 1 to 20 characters of GS1 set 82) as dl_escape spells it, every character but
+letters, digits, `.`, `_` and `-` percent-escaped in upper case; the GTIN's check digit is
+checked by the route (400)."""
 
 
 class Records(Protocol):
@@ -155,7 +189,10 @@ async def _cosigned(log: AuditLog, at_least: int = 0) -> str | None:
     operation_id="log_checkpoint",
     summary="The newest signed checkpoint, with its witnesses' cosignatures",
     response_class=Response,
-    responses={200: {"content": {TEXT: {}}}, **error_responses(ErrorCode.NOT_FOUND)},
+    responses={
+        200: {"content": {TEXT: {}}},
+        **error_responses(ErrorCode.NOT_FOUND, ErrorCode.STORE_UNAVAILABLE),
+    },
 )
 async def checkpoint(log: LogDep) -> Response:
     stored = await _latest(log)
@@ -168,7 +205,10 @@ async def checkpoint(log: LogDep) -> Response:
     operation_id="log_checkpoint_cosigned",
     summary="The newest checkpoint that a quorum of witnesses cosigned",
     response_class=Response,
-    responses={200: {"content": {TEXT: {}}}, **error_responses(ErrorCode.NOT_FOUND)},
+    responses={
+        200: {"content": {TEXT: {}}},
+        **error_responses(ErrorCode.NOT_FOUND, ErrorCode.STORE_UNAVAILABLE),
+    },
 )
 async def cosigned_checkpoint(log: LogDep) -> Response:
     note = await _cosigned(log)
@@ -182,11 +222,11 @@ def parse_tile_path(path: str) -> tuple[int, int]:
     parts = path.split("/")
     width = TILE_WIDTH
     if len(parts) >= 2 and parts[-2].endswith(".p"):
-        if not re.fullmatch(r"[1-9]\d{0,2}", parts[-1]) or int(parts[-1]) >= TILE_WIDTH:
+        if not re.fullmatch(r"[1-9][0-9]{0,2}", parts[-1]) or int(parts[-1]) >= TILE_WIDTH:
             raise ApiError(ErrorCode.BAD_REQUEST, f"partial width {parts[-1]!r} is not 1-255")
         width = int(parts[-1])
         parts = [*parts[:-2], parts[-2][:-2]]
-    if not parts or not re.fullmatch(r"\d{3}", parts[-1]):
+    if not parts or not re.fullmatch(r"[0-9]{3}", parts[-1]):
         raise ApiError(ErrorCode.BAD_REQUEST, f"{path!r} is not a tile index")
     if not all(_INDEX_PART.fullmatch(p) for p in parts[:-1]):
         raise ApiError(ErrorCode.BAD_REQUEST, f"{path!r} is not a tile index")
@@ -203,6 +243,11 @@ async def _check_served(log: AuditLog, level: int, index: int, width: int) -> No
         raise ApiError(ErrorCode.NOT_FOUND, "the newest checkpoint does not cover this tile")
 
 
+TilePath = Annotated[
+    str, Path(description="the tile's index, as tlog-tiles spells it", json_schema_extra=TILE_PATH)
+]
+
+
 @router.get(
     "/tile/entries/{path:path}",
     operation_id="log_entry_bundle",
@@ -210,10 +255,10 @@ async def _check_served(log: AuditLog, level: int, index: int, width: int) -> No
     response_class=Response,
     responses={
         200: {"content": {"application/octet-stream": {}}},
-        **error_responses(ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND),
+        **error_responses(ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.STORE_UNAVAILABLE),
     },
 )
-async def entry_bundle(path: str, log: LogDep) -> Response:
+async def entry_bundle(path: TilePath, log: LogDep) -> Response:
     index, width = parse_tile_path(path)
     await _check_served(log, 0, index, width)
     stored = await log.store.bundle(index)
@@ -232,10 +277,10 @@ async def entry_bundle(path: str, log: LogDep) -> Response:
     response_class=Response,
     responses={
         200: {"content": {"application/octet-stream": {}}},
-        **error_responses(ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND),
+        **error_responses(ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.STORE_UNAVAILABLE),
     },
 )
-async def tile(level: Annotated[int, Path(ge=0, le=63)], path: str, log: LogDep) -> Response:
+async def tile(level: Annotated[int, Path(ge=0, le=63)], path: TilePath, log: LogDep) -> Response:
     index, width = parse_tile_path(path)
     await _check_served(log, level, index, width)
     data = await log.store.tile(level, index)
@@ -300,7 +345,11 @@ async def _proof_of(log: AuditLog, subject: str) -> Response:
 _PROOF_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {TEXT: {}}, "description": "a c2sp.org/tlog-proof@v1 bundle"},
     **error_responses(
-        ErrorCode.BAD_REQUEST, ErrorCode.UNKNOWN_UNIT, ErrorCode.UNKNOWN_BATCH, ErrorCode.NOT_FOUND
+        ErrorCode.BAD_REQUEST,
+        ErrorCode.UNKNOWN_UNIT,
+        ErrorCode.UNKNOWN_BATCH,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.STORE_UNAVAILABLE,
     ),
 }
 
@@ -310,12 +359,19 @@ _PROOF_RESPONSES: dict[int | str, dict[str, Any]] = {
     operation_id="log_proof_unit",
     summary="A unit's inclusion proof: the record that packed it (its label's digest)",
     description="`unit`: the unit key without its leading slash, e.g. "
-    "`01/08930000000017/21/AB12CD34EF`. The bundle's `extra` is the leaf entry of the "
+    "`01/08930000000019/21/AB12CD34EF56`; **400** for one that is not a unit key (a GTIN's "
+    "check digit included). The bundle's `extra` is the leaf entry of the "
     "batch's record that packed the unit; that record's event lists the unit's label digest.",
     response_class=Response,
     responses=_PROOF_RESPONSES,
 )
-async def unit_proof(unit: str, log: LogDep) -> Response:
+async def unit_proof(
+    unit: Annotated[
+        str,
+        Path(description="the unit key, without its leading slash", json_schema_extra=UNIT_PATH),
+    ],
+    log: LogDep,
+) -> Response:
     product_key, _, serial = f"/{unit}".rpartition("/21/")
     try:
         key = identifiers.unit_key(product_key, serial)
@@ -332,12 +388,19 @@ async def unit_proof(unit: str, log: LogDep) -> Response:
     operation_id="log_proof_batch",
     summary="A batch record's inclusion proof (the head, whose hash chains every record)",
     description="`batch`: the batch id without its leading slash, e.g. "
-    "`01/08930000000017/10/L2503`; `seq` picks a record other than the head.",
+    "`01/08930000000019/10/L2503`, its lot percent-escaped as in the batch id; **400** for "
+    "one that is not a batch id (a GTIN's check digit included). `seq` picks a record other "
+    "than the head.",
     response_class=Response,
     responses=_PROOF_RESPONSES,
 )
 async def batch_proof(
-    batch: str, log: LogDep, seq: Annotated[int | None, Query(ge=1)] = None
+    batch: Annotated[
+        str,
+        Path(description="the batch id, without its leading slash", json_schema_extra=BATCH_PATH),
+    ],
+    log: LogDep,
+    seq: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     try:
         batch_id = identifiers.validate_batch_id(f"/{batch}")
@@ -353,15 +416,18 @@ async def batch_proof(
     "/proof/consistency/{old}/{new}",
     operation_id="log_proof_consistency",
     summary="The consistency proof from tree size `old` to size `new` (RFC 9162)",
-    description="One base64 hash per line; `new` at most the newest checkpoint's size.",
+    description="One base64 hash per line. **400** when `old` is larger than `new`; **404** "
+    "when `new` is larger than the newest checkpoint's size.",
     response_class=Response,
     responses={
         200: {"content": {TEXT: {}}},
-        **error_responses(ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND),
+        **error_responses(ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.STORE_UNAVAILABLE),
     },
 )
 async def consistency(
-    old: Annotated[int, Path(ge=0)], new: Annotated[int, Path(ge=0)], log: LogDep
+    old: Annotated[int, Path(ge=0, description="the older tree size")],
+    new: Annotated[int, Path(ge=0, description="the newer tree size, at least `old`")],
+    log: LogDep,
 ) -> Response:
     if old > new:
         raise ApiError(ErrorCode.BAD_REQUEST, f"size {old} is larger than size {new}")
@@ -376,11 +442,21 @@ async def consistency(
     operation_id="log_cosign",
     summary="A witness's cosignature of a checkpoint (c2sp.org/tlog-cosignature)",
     description="The body is the checkpoint as the log signed it, with the witness's "
-    "cosignature line(s) added. **404** for a checkpoint this log did not sign, **403** for "
-    "a cosignature by no trusted witness, or one that does not verify.",
+    "cosignature line(s) added. **400** for a body that is not a checkpoint note (C2SP "
+    "signed-note and tlog-checkpoint), **404** for a checkpoint this log did not sign, **403** "
+    "for a cosignature by no trusted witness, or one that does not verify. At most 16 KiB.",
     status_code=204,
     response_class=Response,
-    responses=error_responses(ErrorCode.BAD_REQUEST, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND),
+    responses={
+        204: {"description": "the cosignatures by trusted witnesses are stored"},
+        **error_responses(
+            ErrorCode.BAD_REQUEST,
+            ErrorCode.FORBIDDEN,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.STORE_UNAVAILABLE,
+        ),
+    },
+    openapi_extra={"requestBody": {"required": True, "content": {TEXT_BODY: {"schema": NOTE}}}},
 )
 async def cosign(request: Request, log: LogDep) -> Response:
     body = await request.body()

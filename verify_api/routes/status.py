@@ -53,7 +53,7 @@ def etag_of(note: str) -> str:
     responses={
         200: {"content": {TEXT: {}}, "description": "the signed status list"},
         304: {"description": "the held copy is the newest"},
-        **error_responses(ErrorCode.NOT_FOUND),
+        **error_responses(ErrorCode.NOT_FOUND, ErrorCode.STORE_UNAVAILABLE),
     },
 )
 async def status_list(request: Request, tables: StatusDep) -> Response:
