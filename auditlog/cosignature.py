@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from auditlog.note import (
-    MalformedNote,
+    NamedPublicKey,
     Note,
     NoteSignature,
-    VerifierKey,
     ed25519_verify,
     key_id,
     parse_note,
@@ -54,28 +54,11 @@ def _split_payload(signature: bytes) -> tuple[int, bytes] | None:
 
 
 @dataclass(frozen=True)
-class CosignatureVerifier:
+class CosignatureVerifier(NamedPublicKey):
     """A witness's Ed25519 public key under its name; a note Verifier for type 0x04 lines."""
 
-    name: str
-    public_key: bytes
-    key_id: bytes = field(init=False)
-
-    def __post_init__(self) -> None:
-        if not valid_name(self.name) or len(self.public_key) != 32:
-            raise ValueError(f"bad cosignature verifier {self.name!r}")
-        object.__setattr__(self, "key_id", key_id(self.name, COSIGNATURE_V1, self.public_key))
-
-    @classmethod
-    def from_vkey(cls, text: str) -> CosignatureVerifier:
-        key = VerifierKey.parse(text)
-        if key.signature_type != COSIGNATURE_V1 or len(key.public_key) != 32:
-            raise MalformedNote(f"verifier key {key.name} is not a cosignature/v1 (0x04) key")
-        return cls(key.name, key.public_key)
-
-    @property
-    def vkey(self) -> str:
-        return str(VerifierKey(self.name, COSIGNATURE_V1, self.public_key))
+    SIGNATURE_TYPE: ClassVar[int] = COSIGNATURE_V1
+    KIND: ClassVar[str] = "a cosignature/v1"
 
     def timestamp(self, text: bytes, signature: bytes) -> int | None:
         """The time this witness cosigned the checkpoint `text`, or None if it did not."""

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import ClassVar, Protocol, Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -184,8 +184,13 @@ class Signer(Protocol):
 
 
 @dataclass(frozen=True)
-class Ed25519Verifier:
-    """A log's (type 0x01) Ed25519 public key under its name."""
+class NamedPublicKey:
+    """An Ed25519 public key under its name, for one signature type (the type byte is part
+    of the key id): what a log's verifier and a witness's (auditlog.cosignature) share."""
+
+    SIGNATURE_TYPE: ClassVar[int]
+    KIND: ClassVar[str]
+    """How a refusal names the kind: "an Ed25519", "a cosignature/v1"."""
 
     name: str
     public_key: bytes
@@ -193,19 +198,29 @@ class Ed25519Verifier:
 
     def __post_init__(self) -> None:
         if not valid_name(self.name) or len(self.public_key) != 32:
-            raise ValueError(f"bad Ed25519 verifier {self.name!r}")
-        object.__setattr__(self, "key_id", key_id(self.name, ED25519, self.public_key))
+            raise ValueError(f"bad {self.KIND.split()[1]} verifier {self.name!r}")
+        key = key_id(self.name, self.SIGNATURE_TYPE, self.public_key)
+        object.__setattr__(self, "key_id", key)
 
     @classmethod
-    def from_vkey(cls, text: str) -> Ed25519Verifier:
+    def from_vkey(cls, text: str) -> Self:
         key = VerifierKey.parse(text)
-        if key.signature_type != ED25519 or len(key.public_key) != 32:
-            raise MalformedNote(f"verifier key {key.name} is not an Ed25519 (0x01) key")
+        if key.signature_type != cls.SIGNATURE_TYPE or len(key.public_key) != 32:
+            kind = f"{cls.KIND} (0x{cls.SIGNATURE_TYPE:02x})"
+            raise MalformedNote(f"verifier key {key.name} is not {kind} key")
         return cls(key.name, key.public_key)
 
     @property
     def vkey(self) -> str:
-        return str(VerifierKey(self.name, ED25519, self.public_key))
+        return str(VerifierKey(self.name, self.SIGNATURE_TYPE, self.public_key))
+
+
+@dataclass(frozen=True)
+class Ed25519Verifier(NamedPublicKey):
+    """A log's (type 0x01) Ed25519 public key under its name."""
+
+    SIGNATURE_TYPE: ClassVar[int] = ED25519
+    KIND: ClassVar[str] = "an Ed25519"
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         return len(signature) == 64 and ed25519_verify(self.public_key, signature, text)
