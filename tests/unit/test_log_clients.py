@@ -103,7 +103,9 @@ def a_status_list(**extra: Any):
 def test_a_status_list_signed_by_the_log_key_opens_and_says_its_age(log_key, trust):
     note = sign_status_list(a_status_list(), log_key)
     held = open_status_list(note, trust.log_verifiers(NOW))
-    assert held.product(PRODUCT).stars == 4
+    status = held.product(PRODUCT)
+    assert status is not None
+    assert status.stars == 4
     fresh = held.freshness(NOW + timedelta(hours=2))
     assert fresh.age == timedelta(hours=2)
     assert not fresh.stale
