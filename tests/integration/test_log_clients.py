@@ -99,9 +99,9 @@ def test_offline_proof_status_list_and_key_watch(stack_settings, tmp_path):
         assert first.status_code == 200
         assert again.status_code == 304
         held = open_status_list(first.text, [log_key])
-        status = held.product(PRODUCT)
-        assert status is not None
-        assert status.stars == 4
+        product = held.product(PRODUCT)
+        assert product is not None
+        assert product.stars == 4
 
         # 3. The key watch: the station's own record raises nothing ...
         watch = KeyWatch(p.world.producer.key_id, {PRODUCT}, (log_key,), "http://log.test")
