@@ -15,23 +15,17 @@ service's work (c2sp.org/tlog-witness), done before `cosign` is called.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from auditlog.note import (
+    NamedPrivateKey,
     NamedPublicKey,
     Note,
     NoteSignature,
     ed25519_verify,
-    key_id,
     parse_note,
-    parse_signer_key,
-    signer_key_text,
-    valid_name,
 )
 
 COSIGNATURE_V1 = 0x04
@@ -74,35 +68,14 @@ class CosignatureVerifier(NamedPublicKey):
 
 
 @dataclass(frozen=True)
-class CosignatureSigner:
-    """A witness's Ed25519 private key under its name."""
+class CosignatureSigner(NamedPrivateKey):
+    """A witness's Ed25519 private key under its name (its key text: Go's signer key text
+    with type byte 0x04 in place of 0x01)."""
 
-    name: str
-    private_key: Ed25519PrivateKey = field(repr=False)
-    key_id: bytes = field(init=False)
-
-    def __post_init__(self) -> None:
-        if not valid_name(self.name):
-            raise ValueError(f"key name {self.name!r} is empty or holds a space or '+'")
-        public_key = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        object.__setattr__(self, "key_id", key_id(self.name, COSIGNATURE_V1, public_key))
-
-    @classmethod
-    def generate(cls, name: str) -> CosignatureSigner:
-        return cls(name, Ed25519PrivateKey.generate())
-
-    @classmethod
-    def from_skey(cls, text: str) -> CosignatureSigner:
-        """Go's signer key text, with type byte 0x04 in place of 0x01."""
-        return cls(*parse_signer_key(text, COSIGNATURE_V1))
-
-    @property
-    def skey(self) -> str:
-        return signer_key_text(self.name, COSIGNATURE_V1, self.private_key)
+    SIGNATURE_TYPE: ClassVar[int] = COSIGNATURE_V1
 
     def verifier(self) -> CosignatureVerifier:
-        public_key = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return CosignatureVerifier(self.name, public_key)
+        return CosignatureVerifier(self.name, self.public_key)
 
     def cosignature(self, checkpoint_text: str, timestamp: int) -> NoteSignature:
         if not 0 <= timestamp <= MAX_TIMESTAMP:

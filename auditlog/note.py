@@ -227,8 +227,12 @@ class Ed25519Verifier(NamedPublicKey):
 
 
 @dataclass(frozen=True)
-class Ed25519Signer:
-    """A log's (type 0x01) Ed25519 private key under its name."""
+class NamedPrivateKey:
+    """An Ed25519 private key under its name, for one signature type: what a log's signer and
+    a witness's cosigner (auditlog.cosignature) share. Its key text is Go's signer key text
+    with the type byte in place."""
+
+    SIGNATURE_TYPE: ClassVar[int]
 
     name: str
     private_key: Ed25519PrivateKey = field(repr=False)
@@ -237,23 +241,34 @@ class Ed25519Signer:
     def __post_init__(self) -> None:
         if not valid_name(self.name):
             raise ValueError(f"key name {self.name!r} is empty or holds a space or '+'")
-        public_key = _public_bytes(self.private_key)
-        object.__setattr__(self, "key_id", key_id(self.name, ED25519, public_key))
+        key = key_id(self.name, self.SIGNATURE_TYPE, self.public_key)
+        object.__setattr__(self, "key_id", key)
+
+    @property
+    def public_key(self) -> bytes:
+        return _public_bytes(self.private_key)
 
     @classmethod
-    def generate(cls, name: str) -> Ed25519Signer:
+    def generate(cls, name: str) -> Self:
         return cls(name, Ed25519PrivateKey.generate())
 
     @classmethod
-    def from_skey(cls, text: str) -> Ed25519Signer:
-        return cls(*parse_signer_key(text, ED25519))
+    def from_skey(cls, text: str) -> Self:
+        return cls(*parse_signer_key(text, cls.SIGNATURE_TYPE))
 
     @property
     def skey(self) -> str:
-        return signer_key_text(self.name, ED25519, self.private_key)
+        return signer_key_text(self.name, self.SIGNATURE_TYPE, self.private_key)
+
+
+@dataclass(frozen=True)
+class Ed25519Signer(NamedPrivateKey):
+    """A log's (type 0x01) Ed25519 private key under its name."""
+
+    SIGNATURE_TYPE: ClassVar[int] = ED25519
 
     def verifier(self) -> Ed25519Verifier:
-        return Ed25519Verifier(self.name, _public_bytes(self.private_key))
+        return Ed25519Verifier(self.name, self.public_key)
 
     def sign(self, text: bytes) -> bytes:
         return self.private_key.sign(text)
