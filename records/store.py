@@ -9,6 +9,7 @@ with the same values.
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -48,7 +49,7 @@ from records.rows import (
     Unit,
     UnitActivity,
 )
-from records.session import run, run_many
+from records.session import run, run_each
 
 TRUST_SCOPE = "ocop"
 INSPECTION_EVIDENCE = "inspection:"
@@ -85,6 +86,8 @@ _UNIT_COLUMNS = (
     "packed_on",
     "seq",
 )
+_unit_values = operator.attrgetter(*_UNIT_COLUMNS)
+"""A unit's values in the order of _UNIT_COLUMNS, by name."""
 _PRODUCER_COLUMNS = (
     "producer_id",
     "name",
@@ -481,8 +484,8 @@ class RecordWriter(RecordReader):
         statement per append; nothing else writes batch_records, so no plain write races it.
 
         The content-hash row lives in another table (another partition), which a conditional
-        batch cannot span, so it is written after the conditional write succeeded: a hash
-        row always means its record exists, which is what lets a replay be skipped on its
+        batch cannot span, so the caller writes it (`remember`) once this returned: a hash
+        row always means its record exists, which is what lets a replay be recognised on its
         strength. Until the row is written (a crash or stall in between), the head itself
         names the event: `head_content_hash`, set by the same write, must differ from the
         writer's content hash, so a replay of the head's event is refused with HeadMoved
@@ -520,7 +523,6 @@ class RecordWriter(RecordReader):
                 getattr(result, "head_content_hash", None),
             )
             raise HeadMoved(record.batch_id, expected_seq, found)
-        await self.remember(record.batch_id, content_hash, record.seq)
 
     async def remember(self, batch_id: str, content_hash: str, seq: int) -> None:
         """That the batch's record `seq` holds the event with this content hash. Only once
@@ -536,10 +538,12 @@ class RecordWriter(RecordReader):
         return ChainHead(row.head_seq, row.head_hash, row.head_content_hash)
 
     async def write_units(self, units: Iterable[Unit]) -> int:
-        return await run_many(
+        """Every unit's row (one partition each, so one statement each: no batch), with the
+        least CPU on the caller's loop (records.session.run_each)."""
+        return await run_each(
             self.session,
             self._write_unit,
-            ([getattr(unit, name) for name in _UNIT_COLUMNS] for unit in units),
+            [_unit_values(unit) for unit in units],
         )
 
     async def register_producer(self, event: ProducerRegistered) -> None:

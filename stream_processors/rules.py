@@ -159,7 +159,15 @@ def _pack(state: BatchState, event: UnitsPacked, facts: Facts, seq: int) -> Outc
     claim = judge_claim(event.stars, facts.standing or NEVER_CERTIFIED)
     if not claim.holds:
         raise Refusal(claim.reason.value, f"labels claim {event.stars}★: {claim.detail}")
-    units = tuple(
+    units = packed_units(state, event, seq)
+    return Outcome(replace(state, units_packed=state.units_packed + len(units)), units)
+
+
+def packed_units(state: BatchState, event: UnitsPacked, seq: int) -> tuple[Unit, ...]:
+    """The unit rows of a packing that is (or will be) record `seq` of `state`'s batch; the
+    ingest agent rebuilds them for a packing it finds recorded already (a replay after a
+    crash between the record and its units)."""
+    return tuple(
         Unit(
             unit_key=identifiers.unit_key(state.product_key, serial),
             batch_id=state.batch_id,
@@ -173,7 +181,6 @@ def _pack(state: BatchState, event: UnitsPacked, facts: Facts, seq: int) -> Outc
         )
         for serial in event.serials
     )
-    return Outcome(replace(state, units_packed=state.units_packed + len(units)), units)
 
 
 def _require(state: BatchState, event: BatchEvent, *allowed: BatchStatus, code: str) -> None:

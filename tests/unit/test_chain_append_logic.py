@@ -8,7 +8,6 @@ tests/integration/test_chain_append.py.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -18,15 +17,14 @@ import pytest
 
 from contract import identifiers
 from contract.encoding import model_bytes
-from contract.events import BatchOpened, RawMaterial, Unit
+from contract.events import BatchOpened, RawMaterial, Unit, UnitsPacked
 from keys.signing import SigningKey
-from records.rows import Product
-from records.rows import Unit as UnitRow
+from records.rows import BatchState, Product, StoredCertification
 from records.store import ChainHead, HeadMoved, RecordWriter
-from stream_processors.ingest import APPEND_ATTEMPTS, BatchIngest, recorded_at, repointed
+from stream_processors.ingest import APPEND_ATTEMPTS, BatchIngest, recorded_at
 from stream_processors.outcomes import Message, Metrics, Refuser
 from stream_processors.trust import TrustHolder
-from tests.world import LOT, NOW, PRODUCER, PRODUCT
+from tests.world import LOT, NOW, PACKED_ON, PRODUCER, PRODUCT
 
 BATCH = identifiers.batch_id(PRODUCT, LOT)
 PRODUCT_ROW = Product(PRODUCT, PRODUCER, "Mắm cáy", None, "food", None, None, "VN-34", NOW)
@@ -39,21 +37,6 @@ def test_the_head_is_the_event_only_when_its_content_hash_is():
     assert recorded_at(ChainHead(3, b"x", None), "h") is None  # a head from before 0006
     assert recorded_at(ChainHead(3, b"x", "other"), "h") is None
     assert recorded_at(ChainHead(3, b"x", "h"), "h") == 3
-
-
-def test_units_are_pointed_at_the_record_that_holds_their_event():
-    first, second = identifiers.new_serial(), identifiers.new_serial()
-    unit = UnitRow(
-        unit_key=identifiers.unit_key(PRODUCT, first), batch_id=BATCH, product_key=PRODUCT,
-        producer_id=PRODUCER, serial=first, printed_stars=4, key_id="k", packed_on=NOW.date(),
-        seq=3,
-    )  # fmt: skip
-    other = dataclasses.replace(
-        unit, unit_key=identifiers.unit_key(PRODUCT, second), serial=second, seq=2
-    )
-    assert repointed([unit, other], 3) == (dataclasses.replace(other, seq=3),)
-    assert repointed([unit], 3) == ()
-    assert repointed([], 3) == ()
 
 
 def test_head_moved_says_what_was_expected_and_found():
@@ -150,3 +133,69 @@ def test_a_head_that_is_the_event_makes_it_a_duplicate_and_its_row_is_written(wo
     assert store.appends == 1
     assert metrics.duplicates[TOPIC] == 1
     assert store.remembered == [(BATCH, content_hash, 1)]
+
+
+class PackingStore(ScriptedStore):
+    """A batch open at record 1; its packing's append refused with a head that holds the
+    packing already, as record `at` (a crash after the record, before its hash row)."""
+
+    def __init__(self, trust_list: bytes, world: Any, at: int) -> None:
+        super().__init__(trust_list, [])
+        self.world = world
+        self.at = at
+        self.units: list[tuple[str, int]] = []  # (unit key, seq), in the order written
+        self.state = BatchState(
+            batch_id=BATCH, product_key=PRODUCT, producer_id=PRODUCER, lot=LOT,
+            production_date=date(2025, 3, 9), expiry_date=date(2026, 3, 9),
+            raw_materials="[]", planned_units=10, units_packed=0, status="open",
+            recalled_at=None, recall_reason=None, received_province=None, head_seq=1,
+            head_hash=b"\x01" * 32,
+        )  # fmt: skip
+
+    async def batch(self, batch_id: str) -> BatchState:  # type: ignore[override]
+        return self.state
+
+    async def event_seq(self, batch_id: str, content_hash: str) -> None:
+        return None
+
+    async def certifications(self, product_key: str) -> list[StoredCertification]:
+        signed = self.world.certifications[0]
+        return [StoredCertification(signed.body, b"", None, None)]
+
+    async def append(self, record: Any, event_type: str, content_hash: str, state: Any) -> None:
+        self.appends += 1
+        raise HeadMoved(record.batch_id, 1, ChainHead(self.at, b"\x02" * 32, self.refusals[0]))
+
+    async def write_units(self, units: Any) -> int:
+        await asyncio.sleep(0)  # beside the append, as on a real store
+        self.units.extend((u.unit_key, u.seq) for u in units)
+        return len(self.units)
+
+
+def test_a_packing_found_at_the_head_has_its_units_written_again_for_that_record(world):
+    serials = (identifiers.new_serial(), identifiers.new_serial())
+    event = UnitsPacked(
+        event_id=uuid.uuid4(), occurred_at=NOW, batch_id=BATCH, producer_id=PRODUCER,
+        serials=serials, stars=4, key_id=world.producer.key_id, packed_on=PACKED_ON,
+    )  # fmt: skip
+    store = PackingStore(world.trust_list_bytes(), world, at=3)
+    store.refusals = [event.content_hash()]  # the head holds this packing, as record 3
+    writer = cast(RecordWriter, store)
+    metrics = Metrics()
+    ingest = BatchIngest(
+        writer,
+        TrustHolder(writer, world.root.public_key),
+        SigningKey.generate(),
+        Refuser(_no_refusals, metrics, "unit"),
+        metrics,
+        store,
+    )
+    message = Message(
+        TOPIC, 0, 0, event.topic_key(), model_bytes(world.producer.sign_document(event))
+    )
+    asyncio.run(ingest.handle(message))
+    keys = [identifiers.unit_key(PRODUCT, serial) for serial in serials]
+    # written beside the refused append as record 2, then again for the record holding them
+    assert store.units == [(k, 2) for k in keys] + [(k, 3) for k in keys]
+    assert (store.appends, metrics.duplicates[TOPIC]) == (1, 1)
+    assert store.remembered == [(BATCH, event.content_hash(), 3)]
