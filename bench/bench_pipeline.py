@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -35,7 +36,9 @@ from cassandra.concurrent import execute_concurrent_with_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.integration
 
+from bench.bench_analytics import cpu_seconds, java_pids
 from contract import identifiers
+from contract.events import UnitsPacked
 from tests.integration.pipeline import (
     VENV_BIN,
     Pipeline,
@@ -49,6 +52,32 @@ from tests.integration.pipeline import (
 from tests.world import PRODUCER, PRODUCT
 
 UNITS_PER_EVENT = 100
+
+
+@dataclass
+class Cpu:
+    """CPU seconds used during a phase, per 100 units: this process (the raw inserts' client,
+    or the events' producer and poller), the worker(s), Kafka and Cassandra (java)."""
+
+    bench: float = 0.0
+    worker: float = 0.0
+    java: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"CPU per 100 units: bench {self.bench * 1000:.1f} ms, worker "
+            f"{self.worker * 1000:.1f} ms, Kafka and Cassandra {self.java * 1000:.1f} ms"
+        )
+
+
+def cpu_of(workers: list[int]) -> tuple[float, float, float]:
+    return cpu_seconds([os.getpid()]), cpu_seconds(workers), cpu_seconds(java_pids())
+
+
+def cpu_per_100(before: tuple[float, float, float], workers: list[int], units: int) -> Cpu:
+    after = cpu_of(workers)
+    bench, worker, java = ((a - b) * 100 / units for a, b in zip(after, before, strict=True))
+    return Cpu(bench, worker, java)
 
 
 def raw_inserts(pipeline: Pipeline, units: int) -> float:
@@ -115,9 +144,26 @@ def pipeline_round(
     while len(seen) < len(sent):
         _poll(pipeline, lots, seen)
         time.sleep(0.02)
-    elapsed = max(seen.values()) - t0
+    # a record's units are written beside it and may land a moment after its head: the
+    # round ends once the last packing of each batch has every unit row queryable too
+    last = {lot: event for lot, event in events}
+    units_at = wait_for("the last packings' units", lambda: _units_stored(pipeline, last), 60)
+    elapsed = max(*seen.values(), units_at) - t0
     delays = [seen[key] - sent[key] for key in sent]
     return len(events) * UNITS_PER_EVENT / elapsed, delays
+
+
+def _units_stored(pipeline: Pipeline, packings: dict[str, UnitsPacked]) -> float | None:
+    """When every unit of these packings was found stored (one read per packing, so the
+    check adds a few tens of milliseconds to the round, against the pipeline), or None."""
+    for event in packings.values():
+        keys = [identifiers.unit_key(PRODUCT, serial) for serial in event.serials]
+        found = pipeline.session.execute(
+            "SELECT unit_key FROM units WHERE unit_key IN %s", (tuple(keys),)
+        ).all()
+        if len(found) < len(keys):
+            return None
+    return time.perf_counter()
 
 
 def _poll(pipeline: Pipeline, lots: list[str], seen: dict[tuple[str, int], float]) -> None:
@@ -184,14 +230,20 @@ def main() -> None:
         extra = more_workers(pipeline, args.workers - 1)
         try:
             raw, burst, ratios = [], [], []
+            workers = [p.pid for p in extra] + ([pipeline.worker.pid] if pipeline.worker else [])
             for round_ in range(args.rounds):
+                before = cpu_of(workers)
                 raw.append(raw_inserts(pipeline, args.units))
+                raw_cpu = cpu_per_100(before, workers, args.units)
+                before = cpu_of(workers)
                 rate, _ = pipeline_round(pipeline, args.units, f"R{round_}", None)
+                pipeline_cpu = cpu_per_100(before, workers, args.units)
                 burst.append(rate)
                 ratios.append(rate / raw[-1])
                 print(
                     f"round {round_ + 1}: raw {raw[-1]:6.0f} rows/s, pipeline {rate:6.0f} "
-                    f"units/s, {ratios[-1]:5.1%} of raw",
+                    f"units/s, {ratios[-1]:5.1%} of raw\n  raw inserts: {raw_cpu}\n"
+                    f"  pipeline:    {pipeline_cpu}",
                     flush=True,
                 )
             pace = statistics.median(burst) / 2
