@@ -38,6 +38,7 @@ from records.parties import PartyWriter
 from records.registry import RegistryWriter
 from records.session import connect
 from records.store import RecordWriter
+from stream_processors import transport
 from stream_processors.analytics import ScanAnalytics
 from stream_processors.authority import AuthorityIngest, TrustListIngest
 from stream_processors.handler import NoTrustListYet
@@ -97,7 +98,7 @@ def create_processors(settings: ProcessorSettings) -> Processors:
 
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker=[f"{transport.SCHEME}://{host}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",
