@@ -23,12 +23,15 @@ Faust picks a transport by the broker URL's scheme; this one is registered under
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+
+log = logging.getLogger(__name__)
 
 SCHEME = "ocop-kafka"
 """The broker URL scheme of this transport (`ocop-kafka://host:9092`)."""
@@ -44,8 +47,7 @@ class Consumer(faust_aiokafka.Consumer):
             if not offset and tp.topic not in changelogs
         ]
         if uncommitted:
-            self.log.info("Reading %d partitions with no committed offset from their start",
-                          len(uncommitted))  # fmt: skip
+            log.info("no committed offset: reading %s from the start", sorted(uncommitted))
             await self._thread.seek_to_beginning(*uncommitted)
         return committed
 
