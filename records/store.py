@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import operator
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from cassandra.cluster import Session
-from cassandra.query import UNSET_VALUE, BatchStatement, BatchType
+from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, Statement
 from pydantic import TypeAdapter
 
 from contract.alerts import Alert
@@ -132,6 +133,85 @@ _SIGNED_REVOCATION = TypeAdapter(signed_type(CertificationRevocation))
 def _unset_none(values: Iterable[Any]) -> list[Any]:
     """None becomes 'not set' rather than a null, which Cassandra would store as a tombstone."""
     return [UNSET_VALUE if value is None else value for value in values]
+
+
+UNIT_ROWS_AT_ONCE = 16
+"""Scan rows of one unit in one unlogged batch: about 4 kB, under the 5 kB at which
+Cassandra warns of a large batch."""
+
+
+@dataclass(frozen=True)
+class ScansOfUnit:
+    """A unit's new scans and its totals after them, written together (`record_scans`)."""
+
+    unit_key: str
+    scans: Sequence[ScanRecorded]
+    totals: ScanSummary
+
+
+def _scan_row(unit_key: str, scan: ScanRecorded) -> list[Any]:
+    where = scan.location
+    return _unset_none((
+        unit_key, scan.occurred_at, scan.event_id, scan.reason.value, scan.scanner.value,
+        where and where.latitude_e6, where and where.longitude_e6, where and where.accuracy_m,
+        where and where.source.value, scan.province, scan.device,
+    ))  # fmt: skip
+
+
+def run_statements(
+    session: Session, statements: Sequence[Statement], concurrency: int = 128
+) -> asyncio.Future[None]:
+    """Execute different statements (bound, or batches), `concurrency` in flight, awaited as
+    one: records.session.run_each for statements that are not one prepared statement's rows.
+    The driver's callbacks start the next statements on its I/O thread and the event loop is
+    woken once, when none is in flight any more (after a failure no more are started; the
+    future then holds the first failure)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    lock = threading.Lock()
+    started = in_flight = 0
+    failure: BaseException | None = None
+
+    def start() -> None:
+        nonlocal started, in_flight
+        with lock:
+            if failure is not None or started == len(statements):
+                if in_flight == 0 and not done.done():
+                    loop.call_soon_threadsafe(_settle_all, done, failure)
+                return
+            statement = statements[started]
+            started += 1
+            in_flight += 1
+        try:
+            response = session.execute_async(statement)
+        except Exception as exc:  # reported through the future, like a failed answer
+            finished(exc)
+            return
+        response.add_callbacks(answered, finished)
+
+    def answered(_rows: Any) -> None:  # on the driver's thread
+        finished(None)
+
+    def finished(exc: BaseException | None) -> None:
+        nonlocal in_flight, failure
+        with lock:
+            in_flight -= 1
+            if exc is not None and failure is None:
+                failure = exc
+        start()
+
+    for _ in range(max(1, min(concurrency, len(statements)))):
+        start()
+    return done
+
+
+def _settle_all(done: asyncio.Future[None], failure: BaseException | None) -> None:
+    if done.done():
+        return
+    if failure is not None:
+        done.set_exception(failure)
+    else:
+        done.set_result(None)
 
 
 class RecordReader:
@@ -415,6 +495,9 @@ class RecordWriter(RecordReader):
         self._count_scan = p(
             "UPDATE scans_by_province_day SET scans = scans + 1 WHERE province = ? AND day = ?"
         )
+        self._count_scans = p(
+            "UPDATE scans_by_province_day SET scans = scans + ? WHERE province = ? AND day = ?"
+        )
         self._open_alert = p(
             "UPDATE unit_activity SET open_alerts = open_alerts + ? WHERE unit_key = ?"
         )
@@ -621,21 +704,36 @@ class RecordWriter(RecordReader):
         await run(self.session, self._write_seal_key, (key_id, public_key, datetime.now(UTC)))
 
     async def record_scan(self, unit_key: str, scan: ScanRecorded) -> None:
-        where = scan.location
-        values = (
-            unit_key,
-            scan.occurred_at,
-            scan.event_id,
-            scan.reason.value,
-            scan.scanner.value,
-            where and where.latitude_e6,
-            where and where.longitude_e6,
-            where and where.accuracy_m,
-            where and where.source.value,
-            scan.province,
-            scan.device,
+        await run(self.session, self._write_scan, _scan_row(unit_key, scan))
+
+    async def record_scans(self, units: Iterable[ScansOfUnit]) -> None:
+        """Many units' new scans and their totals (stream_processors.scans: a micro-batch).
+        Each unit's rows and its totals go in one unlogged batch: both tables are keyed by
+        the unit, so Cassandra applies it as one mutation of one partition (UNIT_ROWS_AT_ONCE
+        rows a batch, under Cassandra's batch size warning); all are in flight at once and
+        awaited as one. Idempotent, like every write here: a replay writes the same rows."""
+        statements: list[BatchStatement] = []
+        for unit in units:
+            rows = [_scan_row(unit.unit_key, scan) for scan in unit.scans]
+            for start in range(0, max(len(rows), 1), UNIT_ROWS_AT_ONCE):
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+                for row in rows[start : start + UNIT_ROWS_AT_ONCE]:
+                    batch.add(self._write_scan, row)
+                statements.append(batch)
+            t = unit.totals
+            statements[-1].add(self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
+        await run_statements(self.session, statements)
+
+    async def count_scans(self, counts: Mapping[tuple[str | None, date], int]) -> None:
+        """`count_scan` for many scans: each province and day's counter moved once by its
+        number of scans. A counter: the caller counts each scan once (see migration 0013)."""
+        await run_statements(
+            self.session,
+            [
+                self._count_scans.bind((n, place or NO_PLACE, day))
+                for (place, day), n in counts.items()
+            ],
         )
-        await run(self.session, self._write_scan, _unset_none(values))
 
     async def write_scan_totals(self, unit_key: str, scans: ScanSummary) -> None:
         """The unit's scan totals, as the processor owning its partition counted them."""

@@ -16,17 +16,17 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from contract import identifiers
 from contract.alerts import Alert, alert_id
 from contract.encoding import model_bytes
 from contract.events import ScannerKind, ScanRecorded
 from contract.label import vietnam_date
 from contract.verdict import Category
-from records.store import RecordWriter, standing_of
-from stream_processors.detect import SeenScan, Thresholds, UnitFacts, detect, remember
+from records.store import RecordWriter
+from stream_processors.detect import SeenScan, Thresholds, detect, remember
 from stream_processors.history import UnitHistory
 from stream_processors.outcomes import Metrics, SendBytes, seconds_since
 from stream_processors.places import place_of
+from stream_processors.unit_facts import FactsCache
 
 RAISED_KEPT = 32
 """Alert ids a unit's window remembers (ids are per kind and day, so a few days' worth), and
@@ -38,12 +38,19 @@ ANALYSED = (Category.GENUINE, Category.CLAIM_NOT_VALID)
 
 class ScanAnalytics:
     def __init__(
-        self, store: RecordWriter, publish: SendBytes, limits: Thresholds, metrics: Metrics
+        self,
+        store: RecordWriter,
+        publish: SendBytes,
+        limits: Thresholds,
+        metrics: Metrics,
+        facts: FactsCache | None = None,
     ) -> None:
         self.store = store
         self.publish = publish
         self.limits = limits
         self.metrics = metrics
+        self.facts = facts if facts is not None else FactsCache(store)
+        """What the records say about units, held (stream_processors.unit_facts)."""
 
     async def analyse(self, scan: ScanRecorded, unit_key: str, history: UnitHistory) -> list[Alert]:
         """The alerts this scan raises; `history` (the unit's) is updated with the scan."""
@@ -55,7 +62,7 @@ class ScanAnalytics:
         already = history.raised
         recent = [s for s in history.recent if s.event_id != seen.event_id]
         assert scan.batch_id is not None  # a scan that names a unit names its batch
-        facts = await self._facts(unit_key, scan.batch_id, scan.occurred_at)
+        facts = await self.facts.facts(unit_key, scan.batch_id, scan.occurred_at)
         findings = detect(seen, recent, facts, self.limits)
         alerts = [
             Alert(
@@ -111,21 +118,3 @@ class ScanAnalytics:
         if alert.corroborated:
             self.metrics.corroborated[alert.kind.value] += 1
         self.metrics.alert_delay.observe(seconds_since(scanned_at))
-
-    async def _facts(self, unit_key: str, batch_id: str, at: datetime) -> UnitFacts:
-        """The unit, its batch and its product's certifications, read at once: the scan
-        names the batch (and so the product), so the reads need not wait for the unit's.
-        Half of the time a scan spent here was that wait."""
-        product_key, _ = identifiers.split_batch_id(batch_id)
-        unit, batch, stored = await asyncio.gather(
-            self.store.unit(unit_key),
-            self.store.batch(batch_id),
-            self.store.certifications(product_key),
-        )
-        if unit is None:
-            return UnitFacts(False, printed_stars=0, batch=None, standing=None, delivery=None)
-        if unit.batch_id != batch_id:  # the label names another lot than the one packed
-            batch = await self.store.batch(unit.batch_id)
-        standing = standing_of(stored, unit.producer_id, at)
-        delivery = place_of(batch.received_province, None) if batch else None
-        return UnitFacts(True, unit.printed_stars, batch, standing, delivery)

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 import faust
 from cassandra.cluster import Cluster
+from faust.types.tables import TableT
 
 from auditlog.leaves import PublishLeaf, leaf_publisher, publish_nothing
 from infra.topics import admin_client
@@ -43,21 +44,25 @@ from stream_processors.analytics import ScanAnalytics
 from stream_processors.authority import AuthorityIngest, TrustListIngest
 from stream_processors.handler import NoTrustListYet
 from stream_processors.ingest import BatchIngest
-from stream_processors.keyed import KeyedScheduler
+from stream_processors.keyed import MicroBatches
 from stream_processors.metrics import serve as serve_metrics
 from stream_processors.outcomes import Message, Metrics, Refuser, SendBytes
 from stream_processors.scans import ScanIngest
 from stream_processors.settings import ProcessorSettings
 from stream_processors.trace import PartyTrace
 from stream_processors.trust import TrustHolder
+from stream_processors.unit_facts import FactsCache
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Message], Awaitable[None]]
+BatchHandler = Callable[[list[Message]], Awaitable[None]]
 MAX_BACKOFF_S = 10.0
-SCANS_AT_ONCE = 64
-"""Scan messages of different units handled at once by one worker. Each holds a few reads
-and writes in flight; past a few dozen the worker's one core, not the waiting, is the limit."""
+SCANS_AT_ONCE = 512
+"""Scan messages handled as one micro-batch at most (stream_processors.keyed.MicroBatches):
+big enough that a batch's fixed costs (its writes' round trips) are spread thin, small
+enough that a batch takes a fraction of a second of the worker's CPU (an alert waits for
+its batch at most)."""
 
 
 class SetupError(Exception):
@@ -125,28 +130,34 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         key_type=bytes,
         value_type=bytes,
     )
+    facts = FactsCache(store)
     analytics = ScanAnalytics(
-        store, _sender(app, settings.alert_topic), settings.thresholds(), metrics
+        store, _sender(app, settings.alert_topic), settings.thresholds(), metrics, facts
     )
     leaves = _leaf_publisher(app, settings)
     handlers: dict[str, Handler] = {
         settings.trust_topic: TrustListIngest(store, trust, refuse, metrics, leaves).handle,
-        settings.authority_topic: AuthorityIngest(store, trust, refuse, metrics, leaves).handle,
-        settings.batch_topic: BatchIngest(
-            store,
-            trust,
-            seal_key,
-            refuse,
-            metrics,
-            RegistryWriter(session),
-            PartyTrace(store, PartyWriter(session)),
-            leaves=leaves,
-        ).handle,
-        settings.scan_topic: ScanIngest(store, histories, analytics, refuse, metrics).handle,
+        settings.authority_topic: _changing_certifications(
+            facts, AuthorityIngest(store, trust, refuse, metrics, leaves).handle
+        ),
+        settings.batch_topic: _changing_batch(
+            facts,
+            BatchIngest(
+                store,
+                trust,
+                seal_key,
+                refuse,
+                metrics,
+                RegistryWriter(session),
+                PartyTrace(store, PartyWriter(session)),
+                leaves=leaves,
+            ).handle,
+        ),
     }
-    at_once = {settings.scan_topic: SCANS_AT_ONCE}
     for topic_name, handler in handlers.items():
-        _agent(app, topic_name, handler, at_once.get(topic_name, 1))
+        _agent(app, topic_name, handler)
+    scans = ScanIngest(store, TableHistories(histories), analytics, refuse, metrics)
+    _batch_agent(app, settings.scan_topic, scans.handle_many, SCANS_AT_ONCE)
 
     @app.task  # type: ignore[untyped-decorator]
     async def publish_seal_key() -> None:
@@ -187,33 +198,84 @@ def _partitions(settings: ProcessorSettings, topic_name: str) -> int:
     return len(partitions)
 
 
-def _agent(app: faust.App, topic_name: str, handler: Handler, at_once: int = 1) -> None:
-    """An agent handing the topic's messages to `handler`: one at a time, or up to `at_once`
-    of different keys at a time, each key's in order (stream_processors.keyed)."""
+def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
+    """An agent handing the topic's messages to `handler`, one at a time."""
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
 
     async def consume(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
             m = event.message
-            await _until_done(handler, Message(m.topic, m.partition, m.offset, m.key, m.value))
+            message = Message(m.topic, m.partition, m.offset, m.key, m.value)
+            await _until_done(functools.partial(handler, message), _where(message))
 
-    async def consume_by_key(stream: faust.StreamT[Any]) -> None:
-        # acknowledged by hand, by the scheduler, in each partition's offset order
-        scheduler = KeyedScheduler(at_once)
+    app.agent(topic, name=f"consume-{topic_name}")(consume)
+
+
+def _batch_agent(app: faust.App, topic_name: str, handler: BatchHandler, most: int) -> None:
+    """An agent handing the topic's messages to `handler` in micro-batches of up to `most`
+    (stream_processors.keyed.MicroBatches), acknowledged by hand once their batch is done."""
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+
+    async def handle(events: list[faust.EventT[Any]]) -> None:
+        messages = []
+        for event in events:
+            m = event.message
+            value = m.value if m.value is not None else b""  # a tombstone: refused, malformed
+            messages.append(Message(m.topic, m.partition, m.offset, m.key, value))
+        where = f"{_where(messages[0])} and {len(messages) - 1} more"
+        await _until_done(functools.partial(handler, messages), where)
+
+    async def consume(stream: faust.StreamT[Any]) -> None:
+        batches = MicroBatches(most, handle, functools.partial(_acknowledge, app))
         try:
             async for event in cast(faust.Stream[Any], stream).noack().events():
-                m = event.message
-                message = Message(m.topic, m.partition, m.offset, m.key, m.value)
-                await scheduler.submit(
-                    m.key,
-                    m.partition,
-                    functools.partial(_until_done, handler, message),
-                    functools.partial(_acknowledge, app, event),
-                )
+                await batches.submit(event)
         finally:
-            await scheduler.close()  # what did not finish is not acknowledged: replayed
+            await batches.close()  # what was not handled is not acknowledged: replayed
 
-    app.agent(topic, name=f"consume-{topic_name}")(consume if at_once == 1 else consume_by_key)
+    app.agent(topic, name=f"consume-{topic_name}")(consume)
+
+
+class TableHistories:
+    """The units' histories in the Faust table (stream_processors.history.HistoryStore).
+
+    A table sends each write's changelog record to the partition of the event being
+    processed, which Faust finds in a context variable; a micro-batch holds many events, of
+    any partitions, so each write names its unit's partition itself: what `Table.__setitem__`
+    does (the changelog record, then the value), with the partition given. The table is
+    restored from that changelog after a restart or a rebalance."""
+
+    def __init__(self, table: TableT[bytes, bytes]) -> None:
+        self.table = table
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.table.get(key)
+        return value
+
+    def put(self, key: bytes, value: bytes, partition: int) -> None:
+        self.table.send_changelog(partition, key, value)
+        self.table.data[key] = value
+
+
+def _changing_batch(facts: FactsCache, handler: Handler) -> Handler:
+    """A batch event's handler, during which its batch's facts are not held by the scans'
+    analytics (stream_processors.unit_facts): a recall is seen by the next scan."""
+
+    async def handle(message: Message) -> None:
+        with facts.changing_batch((message.key or b"").decode("utf-8", errors="replace")):
+            await handler(message)
+
+    return handle
+
+
+def _changing_certifications(facts: FactsCache, handler: Handler) -> Handler:
+    """An authority's message's handler, during which no product's certifications are held."""
+
+    async def handle(message: Message) -> None:
+        with facts.changing_certifications():
+            await handler(message)
+
+    return handle
 
 
 def _acknowledge(app: faust.App, event: faust.EventT[Any]) -> None:
@@ -224,21 +286,19 @@ def _acknowledge(app: faust.App, event: faust.EventT[Any]) -> None:
         app.sensors.on_message_out(m.tp, m.offset, m)
 
 
-async def _until_done(handler: Handler, message: Message) -> None:
+def _where(message: Message) -> str:
+    return f"{message.topic}/{message.partition}@{message.offset}"
+
+
+async def _until_done(attempt: Callable[[], Awaitable[None]], where: str) -> None:
     backoff = 0.5
     while True:
         try:
-            await handler(message)
+            await attempt()
             return
         except NoTrustListYet as waiting:  # expected at start-up: no traceback
             log.warning("%s; trying again in %.1f s", waiting, backoff)
         except Exception:  # a passing failure of Cassandra or Kafka: retry the same message
-            log.exception(
-                "handling %s/%d@%d failed; retrying in %.1f s",
-                message.topic,
-                message.partition,
-                message.offset,
-                backoff,
-            )
+            log.exception("handling %s failed; retrying in %.1f s", where, backoff)
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, MAX_BACKOFF_S)

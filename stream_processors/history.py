@@ -17,8 +17,11 @@ topic's partitions, restored from its changelog after a restart or a rebalance.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from records.rows import ScanSummary
 from stream_processors.detect import SeenScan
@@ -83,31 +86,103 @@ class UnitHistory:
         return ScanSummary(self.scans, self.first, self.last)
 
 
+HISTORIES_KEPT = 20_000
+"""Units whose decoded history a worker keeps beside the table (a few kB each)."""
+
+
+class HistoryStore(Protocol):
+    """Where the encoded histories live: in the worker, the Faust table."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def put(self, key: bytes, value: bytes, partition: int) -> None:
+        """Store `value`, its changelog record on `partition`: the partition of the scan
+        topic the unit's messages come from."""
+
+
+class MemoryHistories:
+    """A HistoryStore in a plain mapping (tests; partitions are ignored)."""
+
+    def __init__(self, data: MutableMapping[bytes, bytes] | None = None) -> None:
+        self.data: MutableMapping[bytes, bytes] = {} if data is None else data
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.data.get(key)
+
+    def put(self, key: bytes, value: bytes, partition: int) -> None:
+        self.data[key] = value
+
+
+class Histories:
+    """Each unit's history: the store holds it encoded (the source of truth, restored after a
+    restart or a rebalance); the worker keeps the decoded form of the units it handled last,
+    with the very bytes object it stored. A decoded history is used only while the store
+    still holds that object (a restore puts new objects), so it never differs from the store.
+
+    `take` hands a history out and forgets it until `put` brings it back with its new
+    encoding: a batch that fails half-way leaves nothing half-changed behind, its retry
+    decodes again what the store holds."""
+
+    def __init__(self, store: HistoryStore, kept: int = HISTORIES_KEPT) -> None:
+        self.store = store
+        self.kept = kept
+        self._decoded: OrderedDict[bytes, tuple[bytes, UnitHistory]] = OrderedDict()
+
+    def take(self, key: bytes) -> UnitHistory:
+        stored = self.store.get(key)
+        held = self._decoded.pop(key, None)
+        if held is not None and stored is not None and held[0] is stored:
+            return held[1]
+        return decode(stored)
+
+    def put(self, key: bytes, history: UnitHistory, partition: int) -> None:
+        encoded = encode(history)
+        self.store.put(key, encoded, partition)
+        self._decoded[key] = (encoded, history)
+        if len(self._decoded) > self.kept:
+            self._decoded.popitem(last=False)
+
+
+FORMAT = 2
+"""The encoding's version, its first element: a JSON array, times in microseconds since the
+epoch, each remembered scan an array. Version 1 (a JSON object, times in ISO 8601) is still
+read: the changelog of a worker before it restores a unit's history in that form."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PLACES: dict[tuple[float, float, float, str | None], Place] = {}
+"""Places as decoded, one object per distinct place (few: mostly provinces' centroids)."""
+PLACES_KEPT = 4096
+
+
 def encode(history: UnitHistory) -> bytes:
+    """A dense array, written once per unit and micro-batch of its scans (times as integers:
+    ISO text cost most of the version 1 encoding's time)."""
     return json.dumps(
-        {
-            "n": history.scans,
-            "first": history.first and history.first.isoformat(),
-            "last": history.last and history.last.isoformat(),
-            "offset": history.counted_offset,
-            "ids": history.counted_ids,
-            "scans": [
-                {
-                    "e": s.event_id,
-                    "t": s.at.isoformat(),
-                    "d": s.device,
-                    "c": s.client,
-                    "p": None
+        [
+            FORMAT,
+            history.scans,
+            _micros(history.first),
+            _micros(history.last),
+            history.counted_offset,
+            history.counted_ids,
+            [
+                [
+                    s.event_id,
+                    _us(s.at),
+                    s.device,
+                    s.client,
+                    None
                     if s.place is None
                     else [s.place.latitude, s.place.longitude, s.place.slack_km, s.place.province],
-                }
+                ]
                 for s in history.recent
             ],
-            "raised": history.raised,
-            "confirmed": history.corroborated,
-            "clients": {client: at.isoformat() for client, at in history.counted_clients.items()},
-        },
+            history.raised,
+            history.corroborated,
+            {client: _us(at) for client, at in history.counted_clients.items()},
+        ],
         ensure_ascii=False,
+        separators=(",", ":"),
     ).encode("utf-8")
 
 
@@ -115,6 +190,55 @@ def decode(data: bytes | None) -> UnitHistory:
     if not data:
         return UnitHistory()
     held = json.loads(data)
+    if isinstance(held, dict):
+        return _decode_version_1(held)
+    version, scans, first, last, offset, ids, recent, raised, confirmed, clients = held
+    if version != FORMAT:
+        raise ValueError(f"a unit history of format {version}, not {FORMAT}")
+    return UnitHistory(
+        scans=scans,
+        first=_instant_us(first),
+        last=_instant_us(last),
+        counted_offset=offset,
+        counted_ids=ids,
+        recent=[
+            SeenScan(event_id, _at(at), device, None if place is None else _place(*place), client)
+            for event_id, at, device, client, place in recent
+        ],
+        raised=raised,
+        corroborated=confirmed,
+        counted_clients={client: _at(at) for client, at in clients.items()},
+    )
+
+
+def _us(at: datetime) -> int:
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _micros(at: datetime | None) -> int | None:
+    return None if at is None else _us(at)
+
+
+def _at(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _instant_us(micros: int | None) -> datetime | None:
+    return None if micros is None else _at(micros)
+
+
+def _place(latitude: float, longitude: float, slack_km: float, province: str | None) -> Place:
+    key = (latitude, longitude, slack_km, province)
+    place = _PLACES.get(key)
+    if place is None:
+        if len(_PLACES) >= PLACES_KEPT:
+            _PLACES.clear()
+        place = _PLACES[key] = Place(latitude, longitude, slack_km, province)
+    return place
+
+
+def _decode_version_1(held: dict[str, Any]) -> UnitHistory:
     return UnitHistory(
         scans=held.get("n", 0),
         first=_instant(held.get("first")),

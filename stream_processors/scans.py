@@ -21,13 +21,17 @@ province's day (scans_by_province_day, migration 0013: the office's dashboard).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
+from collections import Counter
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 
 from contract.errors import ContractError
 from contract.events import (
     AlertClosed,
     CaseClosed,
     ConsumerReported,
+    Event,
     InspectionRecorded,
     InspectionVerdict,
     ScannerKind,
@@ -36,11 +40,10 @@ from contract.events import (
 )
 from contract.label import vietnam_date
 from records.cases import CaseWriter
-from records.store import INSPECTION_EVIDENCE, RecordWriter
+from records.store import INSPECTION_EVIDENCE, RecordWriter, ScansOfUnit
 from stream_processors.analytics import ScanAnalytics
 from stream_processors.detect import client_key
-from stream_processors.history import decode as history_of
-from stream_processors.history import encode as encode_history
+from stream_processors.history import Histories, HistoryStore, MemoryHistories, UnitHistory
 from stream_processors.outcomes import Message, Metrics, Refuser
 from stream_processors.places import province_name
 
@@ -52,7 +55,7 @@ class ScanIngest:
     def __init__(
         self,
         store: RecordWriter,
-        histories: MutableMapping[bytes, bytes],
+        histories: HistoryStore | MutableMapping[bytes, bytes],
         analytics: ScanAnalytics,
         refuse: Refuser,
         metrics: Metrics,
@@ -61,25 +64,106 @@ class ScanIngest:
         self.store = store
         self.cases = cases if cases is not None else CaseWriter(store.session)
         """Consumers' cases, on the records' session."""
-        self.histories = histories
-        """Each unit's UnitHistory, encoded, by unit key: a Faust table in the worker."""
+        if isinstance(histories, MutableMapping):
+            histories = MemoryHistories(histories)
+        self.histories = Histories(histories)
+        """Each unit's UnitHistory by unit key: in the worker, a Faust table's."""
         self.analytics = analytics
         self.refuse = refuse
         self.metrics = metrics
 
     async def handle(self, message: Message) -> None:
-        self.metrics.processed[message.topic] += 1
-        try:
-            event = decode_event(message.value)
-        except ContractError as exc:
-            await self.refuse(message, "malformed", str(exc))
-            return
-        if isinstance(event, InspectionRecorded):
+        await self.handle_many([message])
+
+    async def handle_many(self, messages: Sequence[Message]) -> None:
+        """A micro-batch of the topic's messages, handled as each would be alone, in order
+        for each unit (Kafka key), different units' at once. A unit's scans are counted and
+        analysed in their order against its history, taken once and put back once; their
+        rows and the unit's totals are written in one statement after them, the province
+        day counters once per province and day, and the histories only once every write
+        succeeded: a batch that fails is handled again from the histories as they were, and
+        every write here is idempotent but the day counters, which are written last (a
+        retry after their write failed may count twice, as before: see migration 0013).
+        Alerts are raised (and published) by each scan as it is analysed."""
+        groups: dict[bytes, list[tuple[Message, Event | ContractError]]] = {}
+        for message in messages:
+            try:
+                event: Event | ContractError = decode_event(message.value)
+            except ContractError as exc:
+                event = exc
+            key = (message.key or b"") if isinstance(event, ContractError) else event.topic_key()
+            groups.setdefault(key, []).append((message, event))
+        batch = _BatchWrites()
+        outcomes = await asyncio.gather(
+            *(self._unit_messages(held, batch) for held in groups.values()),
+            return_exceptions=True,
+        )
+        # all are let finish before a failure is raised: the retry must not race them
+        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failed:
+            raise failed[0]
+        if batch.units:
+            await self.store.record_scans(batch.units)
+        if batch.counts:
+            await self.store.count_scans(batch.counts)
+        for key, history, partition in batch.histories:
+            self.histories.put(key, history, partition)
+        for message in messages:
+            self.metrics.processed[message.topic] += 1
+
+    async def _unit_messages(
+        self, held: list[tuple[Message, Event | ContractError]], batch: _BatchWrites
+    ) -> None:
+        """One key's messages of a batch, in order."""
+        unit: str | None = None
+        history: UnitHistory | None = None
+        scans: list[ScanRecorded] = []
+        partition = 0
+        for message, event in held:
+            scanned = event.unit_key() if isinstance(event, ScanRecorded) else None
+            if isinstance(event, ScanRecorded) and scanned is not None:
+                if history is None:
+                    unit, history = scanned, self.histories.take(scanned.encode("utf-8"))
+                await self._scan(scanned, event, message, history, batch)
+                scans.append(event)
+                partition = message.partition
+            elif not isinstance(event, ScanRecorded):  # a scan naming no unit: nothing to do
+                await self._other(event, message)
+        if unit is not None and history is not None:
+            batch.units.append(ScansOfUnit(unit, scans, history.totals))
+            batch.histories.append((unit.encode("utf-8"), history, partition))
+
+    async def _scan(
+        self,
+        unit: str,
+        event: ScanRecorded,
+        message: Message,
+        history: UnitHistory,
+        batch: _BatchWrites,
+    ) -> None:
+        # a consumer's scans count once per client and window: they are not authenticated
+        client = client_key(event.client) if event.scanner is ScannerKind.CONSUMER else None
+        window = self.analytics.limits.count_window
+        before = history.scans
+        if not history.count(str(event.event_id), event.occurred_at, message.offset, client,
+                             window):  # fmt: skip
+            self.metrics.duplicates[message.topic] += 1  # counted once
+        # the province's day counter (the office's dashboard): a consumer's scan the history
+        # counted just now, never a replay the history recognises (a counter is not
+        # idempotent: see migration 0013 for the one case it can count twice)
+        if client is not None and history.scans > before:
+            place = province_name(event.province) if event.province else None
+            batch.counts[(place, vietnam_date(event.occurred_at))] += 1
+        # the scan's row and the totals are written with the batch's (even for a replay,
+        # whose first writing may not have happened); the analytics count the alerts the
+        # scan raises, as each is stored
+        await self.analytics.analyse(event, unit, history)
+
+    async def _other(self, event: Event | ContractError, message: Message) -> None:
+        if isinstance(event, ContractError):
+            await self.refuse(message, "malformed", str(event))
+        elif isinstance(event, InspectionRecorded):
             await self._inspection(event)
-        elif isinstance(event, ScanRecorded):
-            unit = event.unit_key()
-            if unit is not None:
-                await self._scan(unit, event, message)
         elif isinstance(event, AlertClosed):
             if not await self.store.close_alert(event):
                 await self.refuse(message, "unknown_alert", f"no alert {event.alert_id} for "
@@ -127,29 +211,11 @@ class ScanIngest:
                 return None
         return None
 
-    async def _scan(self, unit: str, event: ScanRecorded, message: Message) -> None:
-        key = unit.encode("utf-8")
-        history = history_of(self.histories.get(key))
-        # a consumer's scans count once per client and window: they are not authenticated
-        client = client_key(event.client) if event.scanner is ScannerKind.CONSUMER else None
-        window = self.analytics.limits.count_window
-        before = history.scans
-        if not history.count(str(event.event_id), event.occurred_at, message.offset, client,
-                             window):  # fmt: skip
-            self.metrics.duplicates[message.topic] += 1  # counted once
-        writes = [
-            self.store.record_scan(unit, event),
-            self.store.write_scan_totals(unit, history.totals),
-            self.analytics.analyse(event, unit, history),
-        ]
-        # the province's day counter (the office's dashboard): a consumer's scan the history
-        # counted just now, never a replay the history recognises (a counter is not
-        # idempotent: see migration 0013 for the one case it can count twice)
-        if client is not None and history.scans > before:
-            place = province_name(event.province) if event.province else None
-            writes.append(self.store.count_scan(place, vietnam_date(event.occurred_at)))
-        # independent: the scan and the totals are written while the scan is analysed; the
-        # totals are written even for a replay, whose first writing may not have happened
-        # (the analytics count the alerts the scan raises, as each is stored)
-        await asyncio.gather(*writes)
-        self.histories[key] = encode_history(history)
+
+@dataclass
+class _BatchWrites:
+    """What a micro-batch writes once its units' messages are handled."""
+
+    units: list[ScansOfUnit] = field(default_factory=list)
+    counts: Counter[tuple[str | None, date]] = field(default_factory=Counter)
+    histories: list[tuple[bytes, UnitHistory, int]] = field(default_factory=list)
