@@ -10,7 +10,9 @@ merged (stream_processors.ingest).
 
 Delivery is at least once: an offset is committed only once its message and every earlier
 message of its partition have been handled (acknowledged in offset order), so a crash
-redelivers from the lowest unfinished message, and every handler is idempotent. A handler
+redelivers from the lowest unfinished message, and every handler is idempotent. Every
+agent acknowledges by hand, and Faust's own acknowledgements are refused: it gives them to
+messages it skips during a rebalance (stream_processors.transport). A handler
 that fails for a passing reason (Cassandra busy or restarting) is retried with backoff on the
 same message, which holds up its key, and the partition's commits behind it: skipping it
 would lose the message, and moving on to its key's next would break its unit's or batch's
@@ -203,10 +205,12 @@ def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
 
     async def consume(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
+        # acknowledged by hand, once handled (stream_processors.transport)
+        async for event in cast(faust.Stream[Any], stream).noack().events():
             m = event.message
             message = Message(m.topic, m.partition, m.offset, m.key, m.value)
             await _until_done(functools.partial(handler, message), _where(message))
+            _acknowledge(app, event)
 
     app.agent(topic, name=f"consume-{topic_name}")(consume)
 
@@ -279,10 +283,10 @@ def _changing_certifications(facts: FactsCache, handler: Handler) -> Handler:
 
 
 def _acknowledge(app: faust.App, event: faust.EventT[Any]) -> None:
-    """What the stream does after a message when it acknowledges by itself (Stream.ack, which
-    is a coroutine only in name): the message is then safe to commit."""
-    if event.ack():
-        m = event.message
+    """A handled message is safe to commit (stream_processors.transport: the only way a
+    message is); then what the stream does after a message when it acknowledges by itself."""
+    m = event.message
+    if cast(transport.Consumer, app.consumer).acknowledge(m):
         app.sensors.on_message_out(m.tp, m.offset, m)
 
 

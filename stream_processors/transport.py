@@ -1,21 +1,34 @@
-"""The workers' Kafka transport: Faust's aiokafka transport with one fix, so that a rebalance
-never skips the messages of a partition nothing was ever committed on.
+"""The workers' Kafka transport: Faust's aiokafka transport, with its consumer held to one
+rule, so that no rebalance loses a message: an offset is committed only past messages a
+handler of ours finished, in each partition's order.
 
-What went wrong (a three-node cluster run, tests/cluster): a broker died, the group
-rebalanced, and while the worker that got batch partition 5 restored its table from the
-changelogs, the station's first six events of a new batch arrived on that partition, which
-had never had an offset committed. The worker's fetcher read them; Faust then dropped them,
-as it drops every message fetched during a rebalance (its channels' queues are cleared when
-the flow resumes), counting on "seek stream partitions to committed offsets" to read them
-again. aiokafka's `seek_to_committed` seeks only where an offset above 0 was committed; on
-partition 5 it did nothing, the position stayed after the six events, and the batch's later
-events were refused as "never opened". Kafka's `auto.offset.reset=earliest` did not help:
-the position was valid, only wrong.
+Faust's consumer breaks that rule in four places, each found by a three-node cluster run
+(tests/cluster) that lost batch events while a broker died and the group rebalanced (a
+batch's first events, or a few in its middle, never stored though their offsets were
+committed):
 
-So after Faust's seek, every assigned source partition with no committed offset (or 0) is
-sought to its beginning, as `earliest` means: its messages are delivered from the first, and
-handled again if they were handled before (every handler is idempotent). Table changelogs are
-left alone: the table recovery positions them itself.
+- Its streams acknowledge the messages they skip during a rebalance (flow stopped, or a
+  message of an earlier generation), "so that the lag does not grow": a skipped message is
+  then committed without ever being handled. Here only `acknowledge`, which the agents call
+  once a handler has finished, marks a message safe to commit; Faust's own `ack` is refused.
+- A fetch that straddles a rebalance hands the new generation messages read under the old
+  assignment; the first of them moves the partition's read offset past the messages that
+  the seek to the committed offset then reads again, and those are dropped as already read.
+  Here records whose fetch straddled a generation change are dropped instead: they are
+  read again from the committed offset.
+- A jump in the offsets it reads (that very straddle) is recorded as a "gap" and committed
+  as if handled, the message at the jump's end included. Our topics are neither compacted
+  nor transactional: their offsets have no holes, so a jump is a message not handled yet,
+  and no gap is recorded.
+- After a rebalance it seeks each partition to its committed offset, but aiokafka seeks only
+  where an offset above 0 was committed: on a partition never committed the position stays
+  where a fetch during the rebalance left it, past messages that Faust then dropped. Here
+  such a partition is sought to its start, as `auto.offset.reset=earliest` means (table
+  changelogs are left alone: the table recovery positions them itself).
+
+And a commit is made only from a run of acknowledged offsets that begins at the committed
+offset (Faust accepts one that begins one past it). A message handled twice because of all
+this is handled twice: every handler is idempotent.
 
 Faust picks a transport by the broker URL's scheme; this one is registered under
 `ocop-kafka` in pyproject.toml (the `faust.transports` entry points).
@@ -29,7 +42,7 @@ from typing import Any, ClassVar
 
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, Message
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +51,41 @@ SCHEME = "ocop-kafka"
 
 
 class Consumer(faust_aiokafka.Consumer):
+    def acknowledge(self, message: Message) -> bool:
+        """A message its handler has finished: safe to commit once every earlier message of
+        its partition is (the agents acknowledge in offset order). One handled under an
+        earlier assignment is not: the partition's owner reads it again from the committed
+        offset. True if it was acknowledged now."""
+        if message.generation_id != self.app.consumer_generation_id:
+            self._unacked_messages.discard(message)
+            return False
+        return bool(super().ack(message))
+
+    def ack(self, message: Message) -> bool:
+        """Faust's own acknowledgement, which it gives the messages its streams skip during
+        a rebalance: refused (the message is read again), and not waited for."""
+        self._unacked_messages.discard(message)
+        return False
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        generation = self.app.consumer_generation_id
+        records, active = await super()._wait_next_records(timeout)
+        if records and self.app.consumer_generation_id != generation:
+            log.info("dropped %d partitions' records fetched across a rebalance", len(records))
+            return {}, active
+        return records, active
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """No holes in our topics' offsets: a jump is messages not handled yet."""
+
+    def _new_offset(self, tp: TP) -> int | None:
+        committed = self._committed_offset[tp]
+        acked = self._acked[tp]
+        if acked and committed is not None and min(acked) > committed:
+            return None  # the message at the committed offset is not finished yet
+        offset: int | None = super()._new_offset(tp)
+        return offset
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed = await super().seek_to_committed()
         changelogs = self.app.tables.changelog_topics
