@@ -22,10 +22,10 @@ from contract.events import ScannerKind, ScanRecorded
 from contract.label import vietnam_date
 from contract.verdict import Category
 from records.store import RecordWriter
-from stream_processors.detect import SeenScan, Thresholds, detect, remember
+from stream_processors.detect import SeenScan, Thresholds, detect, province_place, remember
 from stream_processors.history import UnitHistory
 from stream_processors.outcomes import Metrics, SendBytes, seconds_since
-from stream_processors.places import place_of
+from stream_processors.places import Place, place_of
 from stream_processors.unit_facts import FactsCache
 
 RAISED_KEPT = 32
@@ -58,7 +58,7 @@ class ScanAnalytics:
             return []
         key = unit_key.encode("utf-8")
         seen = SeenScan(str(scan.event_id), scan.occurred_at, scan.device,
-                        place_of(scan.province, scan.location), scan.client)  # fmt: skip
+                        _place(scan), scan.client)  # fmt: skip
         already = history.raised
         recent = [s for s in history.recent if s.event_id != seen.event_id]
         assert scan.batch_id is not None  # a scan that names a unit names its batch
@@ -118,3 +118,9 @@ class ScanAnalytics:
         if alert.corroborated:
             self.metrics.corroborated[alert.kind.value] += 1
         self.metrics.alert_delay.observe(seconds_since(scanned_at))
+
+
+def _place(scan: ScanRecorded) -> Place | None:
+    if scan.location is None:
+        return province_place(scan.province) if scan.province else None
+    return place_of(scan.province, scan.location)

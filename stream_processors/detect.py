@@ -17,6 +17,7 @@ sends, made it. Only corroborated findings are shown to consumers; inspectors se
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +28,8 @@ from contract.claims import judge_claim
 from contract.label import vietnam_date
 from contract.verdict import Reason
 from records.rows import BatchState
-from stream_processors.places import Place, least_distance_km
+from stream_processors.places import Place, place_of
+from stream_processors.places import least_distance_km as _least_distance_km
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,20 @@ def _stars(facts: UnitFacts) -> list[Finding]:
     lapsed = claim.reason in (Reason.CERTIFICATION_EXPIRED, Reason.CERTIFICATION_REVOKED)
     kind = AlertKind.RATING_LAPSED if lapsed else AlertKind.STARS_EXCEED_RATING
     return [Finding(kind, f"{claim.reason}: {claim.detail}")]
+
+
+@functools.lru_cache(maxsize=4096)
+def least_distance_km(a: Place, b: Place) -> float:
+    """stream_processors.places.least_distance_km, remembered: a unit's window compares the
+    same few places (mostly provinces' centroids) on every scan."""
+    return _least_distance_km(a, b)
+
+
+@functools.lru_cache(maxsize=1024)
+def province_place(province: str) -> Place | None:
+    """The place of a scan that offers a province and no coordinates (place_of, remembered:
+    naming a province folds the text's diacritics, on every scan)."""
+    return place_of(province, None)
 
 
 def _span(window: timedelta) -> str:

@@ -21,6 +21,7 @@ province's day (scans_by_province_day, migration 0013: the office's dashboard).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -152,7 +153,7 @@ class ScanIngest:
         # counted just now, never a replay the history recognises (a counter is not
         # idempotent: see migration 0013 for the one case it can count twice)
         if client is not None and history.scans > before:
-            place = province_name(event.province) if event.province else None
+            place = _province_name(event.province) if event.province else None
             batch.counts[(place, vietnam_date(event.occurred_at))] += 1
         # the scan's row and the totals are written with the batch's (even for a replay,
         # whose first writing may not have happened); the analytics count the alerts the
@@ -219,3 +220,9 @@ class _BatchWrites:
     units: list[ScansOfUnit] = field(default_factory=list)
     counts: Counter[tuple[str | None, date]] = field(default_factory=Counter)
     histories: list[tuple[bytes, UnitHistory, int]] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=1024)
+def _province_name(text: str) -> str | None:
+    """province_name, remembered (it folds the text's diacritics)."""
+    return province_name(text)

@@ -32,8 +32,7 @@ from typing import Generic, TypeVar
 from contract import identifiers
 from records.rows import BatchState, StoredCertification, Unit
 from records.store import RecordReader, standing_of
-from stream_processors.detect import UnitFacts
-from stream_processors.places import place_of
+from stream_processors.detect import UnitFacts, province_place
 
 FACTS_TTL_S = 5.0
 """How long a batch's row and a product's certifications are held (see the module's text)."""
@@ -166,7 +165,8 @@ class FactsCache:
         if unit.batch_id != batch_id:  # the label names another lot than the one packed
             batch = await self._batches.get(unit.batch_id)
         standing = standing_of(stored or [], unit.producer_id, at)
-        delivery = place_of(batch.received_province, None) if batch else None
+        received = batch.received_province if batch else None
+        delivery = province_place(received) if received else None
         return UnitFacts(True, unit.printed_stars, batch, standing, delivery)
 
     async def _unit(self, unit_key: str) -> Unit | None:
