@@ -1,0 +1,167 @@
+"""The scan processor's micro-batches (stream_processors.keyed.MicroBatches), the decoded
+histories it keeps beside the table (stream_processors.history.Histories) and the unit facts
+it holds (stream_processors.unit_facts)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+
+from records.rows import BatchState, StoredCertification, Unit
+from stream_processors.history import Histories, MemoryHistories, encode
+from stream_processors.keyed import MicroBatches
+from stream_processors.unit_facts import FactsCache
+from tests.world import NOW
+
+
+def test_batches_take_what_arrived_meanwhile_and_release_in_order_once_done():
+    handled: list[list[int]] = []
+    released: list[int] = []
+
+    async def handle(batch: list[int]) -> None:
+        assert not set(batch) & set(released)  # nothing released before its batch is done
+        handled.append(batch)
+        await asyncio.sleep(0.01)
+
+    async def scenario() -> None:
+        batches = MicroBatches(4, handle, released.append)
+        await batches.submit(0)
+        await asyncio.sleep(0.001)  # taken alone while nothing else waits
+        for n in range(1, 10):
+            await batches.submit(n)
+        await batches.drain()
+        await batches.close()
+
+    asyncio.run(scenario())
+    assert [n for batch in handled for n in batch] == list(range(10))
+    assert released == list(range(10))
+    assert handled[0] == [0]  # alone: handled at once
+    assert max(len(batch) for batch in handled) == 4  # the rest waited, in batches
+
+
+def test_a_failed_batch_is_never_released_and_stops_the_batches():
+    released: list[int] = []
+
+    async def handle(batch: list[int]) -> None:
+        if 3 in batch:
+            raise RuntimeError("a bug")
+
+    async def scenario() -> None:
+        batches = MicroBatches(2, handle, released.append)
+        with pytest.raises(RuntimeError):
+            await feed(batches)
+        await batches.close()
+
+    async def feed(batches: MicroBatches[int]) -> None:
+        for n in range(50):
+            await batches.submit(n)
+            await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert 3 not in released
+    assert released == sorted(released)
+
+
+def test_a_decoded_history_is_used_only_while_the_store_holds_what_was_put():
+    store = MemoryHistories()
+    histories = Histories(store)
+    history = histories.take(b"u1")
+    history.count("e1", NOW, offset=1)
+    histories.put(b"u1", history, partition=0)
+    again = histories.take(b"u1")
+    assert again is history  # no decoding
+    histories.put(b"u1", again, partition=0)
+    # the table restored (a new object, e.g. another worker's newer history): decoded again
+    newer = histories.take(b"u1")
+    newer.count("e2", NOW, offset=2)
+    store.data[b"u1"] = encode(newer)
+    restored = histories.take(b"u1")
+    assert restored is not newer
+    assert restored.scans == 2
+
+
+def test_a_history_taken_and_not_put_back_is_decoded_again():
+    """A batch that failed half-way: its retry starts from what the store holds."""
+    histories = Histories(MemoryHistories())
+    history = histories.take(b"u1")
+    history.count("e1", NOW, offset=1)
+    histories.put(b"u1", history, partition=0)
+    changed = histories.take(b"u1")
+    changed.count("e2", NOW, offset=2)  # ... and the batch fails
+    assert histories.take(b"u1").scans == 1
+
+
+BATCH = "/01/08930000000019/10/L1"
+UNIT = Unit("u1", BATCH, "/01/08930000000019", "p1", "S1", 4, "k1", date(2026, 1, 1), 2)
+
+
+class Records:
+    def __init__(self) -> None:
+        self.reads: list[str] = []
+        self.recalled = False
+        self.gate: asyncio.Event | None = None
+
+    async def unit(self, unit_key: str) -> Unit | None:
+        self.reads.append("unit")
+        return UNIT if unit_key == "u1" else None
+
+    async def batch(self, batch_id: str) -> BatchState | None:
+        self.reads.append("batch")
+        status = "recalled" if self.recalled else "open"
+        if self.gate is not None:
+            await self.gate.wait()
+        product = "/01/08930000000019"
+        return BatchState(batch_id, product, "p1", "L1", date(2026, 1, 1), date(2027, 1, 1),
+                          "[]", None, 0, status, None, None, None, 1, b"h")  # fmt: skip
+
+    async def certifications(self, product_key: str) -> list[StoredCertification]:
+        self.reads.append("certifications")
+        return []
+
+
+def test_facts_are_read_once_and_held_until_they_expire():
+    records = Records()
+    clock = [0.0]
+    facts = FactsCache(records, ttl=5.0, clock=lambda: clock[0])  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        for _ in range(3):
+            assert (await facts.facts("u1", BATCH, NOW)).packed
+        assert sorted(records.reads) == ["batch", "certifications", "unit"]
+        clock[0] = 6.0
+        await facts.facts("u1", BATCH, NOW)  # the batch and ratings again; the unit never
+        assert sorted(records.reads) == ["batch", "batch", "certifications", "certifications",
+                                         "unit"]  # fmt: skip
+        assert not (await facts.facts("u2", BATCH, NOW)).packed
+        assert not (await facts.facts("u2", BATCH, NOW)).packed
+        assert records.reads.count("unit") == 3  # a unit not packed is not held
+
+    asyncio.run(scenario())
+
+
+def test_a_change_by_this_worker_is_seen_at_once_and_a_read_begun_before_it_is_not_held():
+    records = Records()
+    facts = FactsCache(records)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        assert (await facts.facts("u1", BATCH, NOW)).batch.status == "open"  # type: ignore[union-attr]
+        records.gate = asyncio.Event()
+        clock_free = FactsCache(records)  # type: ignore[arg-type]
+        # a read under way when the recall is handled
+        early = asyncio.ensure_future(clock_free.facts("u1", BATCH, NOW))
+        await asyncio.sleep(0)
+        with clock_free.changing_batch(BATCH), facts.changing_batch(BATCH):
+            records.recalled = True
+            records.gate.set()
+            during = await facts.facts("u1", BATCH, NOW)
+            assert during.batch is not None
+            assert during.batch.status == "recalled"
+        await early
+        after = await clock_free.facts("u1", BATCH, NOW)
+        assert after.batch is not None
+        assert after.batch.status == "recalled"
+        assert (await facts.facts("u1", BATCH, NOW)).batch.status == "recalled"  # type: ignore[union-attr]
+
+    asyncio.run(scenario())
