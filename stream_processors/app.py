@@ -1,9 +1,10 @@
 """The Faust app: one agent per topic, each handing messages to its handler.
 
-The trust-list, authority and batch agents take one message at a time. The scan agent runs
-messages of different Kafka keys (units) concurrently and each key's in order
-(stream_processors.keyed): a unit's scans read and write its history in the Faust table, and
-nothing else is shared between units that needs an order. Batches stay one at a time: with
+The trust-list, authority and batch agents take one message at a time. The scan agent takes
+micro-batches (stream_processors.keyed.MicroBatches: whatever arrived while the previous batch
+was handled, up to SCANS_AT_ONCE), handled different units at once and each unit's in order
+(stream_processors.scans), acknowledged once the whole batch is done. The authority and batch
+agents tell the scans' analytics which facts they are changing (stream_processors.unit_facts). Batches stay one at a time: with
 several batches at once, a cluster run lost a whole batch's records and a crash test failed
 once in three, neither explained yet (docs/bench_pipeline.md); a batch's own reads are
 merged (stream_processors.ingest).

@@ -16,6 +16,10 @@ report anything.
 
 A consumer's scan the unit's history counts for the first time also counts once in its
 province's day (scans_by_province_day, migration 0013: the office's dashboard).
+
+Messages come in micro-batches (`handle_many`, docs/bench_analytics.md): per batch, a unit's
+history is taken and put back once, its new scans' rows and its totals are one statement,
+each province and day's counter one statement, so the work per scan shrinks as load grows.
 """
 
 from __future__ import annotations
