@@ -4,10 +4,10 @@ The trust-list, authority and batch agents take one message at a time. The scan 
 micro-batches (stream_processors.keyed.MicroBatches: whatever arrived while the previous batch
 was handled, up to SCANS_AT_ONCE), handled different units at once and each unit's in order
 (stream_processors.scans), acknowledged once the whole batch is done. The authority and batch
-agents tell the scans' analytics which facts they are changing (stream_processors.unit_facts). Batches stay one at a time: with
-several batches at once, a cluster run lost a whole batch's records and a crash test failed
-once in three, neither explained yet (docs/bench_pipeline.md); a batch's own reads are
-merged (stream_processors.ingest).
+agents tell the scans' analytics which facts they are changing (stream_processors.unit_facts).
+Batch events stay one at a time: with several batches at once, a cluster run lost a whole
+batch's records and a crash test failed once in three, neither explained yet
+(docs/bench_pipeline.md); a batch's own reads are merged (stream_processors.ingest).
 
 Delivery is at least once: an offset is committed only once its message and every earlier
 message of its partition have been handled (acknowledged in offset order), so a crash
