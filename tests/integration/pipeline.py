@@ -136,7 +136,11 @@ class Pipeline:
             admin.create_topics(
                 [
                     NewTopic(
-                        topic, num_partitions=3 if name == "batch" else 1, replication_factor=1
+                        topic,
+                        num_partitions=3 if name == "batch" else 1,
+                        # one node: 1; a cluster (a benchmark's --kafka-bootstrap): its own
+                        replication_factor=stack.replication_factor,
+                        topic_configs={"min.insync.replicas": str(stack.min_insync_replicas)},
                     )
                     for name, topic in self.topics.items()
                 ]
@@ -146,6 +150,8 @@ class Pipeline:
         self.env = os.environ | {
             "OCOP_APP_ID": f"it-processors-{suffix}",
             "OCOP_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+            "OCOP_CASSANDRA_HOSTS": stack.cassandra_hosts,
+            "OCOP_REPLICATION_FACTOR": str(stack.replication_factor),
             "OCOP_KEYSPACE": self.settings.keyspace,
             "OCOP_ROOT_KEY": world.root.public_key_text,
             "OCOP_SEAL_KEYSTORE": str(folder / "seal"),
