@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -206,10 +206,10 @@ def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
 
     async def consume(stream: faust.StreamT[Any]) -> None:
-        # acknowledged by hand, once handled (stream_processors.transport)
-        async for event in cast(faust.Stream[Any], stream).noack().events():
+        async for event in _in_order(app, stream):
             m = event.message
-            message = Message(m.topic, m.partition, m.offset, m.key, m.value)
+            value = m.value if m.value is not None else b""  # a tombstone: refused, malformed
+            message = Message(m.topic, m.partition, m.offset, m.key, value)
             await _until_done(functools.partial(handler, message), _where(message))
             _acknowledge(app, event)
 
@@ -233,7 +233,7 @@ def _batch_agent(app: faust.App, topic_name: str, handler: BatchHandler, most: i
     async def consume(stream: faust.StreamT[Any]) -> None:
         batches = MicroBatches(most, handle, functools.partial(_acknowledge, app))
         try:
-            async for event in cast(faust.Stream[Any], stream).noack().events():
+            async for event in _in_order(app, stream):
                 await batches.submit(event)
         finally:
             await batches.close()  # what was not handled is not acknowledged: replayed
@@ -281,6 +281,16 @@ def _changing_certifications(facts: FactsCache, handler: Handler) -> Handler:
             await handler(message)
 
     return handle
+
+
+async def _in_order(app: faust.App, stream: faust.StreamT[Any]) -> AsyncIterator[faust.EventT[Any]]:
+    """The stream's events, each partition's strictly in offset order, to be acknowledged by
+    hand once handled (stream_processors.transport: a message Faust dropped during a
+    rebalance is read again, not skipped)."""
+    consumer = cast(transport.Consumer, app.consumer)
+    async for event in cast(faust.Stream[Any], stream).noack().events():
+        if consumer.admit(event.message):
+            yield event
 
 
 def _acknowledge(app: faust.App, event: faust.EventT[Any]) -> None:
