@@ -1,13 +1,13 @@
 """The Faust app: one agent per topic, each handing messages to its handler.
 
-The trust-list, authority and batch agents take one message at a time. The scan agent takes
-micro-batches (stream_processors.keyed.MicroBatches: whatever arrived while the previous batch
-was handled, up to SCANS_AT_ONCE), handled different units at once and each unit's in order
+The trust-list and authority agents take one message at a time. The batch agent runs events
+of different batches (Kafka keys) at once, up to BATCH_EVENTS_AT_ONCE, and each batch's in
+order (stream_processors.keyed.KeyedScheduler: a batch's events extend its chain), released for
+commit in each partition's offset order. The scan agent takes micro-batches
+(stream_processors.keyed.MicroBatches: whatever arrived while the previous batch was handled,
+up to SCANS_AT_ONCE), handled different units at once and each unit's in order
 (stream_processors.scans), acknowledged once the whole batch is done. The authority and batch
 agents tell the scans' analytics which facts they are changing (stream_processors.unit_facts).
-Batch events stay one at a time: with several batches at once, a cluster run lost a whole
-batch's records and a crash test failed once in three, neither explained yet
-(docs/bench_pipeline.md); a batch's own reads are merged (stream_processors.ingest).
 
 Delivery is at least once: an offset is committed only once its message and every earlier
 message of its partition have been handled (acknowledged in offset order), so a crash
@@ -47,7 +47,7 @@ from stream_processors.analytics import ScanAnalytics
 from stream_processors.authority import AuthorityIngest, TrustListIngest
 from stream_processors.handler import NoTrustListYet
 from stream_processors.ingest import BatchIngest
-from stream_processors.keyed import MicroBatches
+from stream_processors.keyed import KeyedScheduler, MicroBatches
 from stream_processors.metrics import serve as serve_metrics
 from stream_processors.outcomes import Message, Metrics, Refuser, SendBytes
 from stream_processors.scans import ScanIngest
@@ -61,6 +61,11 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Message], Awaitable[None]]
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
 MAX_BACKOFF_S = 10.0
+BATCH_EVENTS_AT_ONCE = 8
+"""Batch events of different batches handled at once by one worker (each batch's in order).
+An event is mostly waiting for Cassandra and Kafka (its units, its conditional append, the
+writes after it), so a few at once keep the worker and the servers busy; each holds up to a
+few hundred unit writes in flight, which bounds how many are worth it."""
 SCANS_AT_ONCE = 512
 """Scan messages handled as one micro-batch at most (stream_processors.keyed.MicroBatches):
 big enough that a batch's fixed costs (its writes' round trips) are spread thin, small
@@ -143,22 +148,22 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         settings.authority_topic: _changing_certifications(
             facts, AuthorityIngest(store, trust, refuse, metrics, leaves).handle
         ),
-        settings.batch_topic: _changing_batch(
-            facts,
-            BatchIngest(
-                store,
-                trust,
-                seal_key,
-                refuse,
-                metrics,
-                RegistryWriter(session),
-                PartyTrace(store, PartyWriter(session)),
-                leaves=leaves,
-            ).handle,
-        ),
     }
     for topic_name, handler in handlers.items():
         _agent(app, topic_name, handler)
+    batches = BatchIngest(
+        store,
+        trust,
+        seal_key,
+        refuse,
+        metrics,
+        RegistryWriter(session),
+        PartyTrace(store, PartyWriter(session)),
+        leaves=leaves,
+    )
+    _keyed_agent(
+        app, settings.batch_topic, _changing_batch(facts, batches.handle), BATCH_EVENTS_AT_ONCE
+    )
     scans = ScanIngest(store, TableHistories(histories), analytics, refuse, metrics)
     _batch_agent(app, settings.scan_topic, scans.handle_many, SCANS_AT_ONCE)
 
@@ -212,6 +217,33 @@ def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
             message = Message(m.topic, m.partition, m.offset, m.key, value)
             await _until_done(functools.partial(handler, message), _where(message))
             _acknowledge(app, event)
+
+    app.agent(topic, name=f"consume-{topic_name}")(consume)
+
+
+def _keyed_agent(app: faust.App, topic_name: str, handler: Handler, at_once: int) -> None:
+    """An agent handing the topic's messages to `handler`, up to `at_once` of different keys
+    at a time and each key's in order, acknowledged by hand in each partition's offset order
+    (stream_processors.keyed.KeyedScheduler)."""
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
+
+    async def consume(stream: faust.StreamT[Any]) -> None:
+        scheduler = KeyedScheduler(at_once)
+        try:
+            async for event in _in_order(app, stream):
+                m = event.message
+                value = m.value if m.value is not None else b""  # a tombstone: refused
+                message = Message(m.topic, m.partition, m.offset, m.key, value)
+                await scheduler.submit(
+                    m.key,
+                    m.partition,  # the agent reads one topic: its partitions are the lanes
+                    functools.partial(
+                        _until_done, functools.partial(handler, message), _where(message)
+                    ),
+                    functools.partial(_acknowledge, app, event),
+                )
+        finally:
+            await scheduler.close()  # what did not finish is not acknowledged: replayed
 
     app.agent(topic, name=f"consume-{topic_name}")(consume)
 
