@@ -68,16 +68,20 @@ class Consumer(faust_aiokafka.Consumer):
     def admit(self, message: Message) -> bool:
         """Whether an agent should handle `message` now: it is the next of its partition (or
         the partition's first since the last seek). A message past a hole is not: the
-        partition is sought back to the hole, and what follows it comes again."""
+        partition is sought back to the hole, and what follows it comes again. A message not
+        handed over is not waited for (a rebalance waits for every message taken and not
+        acknowledged)."""
         tp, offset = message.tp, message.offset
-        if message.generation_id != self.app.consumer_generation_id:
-            return False  # of an earlier assignment: read again from the committed offset
         expected = self._next.get(tp)
-        if expected is None or offset == expected:
+        current = message.generation_id == self.app.consumer_generation_id
+        if current and (expected is None or offset == expected):
             self._next[tp] = offset + 1
             self._seeking_back.discard(tp)
             return True
-        if offset > expected and tp not in self._seeking_back:
+        self._unacked_messages.discard(message)
+        if not current:
+            return False  # of an earlier assignment: read again from the committed offset
+        if expected is not None and offset > expected and tp not in self._seeking_back:
             log.warning("%s: offset %d came after %d, which was never handed over: reading "
                         "again from %d", tp, offset, expected - 1, expected)  # fmt: skip
             try:
