@@ -321,7 +321,7 @@ async def _in_order(app: faust.App, stream: faust.StreamT[Any]) -> AsyncIterator
     rebalance is read again, not skipped)."""
     consumer = cast(transport.Consumer, app.consumer)
     async for event in cast(faust.Stream[Any], stream).noack().events():
-        if consumer.admit(event.message):
+        if await consumer.admit(event.message):
             yield event
 
 

@@ -65,7 +65,7 @@ class Consumer(faust_aiokafka.Consumer):
         """Each source partition's next offset to hand to an agent, from the last seek on."""
         self._seeking_back: set[TP] = set()
 
-    def admit(self, message: Message) -> bool:
+    async def admit(self, message: Message) -> bool:
         """Whether an agent should handle `message` now: it is the next of its partition (or
         the partition's first since the last seek). A message past a hole is not: the
         partition is sought back to the hole, and what follows it comes again. A message not
@@ -84,12 +84,11 @@ class Consumer(faust_aiokafka.Consumer):
         if expected is not None and offset > expected and tp not in self._seeking_back:
             log.warning("%s: offset %d came after %d, which was never handed over: reading "
                         "again from %d", tp, offset, expected - 1, expected)  # fmt: skip
-            try:
-                self._thread.seek(tp, expected)
-            except IllegalStateError:  # no longer assigned: its next owner reads it
-                return False
             self._seeking_back.add(tp)
-            self._read_offset[tp] = expected  # or Faust drops what comes again as read
+            try:  # in the consumer's thread, which then reads from there (and so does Faust)
+                await self.seek_wait({tp: expected})
+            except (IllegalStateError, TimeoutError):  # no longer assigned, or a rebalance
+                self._seeking_back.discard(tp)  # the next seek sets where it resumes
         return False
 
     async def perform_seek(self) -> None:
