@@ -101,8 +101,13 @@ class JavaServer:
         return dict(os.environ)
 
     def identifies(self, cmdline: str, environ: str) -> bool:
+        """Whether a process's command line is this server's. Its state folder is named as
+        given or resolved: a copy of the project whose `.state` is a symlink to this one's
+        sees its servers, rather than taking them for strangers and forgetting their pids."""
         node = f"-Docop.node={self.name} " in cmdline if self.kind else True
-        return f"-Docop.state={self.state_dir} " in cmdline and self.main_class in cmdline and node
+        state = any(f"-Docop.state={folder} " in cmdline
+                    for folder in (self.state_dir, self.state_dir.resolve()))  # fmt: skip
+        return state and self.main_class in cmdline and node
 
 
 Managed = JavaServer | PythonService

@@ -111,3 +111,12 @@ def test_a_node_process_is_told_apart_from_its_siblings(tmp_path):
     assert not second.identifies(command, "")
     single = JavaServer("kafka", "kafka.Kafka", tmp_path)
     assert "-Docop.node" not in " ".join(single.command())
+
+
+def test_a_server_is_recognised_through_a_symlinked_state_folder(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    command = " ".join(JavaServer("kafka", "kafka.Kafka", real).command()) + " "
+    assert JavaServer("kafka", "kafka.Kafka", tmp_path / "link").identifies(command, "")
+    assert not JavaServer("kafka", "kafka.Kafka", tmp_path).identifies(command, "")
