@@ -44,6 +44,7 @@ Faust picks a transport by the broker URL's scheme; this one is registered under
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -64,6 +65,7 @@ class Consumer(faust_aiokafka.Consumer):
         self._next: dict[TP, int] = {}
         """Each source partition's next offset to hand to an agent, from the last seek on."""
         self._seeking_back: set[TP] = set()
+        self._read_offset = _ReadOffsets(self._seeking_back)
 
     async def admit(self, message: Message) -> bool:
         """Whether an agent should handle `message` now: it is the next of its partition (or
@@ -88,8 +90,7 @@ class Consumer(faust_aiokafka.Consumer):
                 self._thread.seek(tp, expected)
             except IllegalStateError:  # no longer assigned: its next owner reads it
                 return False
-            self._seeking_back.add(tp)
-            self._read_offset[tp] = expected  # or Faust drops what comes again as read
+            self._seeking_back.add(tp)  # Faust's read offset is set aside meanwhile
         return False
 
     async def perform_seek(self) -> None:
@@ -153,6 +154,20 @@ class Consumer(faust_aiokafka.Consumer):
             log.info("no committed offset: reading %s from the start", sorted(uncommitted))
             await self._thread.seek_to_beginning(*uncommitted)
         return committed
+
+
+class _ReadOffsets(defaultdict[TP, int | None]):
+    """Faust's read offset of each partition (the highest it handed on; it drops what comes
+    below it as read), set aside for a partition sought back to a hole until the hole's
+    message arrives: the rest of the fetch that showed the hole still raises it after the
+    seek, and would have the messages read again dropped. `admit` sorts those out instead."""
+
+    def __init__(self, seeking_back: set[TP]) -> None:
+        super().__init__(lambda: None)
+        self.seeking_back = seeking_back
+
+    def __getitem__(self, tp: TP) -> int | None:
+        return None if tp in self.seeking_back else super().__getitem__(tp)
 
 
 class Transport(faust_aiokafka.Transport):
