@@ -86,11 +86,11 @@ class Consumer(faust_aiokafka.Consumer):
         if expected is not None and offset > expected and tp not in self._seeking_back:
             log.warning("%s: offset %d came after %d, which was never handed over: reading "
                         "again from %d", tp, offset, expected - 1, expected)  # fmt: skip
-            try:
-                self._thread.seek(tp, expected)
-            except IllegalStateError:  # no longer assigned: its next owner reads it
-                return False
             self._seeking_back.add(tp)  # Faust's read offset is set aside meanwhile
+            try:  # in the consumer's thread, whose fetcher then reads from there
+                await self.seek_wait({tp: expected})
+            except (IllegalStateError, TimeoutError):  # no longer assigned, or a rebalance
+                self._seeking_back.discard(tp)  # the next seek sets where it resumes
         return False
 
     async def perform_seek(self) -> None:

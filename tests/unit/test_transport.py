@@ -24,8 +24,8 @@ class Thread:
         self.sought_to_beginning: list[TopicPartition] = []
         self.sought: list[tuple[TP, int]] = []
 
-    def seek(self, tp: TP, offset: int) -> None:
-        self.sought.append((tp, offset))
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.sought.extend(partitions.items())
 
     async def seek_to_committed(self) -> dict[TP, int | None]:
         return self.committed
