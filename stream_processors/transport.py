@@ -34,8 +34,11 @@ cleared when the flow resumes after a rebalance) would still not be read again u
 next rebalance: the commit would wait behind it, and its batch's later events would be
 handled without it. So the agents take each partition's messages strictly in offset order
 from the offset the last seek put it at (`admit`): a message past a hole is not handled, and
-the partition is sought back to the first missing offset, once, to read it again. A message
-handled twice because of all this is handled twice: every handler is idempotent.
+the partition is sought back to the first missing offset, once, in the consumer's thread (a
+seek from the agent's loop does not wake the fetcher), to read it again; until the hole's
+message comes, Faust's read offset for the partition is set aside (the rest of the fetch that
+showed the hole raises it, and it would drop what is read again as read). A message handled
+twice because of all this is handled twice: every handler is idempotent.
 
 Faust picks a transport by the broker URL's scheme; this one is registered under
 `ocop-kafka` in pyproject.toml (the `faust.transports` entry points).
