@@ -212,9 +212,7 @@ def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
 
     async def consume(stream: faust.StreamT[Any]) -> None:
         async for event in _in_order(app, stream):
-            m = event.message
-            value = m.value if m.value is not None else b""  # a tombstone: refused, malformed
-            message = Message(m.topic, m.partition, m.offset, m.key, value)
+            message = _message_of(event)
             await _until_done(functools.partial(handler, message), _where(message))
             _acknowledge(app, event)
 
@@ -231,12 +229,10 @@ def _keyed_agent(app: faust.App, topic_name: str, handler: Handler, at_once: int
         scheduler = KeyedScheduler(at_once)
         try:
             async for event in _in_order(app, stream):
-                m = event.message
-                value = m.value if m.value is not None else b""  # a tombstone: refused
-                message = Message(m.topic, m.partition, m.offset, m.key, value)
+                message = _message_of(event)
                 await scheduler.submit(
-                    m.key,
-                    m.partition,  # the agent reads one topic: its partitions are the lanes
+                    message.key,
+                    message.partition,  # the agent reads one topic: its partitions are the lanes
                     functools.partial(
                         _until_done, functools.partial(handler, message), _where(message)
                     ),
@@ -254,11 +250,7 @@ def _batch_agent(app: faust.App, topic_name: str, handler: BatchHandler, most: i
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
 
     async def handle(events: list[faust.EventT[Any]]) -> None:
-        messages = []
-        for event in events:
-            m = event.message
-            value = m.value if m.value is not None else b""  # a tombstone: refused, malformed
-            messages.append(Message(m.topic, m.partition, m.offset, m.key, value))
+        messages = [_message_of(event) for event in events]
         where = f"{_where(messages[0])} and {len(messages) - 1} more"
         await _until_done(functools.partial(handler, messages), where)
 
@@ -323,6 +315,12 @@ async def _in_order(app: faust.App, stream: faust.StreamT[Any]) -> AsyncIterator
     async for event in cast(faust.Stream[Any], stream).noack().events():
         if await consumer.admit(event.message):
             yield event
+
+
+def _message_of(event: faust.EventT[Any]) -> Message:
+    m = event.message
+    value = m.value if m.value is not None else b""  # a tombstone: refused, malformed
+    return Message(m.topic, m.partition, m.offset, m.key, value)
 
 
 def _acknowledge(app: faust.App, event: faust.EventT[Any]) -> None:
