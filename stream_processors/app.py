@@ -211,7 +211,7 @@ def _agent(app: faust.App, topic_name: str, handler: Handler) -> None:
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
 
     async def consume(stream: faust.StreamT[Any]) -> None:
-        async for event in _in_order(app, stream):
+        async for event in _unacknowledged_events(app, stream):
             message = _message_of(event)
             await _until_done(functools.partial(handler, message), _where(message))
             _acknowledge(app, event)
@@ -228,7 +228,7 @@ def _keyed_agent(app: faust.App, topic_name: str, handler: Handler, at_once: int
     async def consume(stream: faust.StreamT[Any]) -> None:
         scheduler = KeyedScheduler(at_once)
         try:
-            async for event in _in_order(app, stream):
+            async for event in _unacknowledged_events(app, stream):
                 message = _message_of(event)
                 await scheduler.submit(
                     message.key,
@@ -257,7 +257,7 @@ def _batch_agent(app: faust.App, topic_name: str, handler: BatchHandler, most: i
     async def consume(stream: faust.StreamT[Any]) -> None:
         batches = MicroBatches(most, handle, functools.partial(_acknowledge, app))
         try:
-            async for event in _in_order(app, stream):
+            async for event in _unacknowledged_events(app, stream):
                 await batches.submit(event)
         finally:
             await batches.close()  # what was not handled is not acknowledged: replayed
@@ -307,14 +307,13 @@ def _changing_certifications(facts: FactsCache, handler: Handler) -> Handler:
     return handle
 
 
-async def _in_order(app: faust.App, stream: faust.StreamT[Any]) -> AsyncIterator[faust.EventT[Any]]:
-    """The stream's events, each partition's strictly in offset order, to be acknowledged by
-    hand once handled (stream_processors.transport: a message Faust dropped during a
-    rebalance is read again, not skipped)."""
-    consumer = cast(transport.Consumer, app.consumer)
+async def _unacknowledged_events(
+    app: faust.App, stream: faust.StreamT[Any]
+) -> AsyncIterator[faust.EventT[Any]]:
+    """The stream's events, to be acknowledged by hand once handled (stream_processors.
+    transport: Faust's own acknowledgements are refused)."""
     async for event in cast(faust.Stream[Any], stream).noack().events():
-        if await consumer.admit(event.message):
-            yield event
+        yield event
 
 
 def _message_of(event: faust.EventT[Any]) -> Message:

@@ -27,20 +27,16 @@ committed):
   changelogs are left alone: the table recovery positions them itself).
 
 And a commit is made only from a run of acknowledged offsets that begins at the committed
-offset (Faust accepts one that begins one past it).
+offset (Faust accepts one that begins one past it). A message handled twice because of all
+this is handled twice: every handler is idempotent.
 
-That keeps commits honest, but a message Faust fetched and then dropped (its queues are
-cleared when the flow resumes after a rebalance) would still not be read again until the
-next rebalance: the commit would wait behind it, and its batch's later events would be
-handled without it. So the agents take each partition's messages strictly in offset order
-from the offset the last seek put it at (`admit`): a message past a hole is not handled, and
-the partition is sought back to the first missing offset, once, to read it again. A message
-handled twice because of all this is handled twice: every handler is idempotent.
-
-Known not to be enough (docs/cluster.md): the seek back does not always lead to the hole
-being read again (two cluster runs stalled on a few partitions after one). A seek made in
-the consumer's thread, waiting for it, and Faust's read offset set aside until the hole is
-filled were tried and stalled single-node tests; what is here is what passed them.
+Not handled yet (docs/cluster.md): Faust also drops messages it fetched during a rebalance
+without reading them again (a fetch that lands after the seek to the committed offset). With
+the rules above such a message is not committed past: its partition's commits stop there
+(lag grows) until the next rebalance reads it again, but the messages after it are handled
+without it. Holding those back and seeking the partition back to the hole was tried and was
+not reliable (the hole was not always read again, and the tests stalled); reading a hole
+with a consumer of our own is the next step.
 
 Faust picks a transport by the broker URL's scheme; this one is registered under
 `ocop-kafka` in pyproject.toml (the `faust.transports` entry points).
@@ -53,7 +49,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from aiokafka import TopicPartition
-from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
@@ -64,53 +59,6 @@ SCHEME = "ocop-kafka"
 
 
 class Consumer(faust_aiokafka.Consumer):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._next: dict[TP, int] = {}
-        """Each source partition's next offset to hand to an agent, from the last seek on."""
-        self._seeking_back: set[TP] = set()
-
-    async def admit(self, message: Message) -> bool:
-        """Whether an agent should handle `message` now: it is the next of its partition (or
-        the partition's first since the last seek). A message past a hole is not: the
-        partition is sought back to the hole, and what follows it comes again. A message not
-        handed over is not waited for (a rebalance waits for every message taken and not
-        acknowledged)."""
-        tp, offset = message.tp, message.offset
-        expected = self._next.get(tp)
-        current = message.generation_id == self.app.consumer_generation_id
-        if current and (expected is None or offset == expected):
-            self._next[tp] = offset + 1
-            self._seeking_back.discard(tp)
-            return True
-        self._unacked_messages.discard(message)
-        if not current:
-            return False  # of an earlier assignment: read again from the committed offset
-        if expected is not None and offset > expected and tp not in self._seeking_back:
-            log.warning("%s: offset %d came after %d, which was never handed over: reading "
-                        "again from %d", tp, offset, expected - 1, expected)  # fmt: skip
-            try:
-                self._thread.seek(tp, expected)
-            except IllegalStateError:  # no longer assigned: its next owner reads it
-                return False
-            self._seeking_back.add(tp)
-            self._read_offset[tp] = expected  # or Faust drops what comes again as read
-        return False
-
-    async def perform_seek(self) -> None:
-        await super().perform_seek()
-        changelogs = self.app.tables.changelog_topics
-        sources = [tp for tp in self.assignment() if tp.topic not in changelogs]
-        committed = {tp: self._committed_offset[tp] for tp in sources}
-        never = [tp for tp, offset in committed.items() if offset is None]
-        earliest = await self.earliest_offsets(*never) if never else {}
-        self._next = {
-            tp: offset if offset is not None else earliest[tp]
-            for tp, offset in committed.items()
-            if offset is not None or tp in earliest
-        }
-        self._seeking_back = set()
-
     def acknowledge(self, message: Message) -> bool:
         """A message its handler has finished: safe to commit once every earlier message of
         its partition is (the agents acknowledge in offset order). One handled under an

@@ -22,10 +22,6 @@ class Thread:
     def __init__(self, committed: dict[TP, int | None]) -> None:
         self.committed = committed
         self.sought_to_beginning: list[TopicPartition] = []
-        self.sought: list[tuple[TP, int]] = []
-
-    def seek(self, tp: TP, offset: int) -> None:
-        self.sought.append((tp, offset))
 
     async def seek_to_committed(self) -> dict[TP, int | None]:
         return self.committed
@@ -49,9 +45,6 @@ def consumer(committed: dict[TP, int | None] | None = None) -> Any:
     made._gap = defaultdict(list)
     made._n_acked = 0
     made._waiting_for_ack = None
-    made._next = {}
-    made._seeking_back = set()
-    made._read_offset = defaultdict(lambda: None)
     return made
 
 
@@ -121,38 +114,3 @@ def test_nothing_is_sought_when_every_partition_has_an_offset() -> None:
     kafka = consumer({TP("batches", 0): 3, TP("scans", 0): 17})
     asyncio.run(kafka.seek_to_committed())
     assert kafka._thread.sought_to_beginning == []
-
-
-def test_each_partition_is_handed_over_in_offset_order_from_the_last_seek() -> None:
-    kafka = consumer()
-    tp = TP("batches", 1)
-    kafka._next[tp] = 24  # where the last seek put it
-    assert asyncio.run(kafka.admit(message(24))) is True
-    assert asyncio.run(kafka.admit(message(25))) is True
-    assert kafka._thread.sought == []
-
-
-def test_a_message_past_a_hole_is_held_back_and_the_hole_read_again() -> None:
-    # Faust fetched 26 and 27 during a rebalance and dropped them; 28 comes next
-    kafka = consumer()
-    tp = TP("batches", 1)
-    kafka._next[tp] = 26
-    held_back = message(28)
-    kafka._unacked_messages.add(held_back)
-    assert asyncio.run(kafka.admit(held_back)) is False
-    assert held_back not in kafka._unacked_messages  # a rebalance does not wait for it
-    assert asyncio.run(kafka.admit(message(29))) is False  # sought back once, not for every message
-    assert kafka._thread.sought == [(tp, 26)]
-    assert kafka._read_offset[tp] == 26  # or Faust would drop 26 as already read
-    assert asyncio.run(kafka.admit(message(26))) is True
-    assert asyncio.run(kafka.admit(message(27))) is True
-    assert asyncio.run(kafka.admit(message(28))) is True
-
-
-def test_a_repeat_or_a_message_of_an_earlier_generation_is_not_handed_over() -> None:
-    kafka = consumer()
-    tp = TP("batches", 1)
-    kafka._next[tp] = 30
-    assert asyncio.run(kafka.admit(message(29))) is False
-    assert asyncio.run(kafka.admit(message(30, generation=GENERATION - 1))) is False
-    assert kafka._next[tp] == 30
