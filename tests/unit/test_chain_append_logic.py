@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Coroutine
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
@@ -24,7 +25,7 @@ from records.store import ChainHead, HeadMoved, RecordWriter
 from stream_processors.ingest import APPEND_ATTEMPTS, BatchIngest, recorded_at
 from stream_processors.outcomes import Message, Metrics, Refuser
 from stream_processors.trust import TrustHolder
-from tests.world import LOT, NOW, PACKED_ON, PRODUCER, PRODUCT
+from tests.world import LOT, NOW, PACKED_ON, PRODUCER, PRODUCT, World
 
 BATCH = identifiers.batch_id(PRODUCT, LOT)
 PRODUCT_ROW = Product(PRODUCT, PRODUCER, "Mắm cáy", None, "food", None, None, "VN-34", NOW)
@@ -91,8 +92,13 @@ def _handle(world, refusals: list[str | None]) -> tuple[ScriptedStore, Metrics, 
         ),
     )  # fmt: skip
     store = ScriptedStore(world.trust_list_bytes(), refusals)
-    writer = cast(RecordWriter, store)
     metrics = Metrics()
+    return store, metrics, event.content_hash(), _ingest(store, world, metrics, event)
+
+
+def _ingest(store: Any, world: World, metrics: Metrics, event: Any) -> Coroutine[Any, Any, None]:
+    """The batch processor handling `event`, signed by the world's producer, over `store`."""
+    writer = cast(RecordWriter, store)
     ingest = BatchIngest(
         writer,
         TrustHolder(writer, world.root.public_key),
@@ -101,10 +107,8 @@ def _handle(world, refusals: list[str | None]) -> tuple[ScriptedStore, Metrics, 
         metrics,
         store,
     )
-    message = Message(
-        TOPIC, 0, 0, event.topic_key(), model_bytes(world.producer.sign_document(event))
-    )
-    return store, metrics, event.content_hash(), ingest.handle(message)
+    signed = model_bytes(world.producer.sign_document(event))
+    return ingest.handle(Message(TOPIC, 0, 0, event.topic_key(), signed))
 
 
 def test_a_persistent_conflict_fails_the_message_after_a_few_attempts(world):
@@ -180,20 +184,8 @@ def test_a_packing_found_at_the_head_has_its_units_written_again_for_that_record
     )  # fmt: skip
     store = PackingStore(world.trust_list_bytes(), world, at=3)
     store.refusals = [event.content_hash()]  # the head holds this packing, as record 3
-    writer = cast(RecordWriter, store)
     metrics = Metrics()
-    ingest = BatchIngest(
-        writer,
-        TrustHolder(writer, world.root.public_key),
-        SigningKey.generate(),
-        Refuser(_no_refusals, metrics, "unit"),
-        metrics,
-        store,
-    )
-    message = Message(
-        TOPIC, 0, 0, event.topic_key(), model_bytes(world.producer.sign_document(event))
-    )
-    asyncio.run(ingest.handle(message))
+    asyncio.run(_ingest(store, world, metrics, event))
     keys = [identifiers.unit_key(PRODUCT, serial) for serial in serials]
     # written beside the refused append as record 2, then again for the record holding them
     assert store.units == [(k, 2) for k in keys] + [(k, 3) for k in keys]
