@@ -30,13 +30,13 @@ And a commit is made only from a run of acknowledged offsets that begins at the 
 offset (Faust accepts one that begins one past it). A message handled twice because of all
 this is handled twice: every handler is idempotent.
 
-Not handled yet (docs/cluster.md): Faust also drops messages it fetched during a rebalance
-without reading them again (a fetch that lands after the seek to the committed offset). With
-the rules above such a message is not committed past: its partition's commits stop there
-(lag grows) until the next rebalance reads it again, but the messages after it are handled
-without it. Holding those back and seeking the partition back to the hole was tried and was
-not reliable (the hole was not always read again, and the tests stalled); reading a hole
-with a consumer of our own is the next step.
+And Faust drops messages it fetched during a rebalance without reading them again (a fetch
+that lands after the seek to the committed offset hands on what follows the dropped ones;
+Faust's read offset then refuses them when they are read again). Here each source partition
+must hand on its offsets one after another from where it was last sought: an offset already
+handed on is not handed on again, and a jump is filled first by reading the missing offsets
+with a consumer of its own (`MissedReader`: no group, nothing committed). Seeking Faust's
+consumer back to the hole instead was tried twice and did not reliably read it again.
 
 Faust picks a transport by the broker URL's scheme; this one is registered under
 `ocop-kafka` in pyproject.toml (the `faust.transports` entry points).
@@ -45,10 +45,10 @@ Faust picks a transport by the broker URL's scheme; this one is registered under
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar, cast
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
@@ -58,7 +58,69 @@ SCHEME = "ocop-kafka"
 """The broker URL scheme of this transport (`ocop-kafka://host:9092`)."""
 
 
+class MissedReader:
+    """Reads a partition's messages between two offsets, for the messages Faust's consumer
+    dropped: a consumer of its own, in no group (it commits nothing and takes part in no
+    rebalance), started on first use and assigned one partition at a time."""
+
+    def __init__(self, **settings: Any) -> None:
+        self._settings = settings
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def read(self, tp: TP, start: int, end: int) -> AsyncIterator[ConsumerRecord[Any, Any]]:
+        """The records at offsets start to end - 1 (fewer if retention removed the first)."""
+        if start >= end:
+            return
+        consumer = await self._started()
+        partition = TopicPartition(tp.topic, tp.partition)
+        consumer.assign([partition])
+        consumer.seek(partition, start)
+        while await consumer.position(partition) < end:
+            fetched = await consumer.getmany(partition, timeout_ms=1000)
+            for record in fetched.get(partition, []):
+                if record.offset >= end:
+                    return
+                yield record
+
+    async def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                **self._settings,
+            )  # fmt: skip
+            await consumer.start()
+            self._consumer = consumer
+        return self._consumer
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+
 class Consumer(faust_aiokafka.Consumer):
+    _next_offsets: dict[TP, int]
+    """Each source partition's next offset to hand on, from where it was last sought."""
+
+    _missed_reader: MissedReader
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._next_offsets = {}
+        conf, transport = self.app.conf, cast(faust_aiokafka.Transport, self.transport)
+        self._missed_reader = MissedReader(
+            bootstrap_servers=faust_aiokafka.server_list(transport.url, transport.default_port),
+            client_id=f"{conf.broker_client_id}-missed",
+            request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
+            **faust_aiokafka.credentials_to_aiokafka_auth(
+                conf.broker_credentials, conf.ssl_context
+            ),
+        )
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        await self._missed_reader.stop()
+
     def acknowledge(self, message: Message) -> bool:
         """A message its handler has finished: safe to commit once every earlier message of
         its partition is (the agents acknowledge in offset order). One handled under an
@@ -83,6 +145,36 @@ class Consumer(faust_aiokafka.Consumer):
             return {}, active
         return records, active
 
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        """Faust's fetched messages, each source partition's in an unbroken run of offsets
+        from where it was last sought: what was handed on already is left out, a jump is
+        filled by the missed reader first. A rebalance while a jump is read ends the batch
+        (the partitions are sought again)."""
+        generation = self.app.consumer_generation_id
+        changelogs = self.app.tables.changelog_topics
+        async for tp, message in super().getmany(timeout):
+            if tp.topic in changelogs:
+                yield tp, message
+                continue
+            expected = self._next_offsets.get(tp)
+            if expected is None or message.offset == expected:
+                self._next_offsets[tp] = message.offset + 1
+                yield tp, message
+                continue
+            if message.offset < expected:
+                continue  # handed on already since the partition was sought
+            log.info("reading %s offsets %d to %d, dropped by Faust", tp, expected,
+                     message.offset - 1)  # fmt: skip
+            async for record in self._missed_reader.read(tp, expected, message.offset):
+                if self.app.consumer_generation_id != generation or not self.flow_active:
+                    return
+                self._next_offsets[tp] = record.offset + 1
+                yield tp, self._to_message(tp, record)
+            if self.app.consumer_generation_id != generation or not self.flow_active:
+                return
+            self._next_offsets[tp] = message.offset + 1
+            yield tp, message
+
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """No holes in our topics' offsets: a jump is messages not handled yet."""
 
@@ -97,6 +189,9 @@ class Consumer(faust_aiokafka.Consumer):
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed = await super().seek_to_committed()
         changelogs = self.app.tables.changelog_topics
+        self._next_offsets.update(
+            (tp, offset or 0) for tp, offset in committed.items() if tp.topic not in changelogs
+        )
         uncommitted = [
             TopicPartition(tp.topic, tp.partition)
             for tp, offset in committed.items()

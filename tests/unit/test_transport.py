@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
+from faust.transport import consumer as faust_consumer
 from faust.types import TP, ConsumerMessage
 
 from stream_processors.transport import Consumer
@@ -45,12 +48,45 @@ def consumer(committed: dict[TP, int | None] | None = None) -> Any:
     made._gap = defaultdict(list)
     made._n_acked = 0
     made._waiting_for_ack = None
+    made._next_offsets = {}
+    made._missed_reader = MissedReader()
+    made.flow_active = True
+    made._to_message = lambda tp, record: message(record.offset, topic=tp.topic)
     return made
 
 
-def message(offset: int, generation: int = GENERATION) -> ConsumerMessage:
-    return ConsumerMessage("batches", 1, offset, 0.0, 0, None, b"k", b"v", None,
+class MissedReader:
+    """The partition as the broker holds it: offsets 0 to 99."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[TP, int, int]] = []
+        self.on_read = lambda offset: None
+
+    async def read(self, tp: TP, start: int, end: int) -> AsyncIterator[Any]:
+        self.reads.append((tp, start, end))
+        for offset in range(start, end):
+            self.on_read(offset)
+            yield SimpleNamespace(offset=offset)
+
+
+def message(offset: int, generation: int = GENERATION, topic: str = "batches") -> ConsumerMessage:
+    return ConsumerMessage(topic, 1, offset, 0.0, 0, None, b"k", b"v", None,
                            generation_id=generation)  # fmt: skip
+
+
+def handed_on(kafka: Any, fetched: Iterable[ConsumerMessage],
+              monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:  # fmt: skip
+    """What the transport hands on to Faust's streams when Faust's getmany yields `fetched`."""
+
+    async def faust_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        for m in fetched:
+            yield m.tp, m
+
+    async def drain() -> list[tuple[str, int]]:
+        return [(m.topic, m.offset) async for _, m in kafka.getmany(1.0)]
+
+    monkeypatch.setattr(faust_consumer.Consumer, "getmany", faust_getmany)
+    return asyncio.run(drain())
 
 
 def test_a_handled_message_of_this_generation_is_acknowledged() -> None:
@@ -114,3 +150,68 @@ def test_nothing_is_sought_when_every_partition_has_an_offset() -> None:
     kafka = consumer({TP("batches", 0): 3, TP("scans", 0): 17})
     asyncio.run(kafka.seek_to_committed())
     assert kafka._thread.sought_to_beginning == []
+
+
+def test_partitions_are_handed_on_from_where_they_were_sought() -> None:
+    kafka = consumer({TP("batches", 1): 40, TP("scans", 1): None,
+                      TP("app-table-changelog", 1): None})  # fmt: skip
+    asyncio.run(kafka.seek_to_committed())
+    assert kafka._next_offsets == {TP("batches", 1): 40, TP("scans", 1): 0}
+
+
+def test_an_unbroken_run_of_offsets_is_handed_on_as_fetched(monkeypatch) -> None:
+    kafka = consumer()
+    kafka._next_offsets[TP("batches", 1)] = 40
+    fetched = [message(40), message(41), message(42)]
+    assert handed_on(kafka, fetched, monkeypatch) == [("batches", 40), ("batches", 41),
+                                                      ("batches", 42)]  # fmt: skip
+    assert kafka._missed_reader.reads == []
+    assert kafka._next_offsets[TP("batches", 1)] == 43
+
+
+def test_offsets_handed_on_already_are_not_handed_on_again(monkeypatch) -> None:
+    # a fetch from before the seek handed 40-42 on; the seek's own fetch reads them again
+    kafka = consumer()
+    kafka._next_offsets[TP("batches", 1)] = 43
+    fetched = [message(40), message(41), message(42), message(43)]
+    assert handed_on(kafka, fetched, monkeypatch) == [("batches", 43)]
+
+
+def test_offsets_faust_dropped_are_read_before_what_follows_them(monkeypatch) -> None:
+    # the committed offset is 40; Faust's fetch hands on 45 first: 40-44 are read by the
+    # missed reader, then 45 and 46 follow
+    kafka = consumer()
+    kafka._next_offsets[TP("batches", 1)] = 40
+    fetched = [message(45), message(46)]
+    assert [offset for _, offset in handed_on(kafka, fetched, monkeypatch)] == list(range(40, 47))
+    assert kafka._missed_reader.reads == [(TP("batches", 1), 40, 45)]
+    assert kafka._next_offsets[TP("batches", 1)] == 47
+
+
+def test_a_rebalance_while_a_jump_is_read_ends_the_batch(monkeypatch) -> None:
+    kafka = consumer()
+    kafka._next_offsets[TP("batches", 1)] = 40
+
+    def rebalance_at(offset: int) -> None:
+        if offset == 42:
+            kafka.app.consumer_generation_id = GENERATION + 1
+
+    kafka._missed_reader.on_read = rebalance_at
+    fetched = [message(45), message(46)]
+    assert handed_on(kafka, fetched, monkeypatch) == [("batches", 40), ("batches", 41)]
+
+
+def test_table_changelogs_are_handed_on_as_fetched(monkeypatch) -> None:
+    # compacted: their offsets have holes, and the table recovery positions them itself
+    kafka = consumer()
+    tp = TP("app-table-changelog", 1)
+    kafka._next_offsets[tp] = 3
+    fetched = [message(9, topic=tp.topic), message(2, topic=tp.topic)]
+    assert handed_on(kafka, fetched, monkeypatch) == [(tp.topic, 9), (tp.topic, 2)]
+    assert kafka._missed_reader.reads == []
+
+
+def test_a_partition_not_sought_yet_is_handed_on_from_its_first_fetched_offset(monkeypatch) -> None:
+    kafka = consumer()
+    assert handed_on(kafka, [message(7), message(8)], monkeypatch) == [("batches", 7),
+                                                                       ("batches", 8)]  # fmt: skip
