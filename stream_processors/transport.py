@@ -14,8 +14,9 @@ committed):
 - A fetch that straddles a rebalance hands the new generation messages read under the old
   assignment; the first of them moves the partition's read offset past the messages that
   the seek to the committed offset then reads again, and those are dropped as already read.
-  Here records whose fetch straddled a generation change are dropped instead: they are
-  read again from the committed offset.
+  Here source records whose fetch straddled a generation change are dropped instead: they
+  are read again from the committed offset. (Table changelogs' are kept: the table recovery
+  seeks and counts them itself, and waits for ever for one dropped.)
 - A jump in the offsets it reads (that very straddle) is recorded as a "gap" and committed
   as if handled, the message at the jump's end included. Our topics are neither compacted
   nor transactional: their offsets have no holes, so a jump is a message not handled yet,
@@ -138,11 +139,15 @@ class Consumer(faust_aiokafka.Consumer):
         return False
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        if not self.flow_active:  # Faust waits here too: a fetch starts once the flow resumes
+            await self.wait(self.can_resume_flow)  # type: ignore[arg-type]
         generation = self.app.consumer_generation_id
         records, active = await super()._wait_next_records(timeout)
         if records and self.app.consumer_generation_id != generation:
-            log.info("dropped %d partitions' records fetched across a rebalance", len(records))
-            return {}, active
+            changelogs = self.app.tables.changelog_topics
+            stale = [tp for tp in records if tp.topic not in changelogs]
+            log.info("dropped %d partitions' records fetched across a rebalance", len(stale))
+            records = {tp: got for tp, got in records.items() if tp.topic in changelogs}
         return records, active
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:

@@ -215,3 +215,44 @@ def test_a_partition_not_sought_yet_is_handed_on_from_its_first_fetched_offset(m
     kafka = consumer()
     assert handed_on(kafka, [message(7), message(8)], monkeypatch) == [("batches", 7),
                                                                        ("batches", 8)]  # fmt: skip
+
+
+def fetch(kafka: Any, records: dict[TP, list[Any]], monkeypatch: pytest.MonkeyPatch,
+          rebalance_during_fetch: bool) -> Any:  # fmt: skip
+    """What the transport keeps of a fetch of `records`."""
+
+    async def faust_wait_next_records(self: Any, timeout: float) -> tuple[Any, Any]:
+        if not self.flow_active:  # as Faust's does
+            await self.wait(self.can_resume_flow)
+        if rebalance_during_fetch:
+            kafka.app.consumer_generation_id += 1
+        return records, set(records)
+
+    monkeypatch.setattr(faust_consumer.Consumer, "_wait_next_records", faust_wait_next_records)
+    kept, _ = asyncio.run(kafka._wait_next_records(1.0))
+    return kept
+
+
+def test_source_records_fetched_across_a_rebalance_are_dropped(monkeypatch) -> None:
+    kafka = consumer()
+    source, changelog = TP("batches", 1), TP("app-table-changelog", 1)
+    records = {source: [message(40)], changelog: [message(3, topic=changelog.topic)]}
+    # the table recovery waits for every changelog offset it sought: those are kept
+    assert fetch(kafka, records, monkeypatch, rebalance_during_fetch=True) == {
+        changelog: records[changelog]
+    }
+
+
+def test_a_fetch_started_once_the_flow_resumed_keeps_its_records(monkeypatch) -> None:
+    # the flow stops for a rebalance; the fetch waits for it to resume, in the new generation
+    kafka = consumer()
+    kafka.flow_active = False
+
+    async def wait_for_resume(event: Any) -> None:
+        kafka.app.consumer_generation_id += 1
+        kafka.flow_active = True
+
+    kafka.wait = wait_for_resume
+    kafka.can_resume_flow = object()
+    records = {TP("batches", 1): [message(40)]}
+    assert fetch(kafka, records, monkeypatch, rebalance_during_fetch=False) == records
