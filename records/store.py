@@ -9,12 +9,14 @@ with the same values.
 from __future__ import annotations
 
 import asyncio
+import functools
 import operator
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 from cassandra.cluster import Session
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, Statement
@@ -141,12 +143,43 @@ Cassandra warns of a large batch."""
 
 
 @dataclass(frozen=True)
+class StoredAlert:
+    """What alerts_by_unit holds of an alert, as a later raising of its id needs it (the
+    first raising stands)."""
+
+    province: str | None
+    day: date
+    raised_at: datetime
+    detail: str
+    clients: int
+    corroborated: bool
+    closed: bool
+    scan_event_id: UUID | None
+
+
+@dataclass(frozen=True)
+class AlertRaised:
+    """An alert a scan raised, with what alerts_by_unit held for its id before it
+    (`RecordWriter.stored_alerts`): None, and the alert is new; else the stored one stands."""
+
+    alert: Alert
+    day: date
+    stored: StoredAlert | None
+
+    @property
+    def new(self) -> bool:
+        return self.stored is None
+
+
+@dataclass(frozen=True)
 class ScansOfUnit:
-    """A unit's new scans and its totals after them, written together (`record_scans`)."""
+    """A unit's new scans, its totals after them and the alerts they raised, written
+    together (`record_scans`)."""
 
     unit_key: str
     scans: Sequence[ScanRecorded]
     totals: ScanSummary
+    alerts: Sequence[AlertRaised] = ()
 
 
 def _scan_row(unit_key: str, scan: ScanRecorded) -> list[Any]:
@@ -160,15 +193,17 @@ def _scan_row(unit_key: str, scan: ScanRecorded) -> list[Any]:
 
 def run_statements(
     session: Session, statements: Sequence[Statement], concurrency: int = 128
-) -> asyncio.Future[None]:
+) -> asyncio.Future[list[Any]]:
     """Execute different statements (bound, or batches), `concurrency` in flight, awaited as
     one: records.session.run_each for statements that are not one prepared statement's rows.
     The driver's callbacks start the next statements on its I/O thread and the event loop is
     woken once, when none is in flight any more (after a failure no more are started; the
-    future then holds the first failure)."""
+    future then holds the first failure). The future holds each statement's answer (the rows
+    of its first page: the reads here ask for a few rows), in the statements' order."""
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
+    done: asyncio.Future[list[Any]] = loop.create_future()
     lock = threading.Lock()
+    answers: list[Any] = [None] * len(statements)
     started = in_flight = 0
     failure: BaseException | None = None
 
@@ -177,19 +212,20 @@ def run_statements(
         with lock:
             if failure is not None or started == len(statements):
                 if in_flight == 0 and not done.done():
-                    loop.call_soon_threadsafe(_settle_all, done, failure)
+                    loop.call_soon_threadsafe(_settle_all, done, answers, failure)
                 return
-            statement = statements[started]
+            index = started
             started += 1
             in_flight += 1
         try:
-            response = session.execute_async(statement)
+            response = session.execute_async(statements[index])
         except Exception as exc:  # reported through the future, like a failed answer
             finished(exc)
             return
-        response.add_callbacks(answered, finished)
+        response.add_callbacks(functools.partial(answered, index), finished)
 
-    def answered(_rows: Any) -> None:  # on the driver's thread
+    def answered(index: int, rows: Any) -> None:  # on the driver's thread
+        answers[index] = rows
         finished(None)
 
     def finished(exc: BaseException | None) -> None:
@@ -205,13 +241,15 @@ def run_statements(
     return done
 
 
-def _settle_all(done: asyncio.Future[None], failure: BaseException | None) -> None:
+def _settle_all(
+    done: asyncio.Future[list[Any]], answers: list[Any], failure: BaseException | None
+) -> None:
     if done.done():
         return
     if failure is not None:
         done.set_exception(failure)
     else:
-        done.set_result(None)
+        done.set_result(answers)
 
 
 class RecordReader:
@@ -515,10 +553,13 @@ class RecordWriter(RecordReader):
             "SELECT province, day, raised_at, status, corroborated FROM alerts_by_unit "
             "WHERE unit_key = ? AND alert_id = ?"
         )
+        self._stored_alerts = p(
+            "SELECT alert_id, province, day, raised_at, detail, clients, corroborated, status, "
+            "scan_event_id FROM alerts_by_unit WHERE unit_key = ? AND alert_id IN ?"
+        )
         self._write_unit_alert = p(
             "INSERT INTO alerts_by_unit (unit_key, alert_id, kind, raised_at, day, province, "
-            "detail, scan_event_id, clients, corroborated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+            "detail, scan_event_id, clients, corroborated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._write_day_alert = p(
             "INSERT INTO alerts_by_province_day (province, day, raised_at, alert_id, unit_key, "
@@ -707,11 +748,18 @@ class RecordWriter(RecordReader):
         await run(self.session, self._write_scan, _scan_row(unit_key, scan))
 
     async def record_scans(self, units: Iterable[ScansOfUnit]) -> None:
-        """Many units' new scans and their totals (stream_processors.scans: a micro-batch).
-        Each unit's rows and its totals go in one unlogged batch: both tables are keyed by
-        the unit, so Cassandra applies it as one mutation of one partition (UNIT_ROWS_AT_ONCE
-        rows a batch, under Cassandra's batch size warning); all are in flight at once and
-        awaited as one. Idempotent, like every write here: a replay writes the same rows."""
+        """Many units' new scans, their totals and the alerts they raised (stream_processors.
+        scans: a micro-batch). Each unit's rows go in one unlogged batch: scans_by_unit,
+        unit_activity and alerts_by_unit are all keyed by the unit, so Cassandra applies it
+        as one mutation of one partition, all or nothing (UNIT_ROWS_AT_ONCE scan rows a
+        batch, under Cassandra's batch size warning); all are in flight at once and awaited
+        as one. Idempotent, like every write here: a replay writes the same rows.
+
+        A new alert's row is written; one stored before is left as its first raising wrote
+        it (`stored_alerts` read it). Either is open on the unit unless an inspector closed it
+        (a replay must not reopen a closed alert), and copy evidence if it is corroborated
+        (see `corroborate` for one raised before it was). Its province and day's row is
+        written once this is stored (`record_alert_days`)."""
         statements: list[BatchStatement] = []
         for unit in units:
             rows = [_scan_row(unit.unit_key, scan) for scan in unit.scans]
@@ -722,7 +770,79 @@ class RecordWriter(RecordReader):
                 statements.append(batch)
             t = unit.totals
             statements[-1].add(self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
+            for raised in unit.alerts:
+                self._add_alert(statements[-1], raised)
         await run_statements(self.session, statements)
+
+    def _add_alert(self, batch: BatchStatement, raised: AlertRaised) -> None:
+        alert, stored = raised.alert, raised.stored
+        if stored is None:
+            batch.add(self._write_unit_alert, _unset_none((
+                alert.unit_key, alert.alert_id, alert.kind.value, alert.raised_at, raised.day,
+                alert.province, alert.detail, alert.scan_event_id, alert.clients,
+                alert.corroborated,
+            )))  # fmt: skip
+        if stored is None or not stored.closed:
+            batch.add(self._open_alert, ({alert.alert_id: alert.kind.value}, alert.unit_key))
+            if stored.corroborated if stored is not None else alert.corroborated:
+                batch.add(self._add_evidence, ({str(alert.alert_id)}, alert.unit_key))
+
+    async def stored_alerts(
+        self, wanted: Mapping[str, Iterable[UUID]]
+    ) -> dict[tuple[str, UUID], StoredAlert]:
+        """What alerts_by_unit holds of these alerts (ids by unit), by (unit, id): one read
+        per unit, all at once. The scan processor asks before it stores the alerts a batch
+        raised, which decides which are new: the unit's partition is written only by the
+        worker owning it, one batch at a time, so what is stored here is what its earlier
+        batches (or a crashed worker's, replayed now) stored. Plain reads, no lightweight
+        transaction: nothing else races them but a stalled worker that lost the partition
+        (docs/bench_analytics.md, 2026-12-02 session 9, for what that may leave)."""
+        units = [(unit, list(ids)) for unit, ids in wanted.items()]
+        answers = await run_statements(
+            self.session, [self._stored_alerts.bind((unit, ids)) for unit, ids in units]
+        )
+        return {
+            (unit, row.alert_id): StoredAlert(
+                province=row.province,
+                day=row.day,
+                raised_at=row.raised_at,
+                detail=row.detail,
+                clients=row.clients or 1,  # null: stored before clients were counted
+                corroborated=bool(row.corroborated),
+                closed=row.status is not None,  # written only when closed (migration 0003)
+                scan_event_id=row.scan_event_id,
+            )
+            for (unit, _), rows in zip(units, answers, strict=True)
+            for row in rows or ()
+        }
+
+    async def record_alert_days(self, raised: Iterable[AlertRaised]) -> None:
+        """The province and day's row of each alert (an inspector's list), once the unit's
+        row is stored (`record_scans`): written from the first raising's values, so a crash
+        between the two is mended by the replay, never duplicated. Each province and day's
+        rows in unlogged batches of UNIT_ROWS_AT_ONCE (one partition each)."""
+        by_day: dict[tuple[str, date], list[tuple[Any, ...]]] = {}
+        for one in raised:
+            alert, s = one.alert, one.stored
+            province, day, raised_at, detail, clients, corroborated = (
+                (alert.province, one.day, alert.raised_at, alert.detail, alert.clients,
+                 alert.corroborated)
+                if s is None
+                else (s.province, s.day, s.raised_at, s.detail, s.clients, s.corroborated)
+            )  # fmt: skip
+            by_day.setdefault((province or "", day), []).append(
+                (province or "", day, raised_at, alert.alert_id, alert.unit_key,
+                 alert.kind.value, detail, clients, corroborated)
+            )  # fmt: skip
+        statements: list[BatchStatement] = []
+        for rows in by_day.values():
+            for start in range(0, len(rows), UNIT_ROWS_AT_ONCE):
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+                for row in rows[start : start + UNIT_ROWS_AT_ONCE]:
+                    batch.add(self._write_day_alert, row)
+                statements.append(batch)
+        if statements:
+            await run_statements(self.session, statements)
 
     async def count_scans(self, counts: Mapping[tuple[str | None, date], int]) -> None:
         """`count_scan` for many scans: each province and day's counter moved once by its
@@ -744,43 +864,6 @@ class RecordWriter(RecordReader):
         """One more consumer's scan in a province (None: no place offered) on a day in
         Vietnam. A counter: the caller counts a scan once (see migration 0013)."""
         await run(self.session, self._count_scan, (province or NO_PLACE, day))
-
-    async def raise_alert(self, alert: Alert, day: date) -> bool:
-        """Store an alert; True if it is new. The first raising of an id wins: later scans
-        that raise the same alert (same unit, kind and day), or replays, change nothing.
-
-        The unit's row is written first, conditionally; the province-and-day row is then
-        written from whatever the unit's row holds, so a crash between the two is mended by
-        the replay, never duplicated. An open alert stored corroborated is copy evidence on
-        the unit (see `corroborate` for one raised before it was).
-        """
-        values = (
-            alert.unit_key, alert.alert_id, alert.kind.value, alert.raised_at, day,
-            alert.province, alert.detail, alert.scan_event_id, alert.clients, alert.corroborated,
-        )  # fmt: skip
-        [result] = await run(self.session, self._write_unit_alert, _unset_none(values))
-        new = bool(result.applied)
-        # not applied: the driver returns the stored row, whose first raising stands
-        province, first_day, raised_at, detail, clients, corroborated = (
-            (alert.province, day, alert.raised_at, alert.detail, alert.clients,
-             alert.corroborated)
-            if new
-            else (result.province, result.day, result.raised_at, result.detail,
-                  result.clients or 1, bool(result.corroborated))
-        )  # fmt: skip
-        writes = [
-            run(self.session, self._write_day_alert,
-                (province or "", first_day, raised_at, alert.alert_id, alert.unit_key,
-                 alert.kind.value, detail, clients, corroborated))
-        ]  # fmt: skip
-        if new or result.status is None:  # a replay must not reopen a closed alert
-            writes.append(run(self.session, self._open_alert,
-                              ({alert.alert_id: alert.kind.value}, alert.unit_key)))  # fmt: skip
-            if corroborated:
-                writes.append(run(self.session, self._add_evidence,
-                                  ({str(alert.alert_id)}, alert.unit_key)))  # fmt: skip
-        await asyncio.gather(*writes)
-        return new
 
     async def corroborate(self, alert: Alert) -> bool:
         """Upgrade a stored alert to corroborated: both its rows take `alert`'s detail and

@@ -9,22 +9,30 @@ Every finding is raised as an alert for inspectors. A copy finding that independ
 corroborate (stream_processors.detect) also becomes copy evidence on the unit, which is what
 warns consumers; an alert raised unconfirmed earlier the same day (same id) is upgraded then,
 once, and published again.
+
+A micro-batch's scans are analysed first (`analyse`: no write), and what they raised is
+stored with the batch's scan rows and published after them (`BatchAlerts`): per batch one
+read of each alerting unit's stored alerts, its alert rows in the unit's one write, the
+provinces' day rows, then the messages, all at once. An alert's id is its unit, kind and
+Vietnam day (contract.alerts.alert_id), so a replayed scan raises the same id: the read
+tells a new alert from one stored before, whose first raising stands; no lightweight
+transaction is needed, as only the worker owning the unit's partition writes its alerts.
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from contract.alerts import Alert, alert_id
 from contract.encoding import model_bytes
 from contract.events import ScannerKind, ScanRecorded
 from contract.label import vietnam_date
 from contract.verdict import Category
-from records.store import RecordWriter
+from records.store import AlertRaised, RecordWriter
 from stream_processors.detect import SeenScan, Thresholds, detect, province_place, remember
 from stream_processors.history import UnitHistory
-from stream_processors.outcomes import Metrics, SendBytes, seconds_since
+from stream_processors.outcomes import Metrics, SendBytes, all_done, seconds_since
 from stream_processors.places import Place, place_of
 from stream_processors.unit_facts import FactsCache
 
@@ -52,11 +60,12 @@ class ScanAnalytics:
         self.facts = facts if facts is not None else FactsCache(store)
         """What the records say about units, held (stream_processors.unit_facts)."""
 
-    async def analyse(self, scan: ScanRecorded, unit_key: str, history: UnitHistory) -> list[Alert]:
-        """The alerts this scan raises; `history` (the unit's) is updated with the scan."""
+    async def analyse(self, scan: ScanRecorded, unit_key: str, history: UnitHistory) -> Raised:
+        """What this scan raises, to be stored and published with its batch (`BatchAlerts`);
+        `history` (the unit's) is updated with the scan and the alerts, and is put back
+        only once they are stored and published."""
         if scan.scanner is not ScannerKind.CONSUMER or scan.reason.category not in ANALYSED:
-            return []
-        key = unit_key.encode("utf-8")
+            return Raised()
         seen = SeenScan(str(scan.event_id), scan.occurred_at, scan.device,
                         _place(scan), scan.client)  # fmt: skip
         already = history.raised
@@ -78,46 +87,122 @@ class ScanAnalytics:
             )
             for finding in findings
         ]
-        # an alert this unit already raised is not raised again: that would cost a
-        # lightweight transaction per scan of a copied code, only to change nothing
+        # an alert this unit already raised is not raised again: that would cost a read and
+        # writes per scan of a copied code, only to change nothing
         fresh = [a for a in alerts if str(a.alert_id) not in already]
-        # different alerts' rows and cells, so raised at once, each published once stored;
-        # all are let finish before a failure is raised (the message is then tried again)
-        outcomes = await asyncio.gather(
-            *(self._raise(key, alert, scan.occurred_at) for alert in fresh),
-            return_exceptions=True,
-        )
-        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-        if failed:
-            raise failed[0]
-        raised = [alert for alert, new in zip(fresh, outcomes, strict=True) if new is True]
         # corroborated now, not when first raised (or the raising was not new: a replay, or
         # an id the window forgot): the stored alert is upgraded, once
         confirmed = history.corroborated
         newly = [a for a in alerts if a.corroborated and str(a.alert_id) not in confirmed]
-        for alert in newly:
-            if alert not in raised and await self.store.corroborate(alert):
-                self.metrics.corroborated[alert.kind.value] += 1
-                await self.publish(key, model_bytes(alert))
         history.raised = [*already, *(str(a.alert_id) for a in fresh)][-RAISED_KEPT:]
         history.corroborated = [*confirmed, *(str(a.alert_id) for a in newly)][-RAISED_KEPT:]
         history.recent = remember(seen, recent, self.limits)
-        return raised
+        return Raised(fresh, newly)
 
-    async def _raise(self, key: bytes, alert: Alert, scanned_at: datetime) -> bool:
-        """Store the alert; if it is new, count it and publish it. True if it was new."""
-        if not await self.store.raise_alert(alert, vietnam_date(alert.raised_at)):
-            return False
-        self._count(alert, scanned_at)
-        await self.publish(key, model_bytes(alert))
-        return True
+    def alerts(self) -> BatchAlerts:
+        """The alerts of a micro-batch, to be gathered while its scans are analysed."""
+        return BatchAlerts(self)
 
-    def _count(self, alert: Alert, scanned_at: datetime) -> None:
-        """A raised alert, stored: counted by kind, and the delay since its scan."""
-        self.metrics.alerts[alert.kind.value] += 1
-        if alert.corroborated:
-            self.metrics.corroborated[alert.kind.value] += 1
-        self.metrics.alert_delay.observe(seconds_since(scanned_at))
+
+@dataclass
+class Raised:
+    """What one scan's analysis found, to be stored and published with its batch."""
+
+    fresh: list[Alert] = field(default_factory=list)
+    """Alerts the unit's history has not raised: new, unless stored before (a replay)."""
+    newly: list[Alert] = field(default_factory=list)
+    """Alerts found corroborated for the first time."""
+
+
+class BatchAlerts:
+    """A micro-batch's alerts (stream_processors.scans): gathered per unit in its scans'
+    order, then `stored` (which are new), written with the scan rows (records.store.
+    record_scans), then `published`. Each step for every unit at once; a failure anywhere
+    fails the batch, which is handled again from the histories as they were: the read then
+    finds the alerts stored, whose first raising stands."""
+
+    def __init__(self, analytics: ScanAnalytics) -> None:
+        self.analytics = analytics
+        self.units: dict[str, list[Raised]] = {}
+        self.raised: dict[str, list[AlertRaised]] = {}
+        """Each unit's fresh alerts with what was stored of them (`stored`)."""
+
+    def add(self, unit_key: str, raised: Raised) -> None:
+        if raised.fresh or raised.newly:
+            self.units.setdefault(unit_key, []).append(raised)
+
+    async def stored(self) -> Mapping[str, Sequence[AlertRaised]]:
+        """The batch's fresh alerts by unit, each with what was stored of it before (one
+        read per alerting unit): to be written with the unit's scans."""
+        wanted = {
+            unit: {a.alert_id for r in found for a in r.fresh} for unit, found in self.units.items()
+        }
+        wanted = {unit: ids for unit, ids in wanted.items() if ids}
+        stored = await self.analytics.store.stored_alerts(wanted) if wanted else {}
+        self.raised = {
+            unit: [
+                AlertRaised(a, vietnam_date(a.raised_at), stored.get((unit, a.alert_id)))
+                for r in self.units[unit]
+                for a in r.fresh
+            ]
+            for unit in wanted
+        }
+        return self.raised
+
+    async def published(self) -> None:
+        """Once the unit rows are written: the province and day rows, then the upgrades to
+        corroborated, then the messages, in each unit's order (a new alert, then its
+        upgrade). A new alert is published, and so is one stored by this very scan before
+        and still open (a replay: the crash may have come between storing and publishing it;
+        consumers take an alert id once, as they must for an upgrade); one raised by another
+        scan before is not. Counted once stored, never on a replay."""
+        store, metrics = self.analytics.store, self.analytics.metrics
+        raised = [one for ones in self.raised.values() for one in ones]
+        if raised:
+            await store.record_alert_days(raised)
+        upgraded = await all_done(self._upgraded(unit) for unit in self.units)
+        messages: dict[str, list[Alert]] = {}
+        for one in raised:
+            if one.new or _replayed(one):
+                messages.setdefault(one.alert.unit_key, []).append(one.alert)
+            if one.new:
+                metrics.alerts[one.alert.kind.value] += 1
+                if one.alert.corroborated:
+                    metrics.corroborated[one.alert.kind.value] += 1
+                metrics.alert_delay.observe(seconds_since(one.alert.raised_at))
+        for unit, alerts in zip(self.units, upgraded, strict=True):
+            for alert in alerts:
+                metrics.corroborated[alert.kind.value] += 1
+            if alerts:
+                messages.setdefault(unit, []).extend(alerts)
+        await all_done(self._publish(unit, alerts) for unit, alerts in messages.items())
+
+    async def _upgraded(self, unit: str) -> list[Alert]:
+        """The unit's alerts upgraded to corroborated now, in its scans' order: not those a
+        scan raised corroborated and new itself."""
+        new = {_raising(one.alert) for one in self.raised.get(unit, ()) if one.new}
+        upgraded = []
+        for found in self.units[unit]:
+            for alert in found.newly:
+                if _raising(alert) not in new and await self.analytics.store.corroborate(alert):
+                    upgraded.append(alert)
+        return upgraded
+
+    async def _publish(self, unit: str, alerts: list[Alert]) -> None:
+        key = unit.encode("utf-8")
+        for alert in alerts:  # one unit's in order
+            await self.analytics.publish(key, model_bytes(alert))
+
+
+def _raising(alert: Alert) -> tuple[object, object]:
+    """An alert as one scan raised it (a scan raises an id once)."""
+    return alert.alert_id, alert.scan_event_id
+
+
+def _replayed(one: AlertRaised) -> bool:
+    """Stored, open, by this very scan before: its message may not have been sent."""
+    s = one.stored
+    return s is not None and not s.closed and s.scan_event_id == one.alert.scan_event_id
 
 
 def _place(scan: ScanRecorded) -> Place | None:

@@ -3,16 +3,20 @@ exposes these counts to Prometheus when scraped), and refused ones dead-lettered
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from prometheus_client import Histogram
 
 from contract.encoding import model_bytes
 from contract.records import DeadLetter
+
+T = TypeVar("T")
 
 DELAY_BUCKETS = (
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
@@ -29,6 +33,16 @@ def _delay(name: str, documentation: str) -> Histogram:
 def seconds_since(at: datetime) -> float:
     """Seconds from `at` to now; 0 for a time in the future (another machine's clock)."""
     return max(0.0, (datetime.now(UTC) - at).total_seconds())
+
+
+async def all_done(work: Iterable[Awaitable[T]]) -> list[T]:
+    """Every result, all run at once; every one is let finish before the first failure is
+    raised, so a retry of the message (the same writes again) never races them."""
+    outcomes = await asyncio.gather(*work, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes  # type: ignore[return-value]  # no exception among them
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ A consumer's scan the unit's history counts for the first time also counts once 
 province's day (scans_by_province_day, migration 0013: the office's dashboard).
 
 Messages come in micro-batches (`handle_many`, docs/bench_analytics.md): per batch, a unit's
-history is taken and put back once, its new scans' rows and its totals are one statement,
-each province and day's counter one statement, so the work per scan shrinks as load grows.
+history is taken and put back once, its new scans' rows, its totals and the rows of the
+alerts they raised are one statement, each province and day's counter one statement, and
+the alerts are published together, so the work per scan shrinks as load grows.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections import Counter
 from collections.abc import MutableMapping, Sequence
@@ -46,10 +46,10 @@ from contract.events import (
 from contract.label import vietnam_date
 from records.cases import CaseWriter
 from records.store import INSPECTION_EVIDENCE, RecordWriter, ScansOfUnit
-from stream_processors.analytics import ScanAnalytics
+from stream_processors.analytics import BatchAlerts, Raised, ScanAnalytics
 from stream_processors.detect import client_key
 from stream_processors.history import Histories, HistoryStore, MemoryHistories, UnitHistory
-from stream_processors.outcomes import Message, Metrics, Refuser
+from stream_processors.outcomes import Message, Metrics, Refuser, all_done
 from stream_processors.places import province_name
 
 FINDINGS_WEIGHED = 50
@@ -82,61 +82,79 @@ class ScanIngest:
 
     async def handle_many(self, messages: Sequence[Message]) -> None:
         """A micro-batch of the topic's messages, handled as each would be alone, in order
-        for each unit (Kafka key), different units' at once. A unit's scans are counted and
-        analysed in their order against its history, taken once and put back once; their
-        rows and the unit's totals are written in one statement after them, the province
-        day counters once per province and day, and the histories only once every write
-        succeeded: a batch that fails is handled again from the histories as they were, and
-        every write here is idempotent but the day counters, which are written last (a
-        retry after their write failed may count twice, as before: see migration 0013).
-        Alerts are raised (and published) by each scan as it is analysed."""
-        groups: dict[bytes, list[tuple[Message, Event | ContractError]]] = {}
+        for each unit (Kafka key), different units' at once. Scans go in runs (`_scans`); an
+        inspection, an alert's closing, a report or a case's closing is handled alone once
+        the scans before it are stored (it may need the alerts they raised)."""
+        run: list[tuple[Message, Event | ContractError]] = []
         for message in messages:
             try:
                 event: Event | ContractError = decode_event(message.value)
             except ContractError as exc:
                 event = exc
-            key = (message.key or b"") if isinstance(event, ContractError) else event.topic_key()
-            groups.setdefault(key, []).append((message, event))
-        batch = _BatchWrites()
-        outcomes = await asyncio.gather(
-            *(self._unit_messages(held, batch) for held in groups.values()),
-            return_exceptions=True,
-        )
-        # all are let finish before a failure is raised: the retry must not race them
-        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-        if failed:
-            raise failed[0]
-        if batch.units:
-            await self.store.record_scans(batch.units)
-        if batch.counts:
-            await self.store.count_scans(batch.counts)
-        for key, history, partition in batch.histories:
-            self.histories.put(key, history, partition)
+            if isinstance(event, ScanRecorded | ContractError):
+                run.append((message, event))
+                continue
+            if run:
+                await self._scans(run)
+                run = []
+            await self._other(event, message)
+        if run:
+            await self._scans(run)
         for message in messages:
             self.metrics.processed[message.topic] += 1
+
+    async def _scans(self, run: list[tuple[Message, Event | ContractError]]) -> None:
+        """A run of scans (and malformed messages). A unit's scans are counted and analysed
+        in their order against its history, taken once and put back once; then, for all
+        units at once: the stored alerts they raised read (which are new), their rows, the
+        unit's totals and its alerts' rows written in one statement a unit, the alerts'
+        province and day rows, the alerts published (stream_processors.analytics.
+        BatchAlerts), the province day counters moved once per province and day, and the
+        histories put back only once all that succeeded: a batch that fails is handled again
+        from the histories as they were, and every write here is idempotent but the day
+        counters, which are written last (a retry after their write failed may count twice,
+        as before: see migration 0013)."""
+        groups: dict[bytes, list[tuple[Message, Event | ContractError]]] = {}
+        for message, event in run:
+            key = (message.key or b"") if isinstance(event, ContractError) else event.topic_key()
+            groups.setdefault(key, []).append((message, event))
+        batch = _BatchWrites(self.analytics.alerts())
+        await all_done(self._unit_messages(held, batch) for held in groups.values())
+        raised = await batch.alerts.stored()
+        if batch.units:
+            await self.store.record_scans(
+                ScansOfUnit(unit, scans, history.totals, raised.get(unit, ()))
+                for unit, scans, history, _ in batch.units
+            )
+        await batch.alerts.published()
+        if batch.counts:
+            await self.store.count_scans(batch.counts)
+        for unit, _, history, partition in batch.units:
+            self.histories.put(unit.encode("utf-8"), history, partition)
 
     async def _unit_messages(
         self, held: list[tuple[Message, Event | ContractError]], batch: _BatchWrites
     ) -> None:
-        """One key's messages of a batch, in order."""
+        """One key's messages of a run, in order."""
         unit: str | None = None
         history: UnitHistory | None = None
         scans: list[ScanRecorded] = []
         partition = 0
         for message, event in held:
-            scanned = event.unit_key() if isinstance(event, ScanRecorded) else None
-            if isinstance(event, ScanRecorded) and scanned is not None:
-                if history is None:
-                    unit, history = scanned, self.histories.take(scanned.encode("utf-8"))
-                await self._scan(scanned, event, message, history, batch)
-                scans.append(event)
-                partition = message.partition
-            elif not isinstance(event, ScanRecorded):  # a scan naming no unit: nothing to do
+            if isinstance(event, ContractError):
                 await self._other(event, message)
+                continue
+            assert isinstance(event, ScanRecorded)  # a run holds scans and malformed messages
+            scanned = event.unit_key()
+            if scanned is None:  # a scan naming no unit: nothing to do
+                continue
+            if history is None:
+                unit, history = scanned, self.histories.take(scanned.encode("utf-8"))
+            batch.alerts.add(scanned, await self._scan(scanned, event, message, history, batch))
+            scans.append(event)
+            partition = message.partition
         if unit is not None and history is not None:
-            batch.units.append(ScansOfUnit(unit, scans, history.totals))
-            batch.histories.append((unit.encode("utf-8"), history, partition))
+            batch.units.append((unit, scans, history, partition))
 
     async def _scan(
         self,
@@ -145,7 +163,7 @@ class ScanIngest:
         message: Message,
         history: UnitHistory,
         batch: _BatchWrites,
-    ) -> None:
+    ) -> Raised:
         # a consumer's scans count once per client and window: they are not authenticated
         client = client_key(event.client) if event.scanner is ScannerKind.CONSUMER else None
         window = self.analytics.limits.count_window
@@ -160,9 +178,8 @@ class ScanIngest:
             place = _province_name(event.province) if event.province else None
             batch.counts[(place, vietnam_date(event.occurred_at))] += 1
         # the scan's row and the totals are written with the batch's (even for a replay,
-        # whose first writing may not have happened); the analytics count the alerts the
-        # scan raises, as each is stored
-        await self.analytics.analyse(event, unit, history)
+        # whose first writing may not have happened), and so are the alerts it raises
+        return await self.analytics.analyse(event, unit, history)
 
     async def _other(self, event: Event | ContractError, message: Message) -> None:
         if isinstance(event, ContractError):
@@ -219,11 +236,12 @@ class ScanIngest:
 
 @dataclass
 class _BatchWrites:
-    """What a micro-batch writes once its units' messages are handled."""
+    """What a run of scans writes once its units' messages are handled."""
 
-    units: list[ScansOfUnit] = field(default_factory=list)
+    alerts: BatchAlerts
+    units: list[tuple[str, list[ScanRecorded], UnitHistory, int]] = field(default_factory=list)
+    """Each unit's scans, its history after them and its partition of the scan topic."""
     counts: Counter[tuple[str | None, date]] = field(default_factory=Counter)
-    histories: list[tuple[bytes, UnitHistory, int]] = field(default_factory=list)
 
 
 @functools.lru_cache(maxsize=1024)

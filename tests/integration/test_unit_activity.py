@@ -1,12 +1,12 @@
 """The row a scan reads, on the real node: scan totals as written, open alerts that follow
-raising, replays and closing (the lightweight transaction's answer when not applied), and
-copy evidence that only corroborated alerts and inspectors' findings put there."""
+raising, replays and closing (what a replay reads of the alert stored before it), and copy
+evidence that only corroborated alerts and inspectors' findings put there."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from contract.alerts import Alert, AlertKind, alert_id
 from contract.events import AlertClosed, InspectionVerdict
@@ -15,7 +15,7 @@ from infra.schema import migrate
 from infra.settings import StackSettings
 from records.rows import ScanSummary
 from records.session import connect
-from records.store import RecordWriter
+from records.store import AlertRaised, RecordWriter, ScansOfUnit
 from tests.world import NOW
 
 UNIT = "/01/08930000000016/21/ABCDEFGH2345"
@@ -41,9 +41,9 @@ async def _story(store: RecordWriter) -> None:
     travel = _alert(AlertKind.IMPOSSIBLE_TRAVEL)
     devices = _alert(AlertKind.TOO_MANY_DEVICES)
     day = vietnam_date(NOW)
-    assert await store.raise_alert(travel, day)
-    assert await store.raise_alert(devices, day)
-    assert not await store.raise_alert(travel, day)  # a replay: not new, still open
+    assert await _raise(store, travel, day)
+    assert await _raise(store, devices, day)
+    assert not await _raise(store, travel, day)  # a replay: not new, still open
     assert (await store.unit_activity(UNIT)).open_alerts == {
         "impossible_travel", "too_many_devices",
     }  # fmt: skip
@@ -54,7 +54,7 @@ async def _story(store: RecordWriter) -> None:
     )  # fmt: skip
     assert await store.close_alert(closing)
     assert (await store.unit_activity(UNIT)).open_alerts == {"too_many_devices"}
-    assert not await store.raise_alert(travel, day)  # replayed after closing: stays closed
+    assert not await _raise(store, travel, day)  # replayed after closing: stays closed
     activity = await store.unit_activity(UNIT)
     assert (activity.open_alerts, activity.scans) == (frozenset({"too_many_devices"}), totals)
     # none of these was corroborated: consumers are not warned
@@ -77,7 +77,7 @@ def test_copy_evidence_follows_corroboration_inspections_and_closing(
 async def _evidence(store: RecordWriter) -> None:
     day = vietnam_date(NOW)
     travel = _alert(AlertKind.IMPOSSIBLE_TRAVEL, clients=2)
-    assert await store.raise_alert(travel, day)
+    assert await _raise(store, travel, day)
     assert (await store.unit_activity(UNIT)).copy_evidence == frozenset()
     [row] = await store.alerts_for_unit(UNIT)
     assert (row.clients, row.corroborated) == (2, False)
@@ -92,11 +92,11 @@ async def _evidence(store: RecordWriter) -> None:
     assert (row.clients, row.corroborated, row.detail) == (4, True, "four clients")
     [day_row] = await store.alerts_on("Thái Bình", day)
     assert (day_row.clients, day_row.corroborated, day_row.detail) == (4, True, "four clients")
-    assert not await store.raise_alert(confirmed, day)  # a replay: still evidence, once
+    assert not await _raise(store, confirmed, day)  # a replay: still evidence, once
 
     # raised corroborated at once: evidence with the raising
     devices = _alert(AlertKind.TOO_MANY_DEVICES, clients=7, corroborated=True)
-    assert await store.raise_alert(devices, day)
+    assert await _raise(store, devices, day)
     found = f"inspection:{uuid.uuid4()}"
     await store.hold_inspection_evidence(UNIT, found)
     assert (await store.unit_activity(UNIT)).copy_evidence == {
@@ -105,18 +105,30 @@ async def _evidence(store: RecordWriter) -> None:
 
     # closed by an inspector: neither open nor evidence, and a replay does not bring it back
     assert await store.close_alert(_closing(devices))
-    assert not await store.raise_alert(devices, day)
+    assert not await _raise(store, devices, day)
     activity = await store.unit_activity(UNIT)
     assert activity.copy_evidence == {str(travel.alert_id), found}
     assert activity.open_alerts == {"impossible_travel"}
 
     # closed before it was corroborated: corroboration marks it, but warns no one
     delivery = _alert(AlertKind.OUTSIDE_DELIVERY_PROVINCE)
-    assert await store.raise_alert(delivery, day)
+    assert await _raise(store, delivery, day)
     assert await store.close_alert(_closing(delivery))
     assert await store.corroborate(delivery.model_copy(update={"corroborated": True}))
     assert (await store.unit_activity(UNIT)).copy_evidence == {str(travel.alert_id), found}
     assert not await store.corroborate(_alert(AlertKind.PAST_EXPIRY))  # no such alert
+
+
+async def _raise(store: RecordWriter, alert: Alert, day: date) -> bool:
+    """Raise an alert as the scan processor does with its batch (stream_processors.analytics.
+    BatchAlerts): what is stored of it read, its unit's rows (the totals as they are), its
+    province and day's row; True if it was new."""
+    stored = await store.stored_alerts({alert.unit_key: [alert.alert_id]})
+    raised = AlertRaised(alert, day, stored.get((alert.unit_key, alert.alert_id)))
+    totals = (await store.unit_activity(alert.unit_key)).scans
+    await store.record_scans([ScansOfUnit(alert.unit_key, [], totals, [raised])])
+    await store.record_alert_days([raised])
+    return raised.new
 
 
 def _closing(alert: Alert) -> AlertClosed:
