@@ -77,6 +77,9 @@ DAY_LIMIT = 5_000
 class PlaceError(ValueError):
     """A question the dashboard cannot answer, with its sentence in both languages."""
 
+    status = 422
+    """The HTTP status it is answered with."""
+
     def __init__(self, code: str, vi: str, en: str) -> None:
         super().__init__(en)
         self.code = code
@@ -165,6 +168,32 @@ def place_of(
         note_vi=note_vi,
         note_en=note_en,
     )
+
+
+class OutsideProvince(PlaceError):
+    """An area outside the province the office user is registered for."""
+
+    status = 403
+
+
+def check_reach(place: Place, home: str | None) -> None:
+    """An office user registered for a province (`home`) sees its area only: the province as
+    it is now and the former provinces merged into it, at any date ("Hưng Yên" sees former
+    Thái Bình of 2023). One registered without a province (office-wide) sees any area. A
+    home this map does not know sees nothing (OutsideProvince)."""
+    if home is None:
+        return
+    try:
+        name = canonical_province(home)
+        home_now = name if name in admin_map.CURRENT_CODES else admin_map.province_now(name)
+    except (PlaceError, admin_map.UnknownProvince):
+        home_now = None
+    if home_now is None or any(admin_map.province_now(p) != home_now for p in place.provinces):
+        raise OutsideProvince(
+            "outside_province",
+            f"Tài khoản của {home} chỉ xem được số liệu của {home}.",
+            f"An account of {home} sees {home}'s figures only.",
+        )
 
 
 def target_of(place: Place) -> int:

@@ -8,10 +8,13 @@ a page with charts and tables, as JSON and as CSV. For the office's staff and su
 | `GET /office/dashboard/charts.css` | the charts' stylesheet (pygal's own, scoped) and the |
 |  | dashboard's layout |
 
-Query: `province` (as typed, with or without diacritics; the session's province by default),
-`district`, `commune`, `at` (YYYY-MM-DD, today in Vietnam by default), `days` (of activity,
-1 to 92), `target` (per cent, the plan's by default). Bad input is answered 422 with the
-reason in both languages (the page keeps its form to correct it; JSON carries a code).
+Query: `province` (as typed, with or without diacritics; by default the user's registered
+province, else the session's), `district`, `commune`, `at` (YYYY-MM-DD, today in Vietnam by
+default), `days` (of activity, 1 to 92), `target` (per cent, the plan's by default). Bad
+input is answered 422 with the reason in both languages (the page keeps its form to correct
+it; JSON carries a code). An office user registered for a province sees its area only
+(dashboard.check_reach; another is 403 `outside_province`); supervisors and office-wide users
+choose any.
 
 Charts are server-side SVG drawn by pygal (a maintained library, LGPL-3.0, pure Python: no
 script sent to the browser, nothing fetched from a CDN), placed inline so they are part of
@@ -49,6 +52,7 @@ from contract.search import place_key
 from contract.verdict import Lang
 from keys.certs import utc_now
 from records.registry import RegistryReader
+from verify_api.deps import role_of
 from verify_api.routes.cases import cases_of
 
 router = APIRouter()
@@ -348,6 +352,8 @@ _YEAR_S = 365 * 86_400
 
 
 class BadQuery(ValueError):
+    status = 422
+
     def __init__(self, code: str, key: str, **values: Any) -> None:
         super().__init__(code)
         self.code = code
@@ -426,13 +432,16 @@ class Asked:
         most = dashboard.MAX_ACTIVITY_DAYS
         self.days = _int(q.get("days"), 1, most, "bad_days", most=most) or dashboard.ACTIVITY_DAYS
         self.target = _int(q.get("target"), 0, 100, "bad_target")
-        province = q.get("province") or visit.session.province or visit.inspector.province
+        supervisor = role_of(visit.inspector) is InspectorRole.SUPERVISOR
+        home = None if supervisor else visit.inspector.province  # dashboard.check_reach
+        province = q.get("province") or home or visit.session.province
         self.place = (
             None
             if not province
             else dashboard.place_of(province, self.at, q.get("district"), q.get("commune"))
         )
         if self.place is not None:
+            dashboard.check_reach(self.place, home)
             self.values["province"] = self.values["province"] or self.place.province
         self.values["at"] = self.at.isoformat()
 
@@ -461,7 +470,7 @@ async def dashboard_page(request: Request) -> Response:
     visit, asked, found, refused = await _figures(request)
     if _wants_json(request):
         if refused is not None:
-            return JSONResponse(_problem(refused.code, refused.vi, refused.en), 422,
+            return JSONResponse(_problem(refused.code, refused.vi, refused.en), refused.status,
                                 headers=PAGE_HEADERS)  # fmt: skip
         if found is None:
             return JSONResponse(_problem("province_required", "Cần chọn tỉnh/thành phố.",
@@ -509,7 +518,7 @@ def _page(
     base = str(request.scope.get("root_path") or "")
     query = "&".join(f"{k}={v}" for k, v in values.items() if v)
     return page_for(
-        request, visit, "dashboard.html", status=422 if refused is not None else 200,
+        request, visit, "dashboard.html", status=refused.status if refused is not None else 200,
         here=base + "/office/dashboard", d=words, f=found, values=values, problem=problem,
         charts=_charts(found, words) if found is not None else {},
         css=f"{base}/office/dashboard/charts.css?v={CHARTS_CSS_VERSION}",

@@ -39,6 +39,8 @@ from tests.integration.test_api_stack import ApiProcess, Storefront
 from tests.world import NOW, World
 
 OFFICE = ("VP-OCOP-TB-01", "token-of-the-ocop-office-0123456789")
+HUNG_YEN_OFFICE = ("VP-OCOP-HY-01", "token-of-hung-yen-s-ocop-office-01234")
+"""Registered for Hưng Yên: sees it and former Thái Bình, no other province."""
 SCREEN = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 THAI_BINH_2023 = "/inspect/office/dashboard?province=Th%C3%A1i+B%C3%ACnh&at=2023-11-30"
@@ -84,13 +86,20 @@ def office(stack_settings, tmp_path_factory) -> Iterator[Office]:
                 inspector_id=OFFICE[0], name="Văn phòng OCOP (minh họa)",
                 role=InspectorRole.OFFICE, token_sha256=token,
             ))  # fmt: skip
+            hung_yen = hashlib.sha256(HUNG_YEN_OFFICE[1].encode()).hexdigest()
+            publisher.event(world.provincial, InspectorRegistered(
+                event_id=uuid.uuid4(), occurred_at=utc_now(), authority_id="VN-34",
+                inspector_id=HUNG_YEN_OFFICE[0], name="Văn phòng OCOP Hưng Yên (minh họa)",
+                role=InspectorRole.OFFICE, token_sha256=hung_yen, province="Hưng Yên",
+            ))  # fmt: skip
             loaded = load_province(
                 publisher, {"VN-34": world.provincial, "VN-49": quang_nam}, named=True
             )
         finally:
             publisher.close()
         assert loaded.certifications == 138 + 31
-        wait_for("the office's token", lambda: pipeline.inspector(token))
+        wait_for("the offices' tokens", lambda: pipeline.inspector(token)
+                 and pipeline.inspector(hung_yen))  # fmt: skip
         wait_for("every certification to be stored", lambda: _stored(pipeline) >= 169,
                  timeout_s=180)  # fmt: skip
         wait_for("the registry to hold the producers", lambda: _registry(pipeline) >= 169,
@@ -167,10 +176,10 @@ def watched(page: Any) -> list[str]:
     return errors
 
 
-def sign_in(page: Any, base: str) -> None:
+def sign_in(page: Any, base: str, token: str = OFFICE[1]) -> None:
     page.context.clear_cookies()
     page.goto(base + "/inspect/")
-    page.fill("#token", OFFICE[1])
+    page.fill("#token", token)
     page.fill("#province", "Thái Bình")
     with page.expect_navigation():
         page.click("#sign-in-form button[type=submit]")
@@ -303,4 +312,33 @@ def test_bad_input_is_refused_in_both_languages(office, browser, shots):
     assert _value(page, "rated") == "138"
     page.screenshot(path=str(shots / "3-thai-binh-phone.png"), full_page=True)
     assert errors == [], errors
+    page.close()
+
+
+def test_an_office_registered_for_a_province_sees_only_its_area(office, browser, shots):
+    page = browser.new_page()
+    sign_in(page, office.api.base, HUNG_YEN_OFFICE[1])
+    base = office.api.base + "/inspect/office/dashboard"
+    response = page.goto(base)  # no province asked: its own
+    assert response is not None
+    assert response.status == 200
+    assert page.locator("#dashboard").get_attribute("data-province") == "Hưng Yên"
+    page.goto(office.api.base + THAI_BINH_2023)  # former Thái Bình is part of Hưng Yên now
+    assert _value(page, "rated") == "138"
+    response = page.goto(base + "?province=Qu%E1%BA%A3ng+Nam&at=2023-11-30")
+    assert response is not None
+    assert response.status == 403
+    problem = page.locator("#problem").inner_text()
+    assert "chỉ xem được số liệu của Hưng Yên" in problem
+    assert "sees Hưng Yên's figures only" in problem
+    assert page.locator("#fig-rated").count() == 0  # no figure of Quảng Nam on the page
+    page.screenshot(path=str(shots / "4-outside-province.png"), full_page=True)
+    cookies = {c["name"]: c["value"] for c in browser.cookies()}
+    with httpx.Client(base_url=office.api.base, cookies=cookies, timeout=30) as http:
+        asked = {"province": "Quang Nam", "district": "Huyện Thăng Bình", "format": "json"}
+        answer = http.get("/inspect/office/dashboard", params=asked)
+        assert (answer.status_code, answer.json()["error"]) == (403, "outside_province")
+        assert "rated" not in answer.json()
+        assert http.get("/inspect/office/dashboard.csv",
+                        params={"province": "Hà Nội"}).status_code == 403  # fmt: skip
     page.close()

@@ -339,3 +339,33 @@ def _rows() -> list[Any]:
             )
         )  # fmt: skip
     return out
+
+
+@pytest.mark.parametrize(
+    ("asked", "at"),
+    [("Hưng Yên", date(2026, 11, 30)), ("Thái Bình", date(2023, 11, 30)),
+     ("thai binh", date(2026, 11, 30)), ("Hưng Yên", date(2024, 1, 1))],
+)  # fmt: skip
+def test_an_office_of_hung_yen_sees_its_area_and_former_thai_binh(asked: str, at: date) -> None:
+    dashboard.check_reach(place_of(asked, at), "Hưng Yên")
+
+
+@pytest.mark.parametrize(
+    ("asked", "at", "home"),
+    [("Hà Nội", date(2026, 11, 30), "Hưng Yên"), ("Quảng Nam", date(2023, 11, 30), "Hưng Yên"),
+     ("Huế", date(2024, 1, 1), "Hưng Yên"), ("Hưng Yên", date(2026, 11, 30), "Atlantis")],
+)  # fmt: skip
+def test_an_office_user_is_refused_another_provinces_figures(asked: str, at: date,
+                                                            home: str) -> None:  # fmt: skip
+    with pytest.raises(dashboard.OutsideProvince) as refused:
+        dashboard.check_reach(place_of(asked, at), home)
+    assert (refused.value.code, refused.value.status) == ("outside_province", 403)
+
+
+def test_an_office_wide_user_sees_any_province() -> None:
+    dashboard.check_reach(place_of("Cần Thơ", date(2026, 11, 30)), None)
+
+
+def test_a_former_provinces_office_sees_the_province_it_is_part_of_now() -> None:
+    # an account registered for Thái Bình before the reform answers for Hưng Yên today
+    dashboard.check_reach(place_of("Hưng Yên", date(2026, 11, 30)), "Thái Bình")
