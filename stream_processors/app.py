@@ -66,6 +66,8 @@ BATCH_EVENTS_AT_ONCE = 8
 An event is mostly waiting for Cassandra and Kafka (its units, its conditional append, the
 writes after it), so a few at once keep the worker and the servers busy; each holds up to a
 few hundred unit writes in flight, which bounds how many are worth it."""
+PRODUCER_BATCH_BYTES = 512 * 1024
+"""The producer's batch per partition (see create_processors)."""
 SCANS_AT_ONCE = 512
 """Scan messages handled as one micro-batch at most (stream_processors.keyed.MicroBatches):
 big enough that a batch's fixed costs (its writes' round trips) are spread thin, small
@@ -116,6 +118,11 @@ def create_processors(settings: ProcessorSettings) -> Processors:
         key_serializer="raw",
         value_serializer="raw",
         producer_acks=-1,  # acks=all: every in-sync replica (at least 2 of 3 on a cluster)
+        # a partition's records wait for its previous batch's acknowledgement once their
+        # batch is full: at Faust's 16 kB, a scan micro-batch's changelog records (about
+        # 0.5 kB a unit) took a round trip per 30 units (docs/bench_analytics.md); under the
+        # 1 MB request and message size limits
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         web_host="127.0.0.1",
@@ -272,7 +279,16 @@ class TableHistories:
     processed, which Faust finds in a context variable; a micro-batch holds many events, of
     any partitions, so each write names its unit's partition itself: what `Table.__setitem__`
     does (the changelog record, then the value), with the partition given. The table is
-    restored from that changelog after a restart or a rebalance."""
+    restored from that changelog after a restart or a rebalance.
+
+    The record is handed straight to the producer, not through a Faust topic (its
+    per-message work cost a fifth of a millisecond a unit) nor through the producer buffer
+    `Table.send_changelog` uses: while more than 100 records wait in that buffer, Faust
+    hands the consumer's messages to no agent (faust.transport.conductor,
+    wait_until_producer_ebb), and a micro-batch puts hundreds, so the scan agent starved
+    after each batch (docs/bench_analytics.md). Faust flushes the producer before each
+    offset commit either way; the memory store keeps no persisted offsets (what the
+    buffer's callback would set)."""
 
     def __init__(self, table: TableT[bytes, bytes]) -> None:
         self.table = table
@@ -281,8 +297,9 @@ class TableHistories:
         value: bytes | None = self.table.get(key)
         return value
 
-    def put(self, key: bytes, value: bytes, partition: int) -> None:
-        self.table.send_changelog(partition, key, value)
+    async def put(self, key: bytes, value: bytes, partition: int) -> None:
+        changelog = self.table.changelog_topic.get_topic_name()
+        await self.table.app.producer.send(changelog, key, value, partition, None, None)
         self.table.data[key] = value
 
 

@@ -95,9 +95,10 @@ class HistoryStore(Protocol):
 
     def get(self, key: bytes) -> bytes | None: ...
 
-    def put(self, key: bytes, value: bytes, partition: int) -> None:
+    async def put(self, key: bytes, value: bytes, partition: int) -> None:
         """Store `value`, its changelog record on `partition`: the partition of the scan
-        topic the unit's messages come from."""
+        topic the unit's messages come from. Returns once the record is handed to the
+        producer (its delivery is what the offset commit waits for)."""
 
 
 class MemoryHistories:
@@ -109,7 +110,7 @@ class MemoryHistories:
     def get(self, key: bytes) -> bytes | None:
         return self.data.get(key)
 
-    def put(self, key: bytes, value: bytes, partition: int) -> None:
+    async def put(self, key: bytes, value: bytes, partition: int) -> None:
         self.data[key] = value
 
 
@@ -135,9 +136,9 @@ class Histories:
             return held[1]
         return decode(stored)
 
-    def put(self, key: bytes, history: UnitHistory, partition: int) -> None:
+    async def put(self, key: bytes, history: UnitHistory, partition: int) -> None:
         encoded = encode(history)
-        self.store.put(key, encoded, partition)
+        await self.store.put(key, encoded, partition)
         self._decoded[key] = (encoded, history)
         if len(self._decoded) > self.kept:
             self._decoded.popitem(last=False)

@@ -130,7 +130,7 @@ class ScanIngest:
         if batch.counts:
             await self.store.count_scans(batch.counts)
         for unit, _, history, partition in batch.units:
-            self.histories.put(unit.encode("utf-8"), history, partition)
+            await self.histories.put(unit.encode("utf-8"), history, partition)
 
     async def _unit_messages(
         self, held: list[tuple[Message, Event | ContractError]], batch: _BatchWrites

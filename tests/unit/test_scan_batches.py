@@ -69,10 +69,10 @@ def test_a_decoded_history_is_used_only_while_the_store_holds_what_was_put():
     histories = Histories(store)
     history = histories.take(b"u1")
     history.count("e1", NOW, offset=1)
-    histories.put(b"u1", history, partition=0)
+    asyncio.run(histories.put(b"u1", history, partition=0))
     again = histories.take(b"u1")
     assert again is history  # no decoding
-    histories.put(b"u1", again, partition=0)
+    asyncio.run(histories.put(b"u1", again, partition=0))
     # the table restored (a new object, e.g. another worker's newer history): decoded again
     newer = histories.take(b"u1")
     newer.count("e2", NOW, offset=2)
@@ -87,7 +87,7 @@ def test_a_history_taken_and_not_put_back_is_decoded_again():
     histories = Histories(MemoryHistories())
     history = histories.take(b"u1")
     history.count("e1", NOW, offset=1)
-    histories.put(b"u1", history, partition=0)
+    asyncio.run(histories.put(b"u1", history, partition=0))
     changed = histories.take(b"u1")
     changed.count("e2", NOW, offset=2)  # ... and the batch fails
     assert histories.take(b"u1").scans == 1
