@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -117,8 +118,22 @@ def _command(entry: Path) -> str:
         return ""
 
 
-def analysed_rate(pipeline: Pipeline, scans: list[ScanRecorded]) -> tuple[float, float, float]:
-    """(scans/s, the worker's CPU s per scan, Kafka's and Cassandra's CPU s per scan)."""
+@dataclass(frozen=True)
+class Timing:
+    """Where a round's time went besides the worker's handling (printed with the round)."""
+
+    sent_s: float
+    """Sending the load (the worker cannot finish before it is all sent)."""
+    last_read_s: float
+    """The metrics read that saw every scan processed: the worker answers it between its
+    micro-batches, and its offset reads ask Kafka, so the end is seen that much late."""
+
+
+def analysed_rate(
+    pipeline: Pipeline, scans: list[ScanRecorded]
+) -> tuple[float, float, float, Timing]:
+    """(scans/s, the worker's CPU s per scan, Kafka's and Cassandra's CPU s per scan, where
+    the round's time went besides the worker)."""
     topic = pipeline.topics["scan"]
     before = pipeline.metrics()["processed"].get(topic, 0)
     worker = [pipeline.worker.pid] if pipeline.worker is not None else []
@@ -128,11 +143,16 @@ def analysed_rate(pipeline: Pipeline, scans: list[ScanRecorded]) -> tuple[float,
     for event in scans:
         pipeline.send("scan", event.topic_key(), model_bytes(event))
     pipeline.flush()
-    while pipeline.metrics()["processed"].get(topic, 0) < before + len(scans):
+    sent = time.perf_counter() - t0
+    while True:
+        asked = time.perf_counter()
+        if pipeline.metrics()["processed"].get(topic, 0) >= before + len(scans):
+            break
         time.sleep(0.2)
     elapsed = time.perf_counter() - t0
     worker_cpu = (cpu_seconds(worker) - cpu0) / len(scans)
-    return len(scans) / elapsed, worker_cpu, (cpu_seconds(servers) - java0) / len(scans)
+    timing = Timing(sent, time.perf_counter() - asked)
+    return len(scans) / elapsed, worker_cpu, (cpu_seconds(servers) - java0) / len(scans), timing
 
 
 class AlertWatch:
@@ -228,13 +248,15 @@ def main() -> None:
             lot = f"BENCHSCAN{round_}"
             scans = load(lot, pack(pipeline, lot, UNITS_PER_ROUND), args.scans, round_ << 24)
             raw.append(raw_rate(pipeline, scans))
-            rate, worker_cpu, java_cpu = analysed_rate(pipeline, scans)
+            rate, worker_cpu, java_cpu, timing = analysed_rate(pipeline, scans)
             rates.append(rate)
             ratios.append(rates[-1] / raw[-1])
             print(
                 f"round {round_ + 1}: raw {raw[-1]:6.0f} rows/s, analysed {rates[-1]:5.0f} "
                 f"scans/s, {ratios[-1]:5.1%} of raw; CPU per scan: worker "
-                f"{worker_cpu * 1000:.1f} ms, Kafka and Cassandra {java_cpu * 1000:.1f} ms",
+                f"{worker_cpu * 1000:.1f} ms, Kafka and Cassandra {java_cpu * 1000:.1f} ms; "
+                f"of the round's {len(scans) / rate:.2f} s: sending {timing.sent_s:.2f} s, "
+                f"the last metrics read {timing.last_read_s:.2f} s",
                 flush=True,
             )
         alerts_raised = sum(pipeline.metrics()["alerts"].values())
