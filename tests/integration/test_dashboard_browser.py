@@ -185,6 +185,14 @@ def sign_in(page: Any, base: str, token: str = OFFICE[1]) -> None:
         page.click("#sign-in-form button[type=submit]")
 
 
+def refusal(page: Any, url: str, status: int) -> str:
+    """The problem a page shows where `url` is refused with `status`."""
+    response = page.goto(url)
+    assert response is not None
+    assert response.status == status
+    return str(page.locator("#problem").inner_text())
+
+
 def _value(page: Any, figure: str) -> str:
     return str(page.locator(f"#fig-{figure}").get_attribute("data-value"))
 
@@ -283,18 +291,12 @@ def test_bad_input_is_refused_in_both_languages(office, browser, shots):
     sign_in(page, office.api.base)  # lands on the office's desk, which this stack does not run
     errors = watched(page)
     base = office.api.base + "/inspect/office/dashboard"
-    response = page.goto(base + "?province=Atlantis&at=2023-11-30")
-    assert response is not None
-    assert response.status == 422
-    problem = page.locator("#problem").inner_text()
+    problem = refusal(page, base + "?province=Atlantis&at=2023-11-30", 422)
     assert "Không có tỉnh" in problem
     assert "No province of Vietnam" in problem
     assert page.locator("#dashboard-query").count() == 1  # the form stays, to correct
     page.screenshot(path=str(shots / "2-unknown-province.png"), full_page=True)
-    response = page.goto(base + "?province=Thai+Binh&at=30-11-2023")
-    assert response is not None
-    assert response.status == 422
-    assert "NNNN-TT-NN" in page.locator("#problem").inner_text()
+    assert "NNNN-TT-NN" in refusal(page, base + "?province=Thai+Binh&at=30-11-2023", 422)
     cookies = {c["name"]: c["value"] for c in browser.cookies()}
     with httpx.Client(base_url=office.api.base, cookies=cookies, timeout=30) as http:
         future = {"province": "Thái Bình", "at": "2099-01-01", "format": "json"}
@@ -325,10 +327,7 @@ def test_an_office_registered_for_a_province_sees_only_its_area(office, browser,
     assert page.locator("#dashboard").get_attribute("data-province") == "Hưng Yên"
     page.goto(office.api.base + THAI_BINH_2023)  # former Thái Bình is part of Hưng Yên now
     assert _value(page, "rated") == "138"
-    response = page.goto(base + "?province=Qu%E1%BA%A3ng+Nam&at=2023-11-30")
-    assert response is not None
-    assert response.status == 403
-    problem = page.locator("#problem").inner_text()
+    problem = refusal(page, base + "?province=Qu%E1%BA%A3ng+Nam&at=2023-11-30", 403)
     assert "chỉ xem được số liệu của Hưng Yên" in problem
     assert "sees Hưng Yên's figures only" in problem
     assert page.locator("#fig-rated").count() == 0  # no figure of Quảng Nam on the page
