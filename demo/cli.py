@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from demo import public_log
 from demo.settings import DemoSettings
 from demo.story import Advance, Outcome, Story
 from infra.process import StackError
@@ -25,8 +26,9 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 @app.command()
 def run() -> None:
     """Run the OCOP story on the local stack: keys, certifications, packing, labels, consumer
-    scans, a revoked rating and a copied code. A second run reuses the keys and the running
-    services and packs new batches. Stop everything with `./run stop`."""
+    scans, a revoked rating, a copied code, the office's desk and the public log. A second
+    run reuses the keys and the running services and packs new batches. Stop everything
+    with `./run stop`."""
     settings = DemoSettings()
     console.rule("[bold]OCOP trace: the main job")
     with _progress() as progress:
@@ -89,6 +91,11 @@ def _summary(settings: DemoSettings, outcome: Outcome) -> None:
     console.print(f"  API and its OpenAPI docs    {api}/docs")
     trust = f"trust list (version {outcome.trust_version})"
     console.print(f"  {trust:27} {api}/.well-known/ocop-trust-list")
+    console.print(f"  public log's checkpoint     {api}/log/checkpoint")
+    console.print(f"  cosigned by the witnesses   {api}/log/checkpoint/cosigned")
+    if outcome.logged_label:
+        proof = public_log.unit_proof_url(api, outcome.logged_label)
+        console.print(f"  the genuine unit's proof    {proof}")
     metrics = f"http://127.0.0.1:{settings.worker_port}/metrics"
     console.print(f"  processors' metrics         {metrics}")
     console.print(f"  inspector token             {settings.folder / 'inspector-token'}")

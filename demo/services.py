@@ -1,5 +1,6 @@
-"""The worker and the API, started in the background for the story and left running after
-it, so the pages it prints can be opened; `./run stop` (ocop-stack down) stops them."""
+"""The worker, the API and the audit log's writer, started in the background for the story
+and left running after it, so the pages it prints can be opened; `./run stop` (ocop-stack
+down) stops them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from demo.authority import Office
+from demo.authority import LOG_ORIGIN, Office
 from demo.settings import DemoSettings
 from infra.process import PythonService, StackError, launch, log_tail, running_pid
 
@@ -25,12 +26,13 @@ class Started:
 
 
 def service_env(settings: DemoSettings, office: Office) -> dict[str, str]:
-    """What both services are told: where the data is, and whom to trust."""
+    """What every service is told: where the data is, whom to trust, which log."""
     return settings.topic_env() | {
         "OCOP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "OCOP_CASSANDRA_HOSTS": settings.cassandra_hosts,
         "OCOP_KEYSPACE": settings.keyspace,
         "OCOP_ROOT_KEY": office.root.public_key_text,
+        "OCOP_LOG_ORIGIN": LOG_ORIGIN,
     }
 
 
@@ -65,7 +67,27 @@ def api(settings: DemoSettings, office: Office) -> PythonService:
     return PythonService("ocop-api", settings.services_folder, argv, env)
 
 
-def start(service: PythonService, ready_url: str, timeout_s: float = 90.0) -> Started:
+def log_writer(settings: DemoSettings, office: Office) -> PythonService:
+    """`ocop-log`, with the log's key from its own keystore: with OCOP_ROOT_KEY it refuses
+    to sign with a key the stored trust list does not certify for the origin."""
+    assert office.log_key is not None  # open_office makes it
+    env = service_env(settings, office) | {
+        "OCOP_LOG_KEYSTORE": str(office.log_keystore),
+        "OCOP_LOG_KEY_ID": office.log_key.key_id,
+        "OCOP_LOG_PASSPHRASE": office.passphrase,
+        "OCOP_LOG_GROUP": settings.log_group,
+    }
+    return PythonService(
+        "ocop-log", settings.services_folder, [str(VENV_BIN / "ocop-log"), "run"], env
+    )
+
+
+def start(
+    service: PythonService, ready_url: str, timeout_s: float = 90.0, *, ready_below: int = 500
+) -> Started:
+    """Launched unless running; ready once `ready_url` answers with a status below
+    `ready_below` (the log's writer has no port: the API's /log/checkpoint answers 200 once
+    the writer has signed a checkpoint)."""
     pid = running_pid(service)
     already = pid is not None
     if pid is None:
@@ -78,7 +100,7 @@ def start(service: PythonService, ready_url: str, timeout_s: float = 90.0) -> St
                 f"{log_tail(service.log_file)}"
             )
         try:
-            if httpx.get(ready_url, timeout=2).status_code < 500:
+            if httpx.get(ready_url, timeout=2).status_code < ready_below:
                 return Started(service.name, pid, already)
         except httpx.HTTPError:
             pass

@@ -13,7 +13,7 @@ from infra.settings import StackSettings
 class DemoSettings(StackSettings):
     demo_dir: Path | None = Field(None, description="keys, labels, stations; <state>/demo")
     services_dir: Path | None = Field(
-        None, description="pid files and logs of the worker and API; default: the state folder"
+        None, description="pid files and logs of the services; default: the state folder"
     )
     api_port: int = 8000
     worker_port: int = 6066
@@ -25,10 +25,12 @@ class DemoSettings(StackSettings):
     scan_topic: str = topics.SCAN_EVENTS
     alert_topic: str = topics.ALERTS
     dead_letter_topic: str = topics.DEAD_LETTER
+    log_topic: str = Field(topics.AUDIT_LEAVES, description="the audit log's sequencer")
+    log_group: str = Field("ocop-log", description="the log writer's Kafka group")
 
     def topic_env(self) -> dict[str, str]:
         """The topic names as the services read them (OCOP_*_TOPIC)."""
-        names = ("batch", "authority", "trust", "scan", "alert", "dead_letter")
+        names = ("batch", "authority", "trust", "scan", "alert", "dead_letter", "log")
         return {f"OCOP_{n.upper()}_TOPIC": getattr(self, f"{n}_topic") for n in names}
 
     @property

@@ -2,7 +2,7 @@
 
 1. the stack: Kafka, Cassandra, schema, topics
 2. the authorities' keys (made once, then reused) and the trust list
-3. the stream processors and the verify API, in the background
+3. the stream processors, the verify API and the audit log's writer, in the background
 4. registrations, certifications and an inspector, published on Kafka
 5. five producers pack a batch each, labels printed to PDF, events through their outboxes
 6. consumers scan labels in shops; the processors have sealed every batch's chain
@@ -12,6 +12,8 @@
 9. the OCOP office, as of today: a former Thái Bình producer's dossier through Hưng Yên's
    evaluation desk to a recognition; the province at a glance, former Thái Bình in
    November 2023 (the news items' figures) and Hưng Yên today
+10. the public audit log: a genuine unit's packing record, in a checkpoint the log's writer
+    signed and both witnesses cosigned, its proof checked as `ocop-verify --log-proof` does
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from contract import identifiers
 from contract.alerts import AlertKind
 from demo import office as office_desk
-from demo import services
+from demo import public_log, services
 from demo.authority import Office, open_office, product_key_of
 from demo.cast import COPIED, PRODUCTS, REVOKED, Product
 from demo.packing import PackedBatch, pack
@@ -44,6 +46,7 @@ from infra.process import StackError
 from infra.schema import migrate
 from infra.topics import apply_topics
 from keys.publish import AuthorityPublisher
+from keys.verifier import LogCheck
 from records.rows import AlertRow
 from records.session import connect
 from records.store import RecordReader
@@ -69,6 +72,8 @@ class Outcome:
     dossier: office_desk.DeskOutcome | None = None
     thai_binh_2023: dict[str, Any] = field(default_factory=dict)
     hung_yen_today: dict[str, Any] = field(default_factory=dict)
+    logged_label: str = ""
+    log_check: LogCheck | None = None
     seconds: float = 0.0
 
 
@@ -83,12 +88,12 @@ class Story:
     def run(self) -> Outcome:
         t0 = time.monotonic()
         s = self.settings
-        self.say("1/9 Kafka and Cassandra, schema and topics")
+        self.say("1/10 Kafka and Cassandra, schema and topics")
         stack.up(s, report=lambda line: self.say(f"    {line}"))
         migrate(s)
         apply_topics(s)
 
-        self.say("2/9 the authorities' keys and the trust list")
+        self.say("2/10 the authorities' keys and the trust list")
         office, first = open_office(s.folder)
         version = _next_version(s.folder)
         outcome = Outcome(first_run=first, inspector_token=office.inspector_token)
@@ -96,16 +101,19 @@ class Story:
             f"    {'made' if first else 'reused'} in {s.folder} (root key {office.root.key_id})"
         )
 
-        self.say("3/9 the stream processors and the verify API")
+        self.say("3/10 the stream processors, the verify API and the audit log's writer")
         worker = services.start(
             services.worker(s, office), f"http://127.0.0.1:{s.worker_port}/metrics"
         )
         api = services.start(services.api(s, office), f"{s.api_url}/health/live")
-        for started in (worker, api):
+        writer = services.start(
+            services.log_writer(s, office), f"{s.api_url}/log/checkpoint", ready_below=300
+        )
+        for started in (worker, api, writer):
             how = "already running" if started.already_running else "started"
             self.say(f"    {started.name}: {how} (pid {started.pid})")
 
-        self.say("4/9 registrations, certifications and an inspector, published")
+        self.say("4/10 registrations, certifications and an inspector, published")
         publisher = AuthorityPublisher(
             s.kafka_bootstrap, authority_topic=s.authority_topic, trust_topic=s.trust_topic
         )
@@ -120,7 +128,7 @@ class Story:
             for product in PRODUCTS:
                 self._wait(f"{product.name} to be certified", partial(_certified, reader, product))
 
-            self.say("5/9 packing: labels printed, scanned at the packing table, shipped")
+            self.say("5/10 packing: labels printed, scanned at the packing table, shipped")
             advance = self.progress(sum(p.units for p in PRODUCTS))
             for product in PRODUCTS:
                 outcome.batches.append(pack(s, office, product, advance))
@@ -128,7 +136,7 @@ class Story:
                 self.say(f"    {batch.product.name}: {len(batch.urls)} labels, QR "
                          f"{batch.qr_version}, {batch.pdf}")  # fmt: skip
 
-            self.say("6/9 consumers scan labels in shops")
+            self.say("6/10 consumers scan labels in shops")
             for batch in outcome.batches:
                 self._wait(
                     f"the records of {batch.batch_id}", partial(_received, reader, batch.batch_id)
@@ -138,7 +146,7 @@ class Story:
             outcome.genuine_page = local_page(s.api_url, by_code["GAOTBR39"].urls[0])
             self.say(f"    {outcome.genuine_scans} scans, every one genuine")
 
-            self.say("7/9 a council revokes the rating of one product")
+            self.say("7/10 a council revokes the rating of one product")
             revoked = by_code[REVOKED]
             kept = s.folder / "revoked-label"
             if office.revoked(revoked.product) is None:
@@ -156,7 +164,7 @@ class Story:
                 )
             self.say(f"    {revoked.product.name}: {outcome.revoked_verdict['sentence']['en']}")
 
-            self.say("8/9 a copied label is scanned in far-apart provinces")
+            self.say("8/10 a copied label is scanned in far-apart provinces")
             copied = by_code[COPIED]
             outcome.copied_page = local_page(s.api_url, copied.urls[1])
             outcome.copied_unit = _unit_key(copied.urls[1])
@@ -170,7 +178,9 @@ class Story:
                 self.say(f"    alert {alert.kind} ({how}, {alert.clients} clients): "
                          f"{alert.detail}")  # fmt: skip
 
-            self.say("9/9 the OCOP office: Hưng Yên's evaluation desk and the province at a glance")
+            self.say(
+                "9/10 the OCOP office: Hưng Yên's evaluation desk and the province at a glance"
+            )
             outcome.dossier = office_desk.take_a_dossier(s.api_url, office, publisher, self._wait)
             self.say(f"    dossier {outcome.dossier.dossier_id}: council's score "
                      f"{outcome.dossier.score}, recognised 4★, certificate "
@@ -186,6 +196,15 @@ class Story:
             for place, figures in (("Thái Bình, 2023-11-30", outcome.thai_binh_2023),
                                    ("Hưng Yên today", outcome.hung_yen_today)):  # fmt: skip
                 self.say(f"    {place}: {_summary_of(figures)}")
+
+            self.say("10/10 the public audit log: a genuine unit's record, witnessed")
+            outcome.logged_label = by_code["GAOTBR39"].urls[0]
+            outcome.log_check = self._wait(
+                "the unit's record in a checkpoint both witnesses cosigned (witnesses' logs: "
+                "ocop-witness.*.out)",
+                partial(public_log.witnessed, s, office, outcome.logged_label),
+            )
+            self.say(f"    {_unit_key(outcome.logged_label)}: {outcome.log_check.sentence()}")
         finally:
             publisher.close()
             cluster.shutdown()

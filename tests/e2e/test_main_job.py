@@ -6,6 +6,7 @@ nor disturbs a demo a developer left running.
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,16 +19,19 @@ from kafka.admin import NewTopic
 
 from contract.alerts import AlertKind
 from contract.events import UnitsPacked, decode_signed_event
+from demo.authority import WITNESSES
 from demo.cast import PRODUCTS
+from demo.public_log import unit_proof_url
 from demo.settings import DemoSettings
 from demo.story import Outcome, Story
 from infra import stack
 from infra.schema import connect
 from infra.settings import StackSettings
 from infra.topics import admin_client
-from tests.integration.pipeline import free_port
+from keys.verifier import LogStatus
+from tests.integration.pipeline import VENV_BIN, free_port
 
-TOPICS = ("batch", "authority", "trust", "scan", "alert", "dead_letter")
+TOPICS = ("batch", "authority", "trust", "scan", "alert", "dead_letter", "log")
 
 
 @dataclass(frozen=True)
@@ -48,16 +52,23 @@ def run(stack_settings: StackSettings, tmp_path_factory):
         "api_port": free_port(),
         "worker_port": free_port(),
         "app_id": f"e2e-processors-{suffix}",
+        "log_group": f"e2e-log-{suffix}",
         **{f"{name}_topic": f"e2e.{name}.{suffix}" for name in TOPICS},
     }
     settings = DemoSettings(**fields)
     names = list(settings.topic_env().values())
     with admin_client(settings) as admin:
-        admin.create_topics([NewTopic(name, 3, replication_factor=1) for name in names])
+        # the log's sequencer has one partition, whose order is the log's
+        admin.create_topics(
+            [
+                NewTopic(name, 1 if name == settings.log_topic else 3, replication_factor=1)
+                for name in names
+            ]
+        )
     try:
         yield Run(settings, Story(settings, say=print, progress=lambda total: _ignore).run())
     finally:
-        stack.down(StackSettings(state_dir=folder), only={"ocop-worker", "ocop-api"})
+        stack.down(StackSettings(state_dir=folder), only={"ocop-worker", "ocop-api", "ocop-log"})
         cluster, session = connect(settings)
         session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}")
         cluster.shutdown()
@@ -132,3 +143,33 @@ def test_the_office_takes_a_dossier_to_a_recognition_and_sees_the_province(run: 
     assert (thai_binh["rated"], thai_binh["rated_by_stars"]) == (138, {"3": 90, "4": 48, "5": 0})
     # the recognition on the desk today is Hưng Yên's, which includes former Thái Bình
     assert run.outcome.hung_yen_today["place"]["provinces"]
+
+
+def test_a_packed_unit_is_in_the_public_log_cosigned_by_both_witnesses(run: Run, tmp_path):
+    check = run.outcome.log_check
+    names = [name for name, _ in WITNESSES]
+    assert check is not None
+    assert check.status is LogStatus.RECORDED, check
+    assert sorted(check.witnessed_by) == sorted(names)
+    assert check.index is not None
+    assert check.size is not None
+    assert check.index < check.size
+    # each witness ran as its own command and kept what it cosigned
+    folder = run.settings.folder
+    assert all((folder / "witness-state" / name).exists() for name in names)
+    cosigned = httpx.get(f"{run.settings.api_url}/log/checkpoint/cosigned", timeout=10)
+    assert cosigned.status_code == 200, cosigned.text
+    assert all(f"\u2014 {name} " in cosigned.text for name in names)
+    # the offline verifier, as an inspector runs it on the proof the API serves
+    label = run.outcome.logged_label
+    proof = httpx.get(unit_proof_url(run.settings.api_url, label), timeout=10)
+    assert proof.status_code == 200, proof.text
+    (tmp_path / "unit.proof").write_text(proof.text)
+    done = subprocess.run(
+        [str(VENV_BIN / "ocop-verify"), label, "--trust-list", str(folder / "trust-list.json"),
+         "--root-key", str(folder / "root.pub"), "--log-proof", str(tmp_path / "unit.proof")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "recorded in the public log at position" in done.stdout
+    assert all(name in done.stdout for name in names)
