@@ -1,14 +1,17 @@
-"""Counterfeit analytics: scan events analysed per second, and the time from scan to alert,
-each as a ratio of raw inserts of the same scan rows measured in the same run.
+"""Counterfeit analytics: scan events analysed per second, as a ratio of raw inserts of the
+same scan rows measured in the same run, and the time from scan to alert.
 
 Baseline, in each round on the same node: the round's scan rows written straight into
 Cassandra with execute_concurrent_with_args (prepared, concurrency 128). Analytics: the same
 scans through Kafka to a real `ocop-worker`, which stores each scan, reads the unit, its
-batch and its rating, compares it with the unit's recent scans (a Faust table) and raises
-alerts. Each round packs its own 900 units, so every round raises its alerts afresh.
+batch and its rating (held a while: stream_processors.unit_facts), compares it with the
+unit's recent scans (a Faust table) and raises alerts. Each round packs its own 900 units,
+so every round raises its alerts afresh.
 
-- rate: consumer scans of packed units hopping between six provinces, analysed per s; the
-  median over the rounds, and the median of each round's ratio to its raw inserts
+- rate: consumer scans of packed units, analysed per s; the median over the rounds, and the
+  median of each round's ratio to its raw inserts. Scan n is of unit n % 900 in province
+  n % 6 of six; 900 being a multiple of 6, each unit is always scanned in one province (no
+  travel): every unit raises one alert a round from its records
 - delay: the same kind of load paced at 80 % of the median rate, with copied codes among it
   (a scan in Thái Bình, then one in Hồ Chí Minh): time from sending the telling scan to its
   alert on the alert topic (the worker publishes an alert once it is stored)
