@@ -56,7 +56,7 @@ class TrustListIngest(SignedHandler):
         self.leaves = leaves
 
     async def handle(self, message: Message) -> None:
-        self.metrics.processed[message.topic] += 1
+        self.metrics.count_processed(message.topic)
         try:
             trust = self.trust.load(message.value)
         except TrustListError as exc:
@@ -95,7 +95,7 @@ class AuthorityIngest(SignedHandler):
         self.parties = PartyWriter(store.session)
 
     async def handle(self, message: Message) -> None:
-        self.metrics.processed[message.topic] += 1
+        self.metrics.count_processed(message.topic)
         # 1. Signed by an authority entitled to say it (keys.verifier decides who may).
         event = await self.authenticated(message)
         if event is None:

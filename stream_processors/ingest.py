@@ -108,7 +108,7 @@ class BatchIngest(SignedHandler):
         self.recalls = recalls if recalls is not None else recall_rows_of(store)
 
     async def handle(self, message: Message) -> None:
-        self.metrics.processed[message.topic] += 1
+        self.metrics.count_processed(message.topic)
         # 1. The producer's signature, by a key valid when the event happened.
         event = await self.authenticated(message)
         if event is None:

@@ -144,6 +144,13 @@ class WorkerCollector:
             "ocop_worker_start_time_seconds", "When this worker started (Unix time).",
             value=m.started_at.timestamp(),
         )  # fmt: skip
+        last = GaugeMetricFamily(
+            "ocop_worker_last_processed_timestamp_seconds",
+            "When the last message of each topic was handled (Unix time).", labels=["topic"],
+        )  # fmt: skip
+        for topic, at in sorted(m.last_processed_at.items()):
+            last.add_metric([topic], at)
+        yield last
         yield from self._partitions()
 
     def _partitions(self) -> Iterator[Metric]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -79,6 +80,14 @@ class Metrics:
         )
     )
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    last_processed_at: dict[str, float] = field(default_factory=dict)
+    """When the last message of each topic was handled (Unix time): when a backlog was done,
+    which a scrape, answered between micro-batches, can only show later."""
+
+    def count_processed(self, topic: str, messages: int = 1) -> None:
+        """Messages of `topic` handled, now."""
+        self.processed[topic] += messages
+        self.last_processed_at[topic] = time.time()
 
 
 SendBytes = Callable[[bytes, bytes], Awaitable[None]]

@@ -100,8 +100,8 @@ class ScanIngest:
             await self._other(event, message)
         if run:
             await self._scans(run)
-        for message in messages:
-            self.metrics.processed[message.topic] += 1
+        for topic, handled in Counter(message.topic for message in messages).items():
+            self.metrics.count_processed(topic, handled)
 
     async def _scans(self, run: list[tuple[Message, Event | ContractError]]) -> None:
         """A run of scans (and malformed messages). A unit's scans are counted and analysed

@@ -73,6 +73,10 @@ def test_counts_a_good_and_a_bad_event(pipeline: Pipeline):
     assert value(pipeline, "ocop_worker_offsets_read", offsets="log_end") == 1
     assert value(pipeline, "ocop_worker_offsets_read", offsets="committed") == 1
     assert value(pipeline, "ocop_worker_assigned_partitions", topic=topic) == 3
+    # when the batch topic's last message was handled: between the sending and now
+    last = value(pipeline, "ocop_worker_last_processed_timestamp_seconds", topic=topic)
+    assert last is not None
+    assert sent_at.timestamp() <= last <= datetime.now(UTC).timestamp()
 
 
 def kafka_offsets(admin: Any, group: str, topic: str) -> Offsets:
