@@ -157,6 +157,10 @@ class Consumer(faust_aiokafka.Consumer):
         (the partitions are sought again)."""
         generation = self.app.consumer_generation_id
         changelogs = self.app.tables.changelog_topics
+
+        def moved_on() -> bool:  # a rebalance began: the partitions will be sought again
+            return self.app.consumer_generation_id != generation or not self.flow_active
+
         async for tp, message in super().getmany(timeout):
             if tp.topic in changelogs:
                 yield tp, message
@@ -171,11 +175,11 @@ class Consumer(faust_aiokafka.Consumer):
             log.info("reading %s offsets %d to %d, dropped by Faust", tp, expected,
                      message.offset - 1)  # fmt: skip
             async for record in self._missed_reader.read(tp, expected, message.offset):
-                if self.app.consumer_generation_id != generation or not self.flow_active:
+                if moved_on():
                     return
                 self._next_offsets[tp] = record.offset + 1
                 yield tp, self._to_message(tp, record)
-            if self.app.consumer_generation_id != generation or not self.flow_active:
+            if moved_on():
                 return
             self._next_offsets[tp] = message.offset + 1
             yield tp, message
