@@ -182,6 +182,19 @@ class ScansOfUnit:
     alerts: Sequence[AlertRaised] = ()
 
 
+def _partition_batches(statement: Statement, rows: Sequence[Any]) -> list[BatchStatement]:
+    """One partition's rows of `statement` in unlogged batches of UNIT_ROWS_AT_ONCE (one
+    mutation each, under Cassandra's batch size warning); at least one batch, empty if there
+    are no rows, for the caller to add the partition's other writes to."""
+    batches = []
+    for start in range(0, max(len(rows), 1), UNIT_ROWS_AT_ONCE):
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        for row in rows[start : start + UNIT_ROWS_AT_ONCE]:
+            batch.add(statement, row)
+        batches.append(batch)
+    return batches
+
+
 def _scan_row(unit_key: str, scan: ScanRecorded) -> list[Any]:
     where = scan.location
     return _unset_none((
@@ -763,11 +776,7 @@ class RecordWriter(RecordReader):
         statements: list[BatchStatement] = []
         for unit in units:
             rows = [_scan_row(unit.unit_key, scan) for scan in unit.scans]
-            for start in range(0, max(len(rows), 1), UNIT_ROWS_AT_ONCE):
-                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-                for row in rows[start : start + UNIT_ROWS_AT_ONCE]:
-                    batch.add(self._write_scan, row)
-                statements.append(batch)
+            statements.extend(_partition_batches(self._write_scan, rows))
             t = unit.totals
             statements[-1].add(self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
             for raised in unit.alerts:
@@ -834,13 +843,11 @@ class RecordWriter(RecordReader):
                 (province or "", day, raised_at, alert.alert_id, alert.unit_key,
                  alert.kind.value, detail, clients, corroborated)
             )  # fmt: skip
-        statements: list[BatchStatement] = []
-        for rows in by_day.values():
-            for start in range(0, len(rows), UNIT_ROWS_AT_ONCE):
-                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-                for row in rows[start : start + UNIT_ROWS_AT_ONCE]:
-                    batch.add(self._write_day_alert, row)
-                statements.append(batch)
+        statements = [
+            batch
+            for rows in by_day.values()
+            for batch in _partition_batches(self._write_day_alert, rows)
+        ]
         if statements:
             await run_statements(self.session, statements)
 
