@@ -18,19 +18,17 @@ import subprocess
 import httpx
 
 from auditlog.proof import BundleCheck
-from contract import identifiers
 from contract.label import decode_label
 from demo.authority import LOG_ORIGIN, WITNESSES, Office
 from demo.services import VENV_BIN
 from demo.settings import DemoSettings
 from infra.process import StackError, log_tail
 from keys.trustlist import TrustList
-from keys.verifier import LogCheck, LogStatus, check_log_proof
+from keys.verifier import LogCheck, LogStatus, check_log_proof, unit_proof_path
 
 
 def unit_proof_url(api_url: str, label_url: str) -> str:
-    label = decode_label(label_url)
-    return f"{api_url}/log/proof/unit{identifiers.unit_key(label.batch.product_key, label.serial)}"
+    return api_url + unit_proof_path(decode_label(label_url))
 
 
 def witness_env(settings: DemoSettings, office: Office, name: str) -> dict[str, str]:

@@ -423,6 +423,12 @@ def _failed(reason: str, detail: str) -> LogCheck:
     return LogCheck(LogStatus.FAILED, reason, detail)
 
 
+def unit_proof_path(label: SignedLabel) -> str:
+    """Where the API serves the label's unit's log proof (verify_api.routes.log), after the
+    API's base URL."""
+    return f"/log/proof/unit{identifiers.unit_key(label.batch.product_key, label.serial)}"
+
+
 def check_log_proof(
     proof_text: bytes | str,
     *,

@@ -31,7 +31,6 @@ import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from PIL import Image, UnidentifiedImageError
 
-from contract import identifiers
 from contract.errors import ContractError
 from contract.verdict import Lang
 from keys.certs import utc_now
@@ -45,6 +44,7 @@ from keys.verifier import (
     LogStatus,
     apply_status_list,
     check_log_proof,
+    unit_proof_path,
     verify_label,
 )
 
@@ -116,8 +116,7 @@ def verify(
     proof_text, status_text = _read(log_proof), _read(status)
     if online is not None and label is not None:
         base = online.rstrip("/")
-        unit = identifiers.unit_key(label.batch.product_key, label.serial)
-        proof_text = proof_text or _fetch(f"{base}/log/proof/unit{unit}")
+        proof_text = proof_text or _fetch(base + unit_proof_path(label))
         status_text = status_text or _fetch(f"{base}/.well-known/ocop-status-list")
     result = verification.as_json()
     if status_text is not None:
