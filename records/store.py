@@ -12,14 +12,14 @@ import asyncio
 import functools
 import operator
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 from cassandra.cluster import Session
-from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, Statement
+from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement, Statement
 from pydantic import TypeAdapter
 
 from contract.alerts import Alert
@@ -52,7 +52,7 @@ from records.rows import (
     Unit,
     UnitActivity,
 )
-from records.session import run, run_each
+from records.session import Write, replica_batches, replica_chunks, run, run_each
 
 TRUST_SCOPE = "ocop"
 INSPECTION_EVIDENCE = "inspection:"
@@ -182,17 +182,15 @@ class ScansOfUnit:
     alerts: Sequence[AlertRaised] = ()
 
 
-def _partition_batches(statement: Statement, rows: Sequence[Any]) -> list[BatchStatement]:
-    """One partition's rows of `statement` in unlogged batches of UNIT_ROWS_AT_ONCE (one
-    mutation each, under Cassandra's batch size warning); at least one batch, empty if there
-    are no rows, for the caller to add the partition's other writes to."""
-    batches = []
-    for start in range(0, max(len(rows), 1), UNIT_ROWS_AT_ONCE):
-        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-        for row in rows[start : start + UNIT_ROWS_AT_ONCE]:
-            batch.add(statement, row)
-        batches.append(batch)
-    return batches
+def _partition_writes(statement: PreparedStatement, rows: Sequence[Any]) -> list[list[Write]]:
+    """One partition's rows of `statement` in mutations of UNIT_ROWS_AT_ONCE rows (each a
+    batch's worth, under Cassandra's batch size warning: records.session.replica_batches);
+    at least one, empty if there are no rows, for the caller to add the partition's other
+    writes to."""
+    return [
+        [(statement, row) for row in rows[start : start + UNIT_ROWS_AT_ONCE]]
+        for start in range(0, max(len(rows), 1), UNIT_ROWS_AT_ONCE)
+    ]
 
 
 def _scan_row(unit_key: str, scan: ScanRecorded) -> list[Any]:
@@ -281,6 +279,7 @@ class RecordReader:
             "SELECT seq FROM batch_event_hashes WHERE batch_id = ? AND content_hash = ?"
         )
         self._unit = p(f"SELECT {', '.join(_UNIT_COLUMNS)} FROM units WHERE unit_key = ?")
+        self._units = p(f"SELECT {', '.join(_UNIT_COLUMNS)} FROM units WHERE unit_key IN ?")
         self._producer = p(
             f"SELECT {', '.join(_PRODUCER_COLUMNS)} FROM producers WHERE producer_id = ?"
         )
@@ -344,6 +343,13 @@ class RecordReader:
     async def unit(self, unit_key: str) -> Unit | None:
         rows = await run(self.session, self._unit, (unit_key,))
         return Unit(*rows[0]) if rows else None
+
+    async def units(self, unit_keys: Iterable[str]) -> dict[str, Unit]:
+        """The units of these keys that are stored, by key: KEYS_AT_ONCE in one read
+        (records.session.replica_chunks), all reads at once."""
+        chunks = replica_chunks(self.session, self._unit, unit_keys)
+        answers = await run_statements(self.session, [self._units.bind((c,)) for c in chunks])
+        return {row.unit_key: Unit(*row) for rows in answers for row in rows or ()}
 
     async def producer(self, producer_id: str) -> Producer | None:
         rows = await run(self.session, self._producer, (producer_id,))
@@ -567,8 +573,8 @@ class RecordWriter(RecordReader):
             "WHERE unit_key = ? AND alert_id = ?"
         )
         self._stored_alerts = p(
-            "SELECT alert_id, province, day, raised_at, detail, clients, corroborated, status, "
-            "scan_event_id FROM alerts_by_unit WHERE unit_key = ? AND alert_id IN ?"
+            "SELECT unit_key, alert_id, province, day, raised_at, detail, clients, corroborated, "
+            "status, scan_event_id FROM alerts_by_unit WHERE unit_key IN ? AND alert_id IN ?"
         )
         self._write_unit_alert = p(
             "INSERT INTO alerts_by_unit (unit_key, alert_id, kind, raised_at, day, province, "
@@ -773,45 +779,54 @@ class RecordWriter(RecordReader):
         (a replay must not reopen a closed alert), and copy evidence if it is corroborated
         (see `corroborate` for one raised before it was). Its province and day's row is
         written once this is stored (`record_alert_days`)."""
-        statements: list[BatchStatement] = []
+        mutations: list[list[Write]] = []
         for unit in units:
             rows = [_scan_row(unit.unit_key, scan) for scan in unit.scans]
-            statements.extend(_partition_batches(self._write_scan, rows))
+            mutations.extend(_partition_writes(self._write_scan, rows))
             t = unit.totals
-            statements[-1].add(self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
+            mutations[-1].append(
+                (self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
+            )
             for raised in unit.alerts:
-                self._add_alert(statements[-1], raised)
-        await run_statements(self.session, statements)
+                mutations[-1].extend(self._alert_writes(raised))
+        await run_statements(self.session, replica_batches(self.session, mutations))
 
-    def _add_alert(self, batch: BatchStatement, raised: AlertRaised) -> None:
+    def _alert_writes(self, raised: AlertRaised) -> list[Write]:
         alert, stored = raised.alert, raised.stored
+        writes: list[Write] = []
         if stored is None:
-            batch.add(self._write_unit_alert, _unset_none((
+            writes.append((self._write_unit_alert, _unset_none((
                 alert.unit_key, alert.alert_id, alert.kind.value, alert.raised_at, raised.day,
                 alert.province, alert.detail, alert.scan_event_id, alert.clients,
                 alert.corroborated,
-            )))  # fmt: skip
+            ))))  # fmt: skip
         if stored is None or not stored.closed:
-            batch.add(self._open_alert, ({alert.alert_id: alert.kind.value}, alert.unit_key))
+            writes.append((self._open_alert, ({alert.alert_id: alert.kind.value}, alert.unit_key)))
             if stored.corroborated if stored is not None else alert.corroborated:
-                batch.add(self._add_evidence, ({str(alert.alert_id)}, alert.unit_key))
+                writes.append((self._add_evidence, ({str(alert.alert_id)}, alert.unit_key)))
+        return writes
 
     async def stored_alerts(
-        self, wanted: Mapping[str, Iterable[UUID]]
+        self, wanted: Mapping[str, Collection[UUID]]
     ) -> dict[tuple[str, UUID], StoredAlert]:
         """What alerts_by_unit holds of these alerts (ids by unit), by (unit, id): one read
-        per unit, all at once. The scan processor asks before it stores the alerts a batch
+        of KEYS_AT_ONCE units (asking each for every id the read's units want), all at
+        once. The scan processor asks before it stores the alerts a batch
         raised, which decides which are new: the unit's partition is written only by the
         worker owning it, one batch at a time, so what is stored here is what its earlier
         batches (or a crashed worker's, replayed now) stored. Plain reads, no lightweight
         transaction: nothing else races them but a stalled worker that lost the partition
         (docs/bench_analytics.md, 2026-12-02 session 9, for what that may leave)."""
-        units = [(unit, list(ids)) for unit, ids in wanted.items()]
+        chunks = replica_chunks(self.session, self._unit_alerts, list(wanted))
         answers = await run_statements(
-            self.session, [self._stored_alerts.bind((unit, ids)) for unit, ids in units]
+            self.session,
+            [
+                self._stored_alerts.bind((chunk, list({i for unit in chunk for i in wanted[unit]})))
+                for chunk in chunks
+            ],
         )
         return {
-            (unit, row.alert_id): StoredAlert(
+            (row.unit_key, row.alert_id): StoredAlert(
                 province=row.province,
                 day=row.day,
                 raised_at=row.raised_at,
@@ -821,8 +836,9 @@ class RecordWriter(RecordReader):
                 closed=row.status is not None,  # written only when closed (migration 0003)
                 scan_event_id=row.scan_event_id,
             )
-            for (unit, _), rows in zip(units, answers, strict=True)
+            for rows in answers
             for row in rows or ()
+            if row.alert_id in wanted[row.unit_key]
         }
 
     async def record_alert_days(self, raised: Iterable[AlertRaised]) -> None:
@@ -843,13 +859,13 @@ class RecordWriter(RecordReader):
                 (province or "", day, raised_at, alert.alert_id, alert.unit_key,
                  alert.kind.value, detail, clients, corroborated)
             )  # fmt: skip
-        statements = [
-            batch
+        mutations = [
+            writes
             for rows in by_day.values()
-            for batch in _partition_batches(self._write_day_alert, rows)
+            for writes in _partition_writes(self._write_day_alert, rows)
         ]
-        if statements:
-            await run_statements(self.session, statements)
+        if mutations:
+            await run_statements(self.session, replica_batches(self.session, mutations))
 
     async def count_scans(self, counts: Mapping[tuple[str | None, date], int]) -> None:
         """`count_scan` for many scans: each province and day's counter moved once by its

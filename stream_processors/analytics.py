@@ -30,7 +30,14 @@ from contract.events import ScannerKind, ScanRecorded
 from contract.label import vietnam_date
 from contract.verdict import Category
 from records.store import AlertRaised, RecordWriter
-from stream_processors.detect import SeenScan, Thresholds, detect, province_place, remember
+from stream_processors.detect import (
+    SeenScan,
+    Thresholds,
+    UnitFacts,
+    detect,
+    province_place,
+    remember,
+)
 from stream_processors.history import UnitHistory
 from stream_processors.outcomes import Metrics, SendBytes, all_done, seconds_since
 from stream_processors.places import Place, place_of
@@ -60,18 +67,17 @@ class ScanAnalytics:
         self.facts = facts if facts is not None else FactsCache(store)
         """What the records say about units, held (stream_processors.unit_facts)."""
 
-    async def analyse(self, scan: ScanRecorded, unit_key: str, history: UnitHistory) -> Raised:
-        """What this scan raises, to be stored and published with its batch (`BatchAlerts`);
-        `history` (the unit's) is updated with the scan and the alerts, and is put back
-        only once they are stored and published."""
-        if scan.scanner is not ScannerKind.CONSUMER or scan.reason.category not in ANALYSED:
-            return Raised()
+    def analyse(
+        self, scan: ScanRecorded, unit_key: str, history: UnitHistory, facts: UnitFacts
+    ) -> Raised:
+        """What this `analysed` scan raises, given its unit's facts (`self.facts.facts_of`),
+        to be stored and published with its batch (`BatchAlerts`); `history` (the unit's)
+        is updated with the scan and the alerts, and is put back only once they are stored
+        and published."""
         seen = SeenScan(str(scan.event_id), scan.occurred_at, scan.device,
                         _place(scan), scan.client)  # fmt: skip
         already = history.raised
         recent = [s for s in history.recent if s.event_id != seen.event_id]
-        assert scan.batch_id is not None  # a scan that names a unit names its batch
-        facts = await self.facts.facts(unit_key, scan.batch_id, scan.occurred_at)
         findings = detect(seen, recent, facts, self.limits)
         alerts = [
             Alert(
@@ -98,6 +104,11 @@ class ScanAnalytics:
         history.corroborated = [*confirmed, *(str(a.alert_id) for a in newly)][-RAISED_KEPT:]
         history.recent = remember(seen, recent, self.limits)
         return Raised(fresh, newly)
+
+    @staticmethod
+    def analysed(scan: ScanRecorded) -> bool:
+        """Whether the scan is analysed: a consumer's, of a code that verified."""
+        return scan.scanner is ScannerKind.CONSUMER and scan.reason.category in ANALYSED
 
     def alerts(self) -> BatchAlerts:
         """The alerts of a micro-batch, to be gathered while its scans are analysed."""

@@ -46,7 +46,7 @@ from contract.events import (
 from contract.label import vietnam_date
 from records.cases import CaseWriter
 from records.store import INSPECTION_EVIDENCE, RecordWriter, ScansOfUnit
-from stream_processors.analytics import BatchAlerts, Raised, ScanAnalytics
+from stream_processors.analytics import BatchAlerts, ScanAnalytics
 from stream_processors.detect import client_key
 from stream_processors.history import Histories, HistoryStore, MemoryHistories, UnitHistory
 from stream_processors.outcomes import Message, Metrics, Refuser, all_done
@@ -104,10 +104,12 @@ class ScanIngest:
             self.metrics.count_processed(topic, handled)
 
     async def _scans(self, run: list[tuple[Message, Event | ContractError]]) -> None:
-        """A run of scans (and malformed messages). A unit's scans are counted and analysed
-        in their order against its history, taken once and put back once; then, for all
-        units at once: the stored alerts they raised read (which are new), their rows, the
-        unit's totals and its alerts' rows written in one statement a unit, the alerts'
+        """A run of scans (and malformed messages), in three steps. Counting: a unit's scans
+        are counted in their order in its history, taken once. Judging: the facts of every
+        scan to analyse are read at once (what is not held: stream_processors.unit_facts),
+        then each unit's scans are analysed in their order. Storing, for all units at once:
+        the stored alerts they raised read (which are new), their rows, the unit's totals
+        and its alerts' rows written together (records.store.record_scans), the alerts'
         province and day rows, the alerts published (stream_processors.analytics.
         BatchAlerts), the province day counters moved once per province and day, and the
         histories put back only once all that succeeded: a batch that fails is handled again
@@ -119,51 +121,62 @@ class ScanIngest:
             key = (message.key or b"") if isinstance(event, ContractError) else event.topic_key()
             groups.setdefault(key, []).append((message, event))
         batch = _BatchWrites(self.analytics.alerts())
-        await all_done(self._unit_messages(held, batch) for held in groups.values())
-        raised = await batch.alerts.stored()
+        malformed: list[tuple[Message, ContractError]] = []
+        for held in groups.values():
+            self._count(held, batch, malformed)
+        await all_done(self._other(error, message) for message, error in malformed)
+        analysed = [
+            (unit, scan)
+            for unit in batch.units
+            for scan in unit.scans
+            if self.analytics.analysed(scan)
+        ]
+        found = await self.analytics.facts.facts_of(
+            [(unit.unit_key, _batch_named(scan), scan.occurred_at) for unit, scan in analysed]
+        )
+        for (unit, scan), facts in zip(analysed, found, strict=True):
+            raised = self.analytics.analyse(scan, unit.unit_key, unit.history, facts)
+            batch.alerts.add(unit.unit_key, raised)
+        raised_by = await batch.alerts.stored()
         if batch.units:
             await self.store.record_scans(
-                ScansOfUnit(unit, scans, history.totals, raised.get(unit, ()))
-                for unit, scans, history, _ in batch.units
-            )
+                ScansOfUnit(unit.unit_key, unit.scans, unit.history.totals,
+                            raised_by.get(unit.unit_key, ()))
+                for unit in batch.units
+            )  # fmt: skip
         await batch.alerts.published()
         if batch.counts:
             await self.store.count_scans(batch.counts)
-        for unit, _, history, partition in batch.units:
-            await self.histories.put(unit.encode("utf-8"), history, partition)
+        for unit in batch.units:
+            await self.histories.put(unit.unit_key.encode("utf-8"), unit.history, unit.partition)
 
-    async def _unit_messages(
-        self, held: list[tuple[Message, Event | ContractError]], batch: _BatchWrites
+    def _count(
+        self,
+        held: list[tuple[Message, Event | ContractError]],
+        batch: _BatchWrites,
+        malformed: list[tuple[Message, ContractError]],
     ) -> None:
-        """One key's messages of a run, in order."""
-        unit: str | None = None
-        history: UnitHistory | None = None
-        scans: list[ScanRecorded] = []
-        partition = 0
+        """One key's messages of a run, in order: each scan of a unit counted in its history
+        (taken once), a malformed message set aside to be refused."""
+        unit: _UnitScans | None = None
         for message, event in held:
             if isinstance(event, ContractError):
-                await self._other(event, message)
+                malformed.append((message, event))
                 continue
             assert isinstance(event, ScanRecorded)  # a run holds scans and malformed messages
             scanned = event.unit_key()
             if scanned is None:  # a scan naming no unit: nothing to do
                 continue
-            if history is None:
-                unit, history = scanned, self.histories.take(scanned.encode("utf-8"))
-            batch.alerts.add(scanned, await self._scan(scanned, event, message, history, batch))
-            scans.append(event)
-            partition = message.partition
-        if unit is not None and history is not None:
-            batch.units.append((unit, scans, history, partition))
+            if unit is None:
+                history = self.histories.take(scanned.encode("utf-8"))
+                unit = _UnitScans(scanned, history, message.partition)
+                batch.units.append(unit)
+            self._count_scan(event, message, unit.history, batch)
+            unit.scans.append(event)
 
-    async def _scan(
-        self,
-        unit: str,
-        event: ScanRecorded,
-        message: Message,
-        history: UnitHistory,
-        batch: _BatchWrites,
-    ) -> Raised:
+    def _count_scan(
+        self, event: ScanRecorded, message: Message, history: UnitHistory, batch: _BatchWrites
+    ) -> None:
         # a consumer's scans count once per client and window: they are not authenticated
         client = client_key(event.client) if event.scanner is ScannerKind.CONSUMER else None
         window = self.analytics.limits.count_window
@@ -179,7 +192,6 @@ class ScanIngest:
             batch.counts[(place, vietnam_date(event.occurred_at))] += 1
         # the scan's row and the totals are written with the batch's (even for a replay,
         # whose first writing may not have happened), and so are the alerts it raises
-        return await self.analytics.analyse(event, unit, history)
 
     async def _other(self, event: Event | ContractError, message: Message) -> None:
         if isinstance(event, ContractError):
@@ -235,13 +247,27 @@ class ScanIngest:
 
 
 @dataclass
+class _UnitScans:
+    """A unit's scans in a run, its history after them and its partition of the scan topic."""
+
+    unit_key: str
+    history: UnitHistory
+    partition: int
+    scans: list[ScanRecorded] = field(default_factory=list)
+
+
+@dataclass
 class _BatchWrites:
     """What a run of scans writes once its units' messages are handled."""
 
     alerts: BatchAlerts
-    units: list[tuple[str, list[ScanRecorded], UnitHistory, int]] = field(default_factory=list)
-    """Each unit's scans, its history after them and its partition of the scan topic."""
+    units: list[_UnitScans] = field(default_factory=list)
     counts: Counter[tuple[str | None, date]] = field(default_factory=Counter)
+
+
+def _batch_named(scan: ScanRecorded) -> str:
+    assert scan.batch_id is not None  # a scan that names a unit names its batch
+    return scan.batch_id
 
 
 @functools.lru_cache(maxsize=1024)

@@ -13,6 +13,8 @@ certifications. What each answer may be held for:
   worker is seen by this worker's analytics that much later at most; the scans analysed in
   between are judged by what was stored before (an alert one of them would have raised is
   raised by the unit's next scan instead: alert ids are per unit, kind and day).
+- a micro-batch's scans ask at once (`facts_of`): the units not held are read together,
+  many in one read (records.store.units), and each batch and product not held once.
 - changes this worker makes itself are seen at once: the batch agent and the authority agent
   wrap each message in `changing_batch` / `changing_certifications`, during which the
   batch's (every product's) facts are read afresh and not held, and after which what was
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -148,35 +150,71 @@ class FactsCache:
         return self._certifications.changing()
 
     async def facts(self, unit_key: str, batch_id: str, at: datetime) -> UnitFacts:
-        """The unit, its batch and its product's certifications: the scan names the batch
-        (and so the product), so what is not held is read at once, not after the unit."""
-        product_key, _ = identifiers.split_batch_id(batch_id)
-        unit = self._units.get(unit_key)
-        has_batch, batch = self._batches.held(batch_id)
-        has_stored, stored = self._certifications.held(product_key)
-        if unit is None or not has_batch or not has_stored:
-            unit, batch, stored = await asyncio.gather(
-                self._unit(unit_key) if unit is None else _given(unit),
-                self._batches.get(batch_id) if not has_batch else _given(batch),
-                self._certifications.get(product_key) if not has_stored else _given(stored),
-            )
-        if unit is None:
-            return UnitFacts(False, printed_stars=0, batch=None, standing=None, delivery=None)
-        if unit.batch_id != batch_id:  # the label names another lot than the one packed
-            batch = await self._batches.get(unit.batch_id)
-        standing = standing_of(stored or [], unit.producer_id, at)
-        received = batch.received_province if batch else None
-        delivery = province_place(received) if received else None
-        return UnitFacts(True, unit.printed_stars, batch, standing, delivery)
+        """One scan's facts (`facts_of`)."""
+        [found] = await self.facts_of([(unit_key, batch_id, at)])
+        return found
 
-    async def _unit(self, unit_key: str) -> Unit | None:
-        unit = await self.store.unit(unit_key)
-        if unit is not None:  # packed: its row never changes
-            self._units[unit_key] = unit
-            if len(self._units) > self.units_kept:
-                self._units.popitem(last=False)
-        return unit
+    async def facts_of(self, scans: Sequence[tuple[str, str, datetime]]) -> list[UnitFacts]:
+        """The facts of scans (unit, the batch its label names, when), in their order: the
+        unit, its batch and its product's certifications. What is not held is read at once,
+        the units not held in one call (records.store.units); the label names the batch (and
+        so the product), so its batch and certifications are read with the units, not after
+        them, and a unit packed in another lot than its label names costs a second read."""
+        named = {batch_id for _, batch_id, _ in scans}
+        units, batches, stored = await asyncio.gather(
+            self._units_of({unit_key for unit_key, _, _ in scans}),
+            _all(self._batches, named),
+            _all(self._certifications, {identifiers.split_batch_id(b)[0] for b in named}),
+        )
+        other = {u.batch_id for u in units.values() if u is not None} - batches.keys()
+        if other:
+            batches.update(await _all(self._batches, other))
+        return [
+            _facts(units[unit_key], batches, stored[identifiers.split_batch_id(batch_id)[0]], at)
+            for unit_key, batch_id, at in scans
+        ]
+
+    async def _units_of(self, unit_keys: Collection[str]) -> dict[str, Unit | None]:
+        """The units (None: not packed), those not held read in one call; packed ones held
+        (their rows never change)."""
+        found: dict[str, Unit | None] = {key: self._units.get(key) for key in unit_keys}
+        missing = [key for key, unit in found.items() if unit is None]
+        if missing:
+            read = await self.store.units(missing)
+            for key in missing:
+                unit = found[key] = read.get(key)
+                if unit is not None:
+                    self._units[key] = unit
+                    if len(self._units) > self.units_kept:
+                        self._units.popitem(last=False)
+        return found
 
 
-async def _given(value: V) -> V:
-    return value
+async def _all(shelf: _Shelf[V], keys: Collection[str]) -> dict[str, V]:
+    """The shelf's answers for these keys, held or read (all at once)."""
+    answers = {}
+    missing = []
+    for key in keys:
+        found, value = shelf.held(key)
+        if found:
+            answers[key] = value
+        else:
+            missing.append(key)
+    if missing:
+        answers.update(zip(missing, await asyncio.gather(*map(shelf.get, missing)), strict=True))
+    return answers  # type: ignore[return-value]  # held: V (which may be None)
+
+
+def _facts(
+    unit: Unit | None,
+    batches: dict[str, BatchState | None],
+    stored: list[StoredCertification],
+    at: datetime,
+) -> UnitFacts:
+    if unit is None:
+        return UnitFacts(False, printed_stars=0, batch=None, standing=None, delivery=None)
+    batch = batches[unit.batch_id]
+    standing = standing_of(stored, unit.producer_id, at)
+    received = batch.received_province if batch else None
+    delivery = province_place(received) if received else None
+    return UnitFacts(True, unit.printed_stars, batch, standing, delivery)

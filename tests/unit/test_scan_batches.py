@@ -103,9 +103,15 @@ class Records:
         self.recalled = False
         self.gate: asyncio.Event | None = None
 
-    async def unit(self, unit_key: str) -> Unit | None:
+        self.units_asked: list[list[str]] = []
+        self.unit_failure: Exception | None = None
+
+    async def units(self, unit_keys: list[str]) -> dict[str, Unit]:
         self.reads.append("unit")
-        return UNIT if unit_key == "u1" else None
+        self.units_asked.append(unit_keys)
+        if self.unit_failure is not None:
+            raise self.unit_failure
+        return {key: UNIT for key in unit_keys if key == "u1"}
 
     async def batch(self, batch_id: str) -> BatchState | None:
         self.reads.append("batch")
@@ -163,5 +169,27 @@ def test_a_change_by_this_worker_is_seen_at_once_and_a_read_begun_before_it_is_n
         assert after.batch is not None
         assert after.batch.status == "recalled"
         assert (await facts.facts("u1", BATCH, NOW)).batch.status == "recalled"  # type: ignore[union-attr]
+
+    asyncio.run(scenario())
+
+
+def test_a_batchs_units_not_held_are_read_in_one_call_and_a_failed_read_holds_nothing():
+    records = Records()
+    facts = FactsCache(records)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        found = await facts.facts_of([("u1", BATCH, NOW), ("u2", BATCH, NOW), ("u1", BATCH, NOW)])
+        assert [f.packed for f in found] == [True, False, True]
+        assert sorted(records.units_asked[0]) == ["u1", "u2"]  # one read, each unit once
+        assert len(records.units_asked) == 1
+        assert records.reads.count("batch") == records.reads.count("certifications") == 1
+        assert (await facts.facts("u1", BATCH, NOW)).packed  # packed: held, not read again
+        assert len(records.units_asked) == 1
+        records.unit_failure = RuntimeError("Cassandra busy")
+        with pytest.raises(RuntimeError, match="Cassandra busy"):
+            await facts.facts_of([("u2", BATCH, NOW), ("u3", BATCH, NOW)])
+        records.unit_failure = None
+        assert not (await facts.facts("u2", BATCH, NOW)).packed  # asked again: read again
+        assert records.units_asked[-1] == ["u2"]
 
     asyncio.run(scenario())
