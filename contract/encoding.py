@@ -56,6 +56,12 @@ def sha256_hex(data: bytes) -> str:
 
 def decode_canonical(data: bytes) -> JSON:
     """Parses canonical bytes; anything that is not the one canonical form is refused."""
+    value = _parse(data)
+    _check_canonical(value, data)
+    return value
+
+
+def _parse(data: bytes) -> JSON:
     try:
         text = data.decode("utf-8")
         value: JSON = json.loads(
@@ -68,9 +74,12 @@ def decode_canonical(data: bytes) -> JSON:
         raise ContractError.single(f"not UTF-8 at byte {exc.start}") from None
     except (ValueError, RecursionError) as exc:
         raise ContractError.single(f"not JSON: {exc}") from None
+    return value
+
+
+def _check_canonical(value: JSON, data: bytes) -> None:
     if canonical_bytes(value) != data:
         raise ContractError.single("not in canonical form (key order, spacing or escapes)")
-    return value
 
 
 def decode_model(adapter: TypeAdapter[T], data: bytes) -> T:
@@ -78,15 +87,19 @@ def decode_model(adapter: TypeAdapter[T], data: bytes) -> T:
 
     The value must survive the round trip: a field the model normalises (an offset turned
     into UTC, a decimal's trailing zero, an upper-case UUID) would otherwise let two byte
-    strings stand for one document.
-    """
-    raw = decode_canonical(data)
+    strings stand for one document. Bytes that are the encoding of the validated value are
+    also the canonical form of what they parse to, so a valid document is encoded once; the
+    parsed value's own form is checked only to tell what is wrong (a spelling is reported
+    before the content, as decode_canonical would)."""
+    raw = _parse(data)
     try:
         value = adapter.validate_python(raw)
     except ValidationError as exc:
+        _check_canonical(raw, data)
         raise ContractError.from_validation(exc) from None
     canonical = adapter.dump_python(value, mode="json")
     if canonical_bytes(canonical) != data:
+        _check_canonical(raw, data)
         problems = [
             Problem(path, f"not canonical; spelled canonically it is {spelling!r}")
             for path, spelling in _differences(raw, canonical, "")
