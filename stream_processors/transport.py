@@ -39,12 +39,26 @@ handed on is not handed on again, and a jump is filled first by reading the miss
 with a consumer of its own (`MissedReader`: no group, nothing committed). Seeking Faust's
 consumer back to the hole instead was tried twice and did not reliably read it again.
 
+And two that cost time, not messages (docs/bench_analytics.md, session 10: a scan worker
+under load sat idle about a second of every three):
+
+- aiokafka fetches a node's partitions in one request, one request at a time, and leaves out
+  a partition whose fetched records are not all consumed yet: that request, for the idle
+  partitions only, waits at the broker for data up to the fetch wait, which Faust sets to
+  1.5 s, and the busy partition cannot be fetched again until it returns. Here the wait is
+  FETCH_MAX_WAIT_MS (`ConsumerThread`).
+- Faust stops fetching a partition whose stream buffer is full, resumes it once the buffer
+  is half empty, and when no partition is left to fetch sleeps a whole second before it
+  looks again. Here the fetcher waits for a buffer to drain instead (`_wait_for_room`).
+
 Faust picks a transport by the broker URL's scheme; this one is registered under
 `ocop-kafka` in pyproject.toml (the `faust.transports` entry points).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, cast
@@ -57,6 +71,20 @@ log = logging.getLogger(__name__)
 
 SCHEME = "ocop-kafka"
 """The broker URL scheme of this transport (`ocop-kafka://host:9092`)."""
+FETCH_MAX_WAIT_MS = 100
+"""How long the broker holds a fetch for data (Kafka's fetch.max.wait.ms): the longest a
+busy partition waits behind a fetch of idle ones; an idle worker asks ten times a second."""
+
+
+class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread, its aiokafka consumer's fetch wait FETCH_MAX_WAIT_MS."""
+
+    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust passes 1,500 ms and no way to change it; aiokafka reads the value when the
+        # consumer starts, to build its fetcher
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
 
 
 class MissedReader:
@@ -104,10 +132,13 @@ class Consumer(faust_aiokafka.Consumer):
     """Each source partition's next offset to hand on, from where it was last sought."""
 
     _missed_reader: MissedReader
+    _buffer_drained: asyncio.Event
+    """Set when a partition Faust stopped fetching (its stream buffer full) is resumed."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._next_offsets = {}
+        self._buffer_drained = asyncio.Event()
         conf, transport = self.app.conf, cast(faust_aiokafka.Transport, self.transport)
         self._missed_reader = MissedReader(
             bootstrap_servers=faust_aiokafka.server_list(transport.url, transport.default_port),
@@ -117,6 +148,9 @@ class Consumer(faust_aiokafka.Consumer):
                 conf.broker_credentials, conf.ssl_context
             ),
         )
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_stop(self) -> None:
         await super().on_stop()
@@ -138,9 +172,23 @@ class Consumer(faust_aiokafka.Consumer):
         self._unacked_messages.discard(message)
         return False
 
+    def on_buffer_drop(self, tp: TP) -> None:
+        super().on_buffer_drop(tp)
+        self._buffer_drained.set()
+
+    async def _wait_for_room(self, timeout: float) -> None:
+        """While every partition is stopped because its stream buffer is full, wait until
+        one is resumed (`timeout` at most), not Faust's whole second."""
+        if self._get_active_partitions() or not self._buffered_partitions:
+            return
+        self._buffer_drained.clear()
+        with contextlib.suppress(TimeoutError):  # still full then: Faust sleeps, looks again
+            await asyncio.wait_for(self._buffer_drained.wait(), timeout)
+
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         if not self.flow_active:  # Faust waits here too: a fetch starts once the flow resumes
             await self.wait(self.can_resume_flow)  # type: ignore[arg-type]
+        await self._wait_for_room(timeout)
         generation = self.app.consumer_generation_id
         records, active = await super()._wait_next_records(timeout)
         if records and self.app.consumer_generation_id != generation:

@@ -8,15 +8,17 @@ import asyncio
 import uuid
 from datetime import date, timedelta
 
+from contract import identifiers
 from contract.alerts import Alert, AlertKind, alert_id
-from contract.events import AlertClosed, InspectionVerdict
+from contract.events import AlertClosed, InspectionVerdict, ScannerKind, ScanRecorded
 from contract.label import vietnam_date
+from contract.verdict import Reason
 from infra.schema import migrate
 from infra.settings import StackSettings
-from records.rows import ScanSummary
-from records.session import connect
+from records.rows import ScanSummary, Unit
+from records.session import connect, run
 from records.store import AlertRaised, RecordWriter, ScansOfUnit
-from tests.world import NOW
+from tests.world import LOT, NOW, PRODUCT
 
 UNIT = "/01/08930000000016/21/ABCDEFGH2345"
 
@@ -138,9 +140,71 @@ def _closing(alert: Alert) -> AlertClosed:
     )  # fmt: skip
 
 
-def _alert(kind: AlertKind, clients: int = 1, corroborated: bool = False) -> Alert:
+def _alert(
+    kind: AlertKind, clients: int = 1, corroborated: bool = False, unit: str = UNIT
+) -> Alert:
     return Alert(
-        alert_id=alert_id(UNIT, kind, vietnam_date(NOW)), kind=kind, unit_key=UNIT,
+        alert_id=alert_id(unit, kind, vietnam_date(NOW)), kind=kind, unit_key=unit,
         raised_at=NOW, province="Thái Bình", detail="evidence", scan_event_id=uuid.uuid4(),
         clients=clients, corroborated=corroborated,
+    )  # fmt: skip
+
+
+def test_many_units_rows_go_in_shared_batches_and_are_read_back_together(
+    stack_settings: StackSettings, unique_name
+):
+    """A micro-batch's writes and reads of many units (records.session.replica_batches and
+    replica_chunks): every unit's scans, totals and alerts stored, whatever batch they
+    shared; every stored unit and alert found by the reads of many at once, no other."""
+    settings = stack_settings.model_copy(update={"keyspace": unique_name})
+    migrate(settings)
+    cluster, session = connect(settings, keyspace=unique_name)
+    try:
+        asyncio.run(_many_units(RecordWriter(session)))
+    finally:
+        session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
+        cluster.shutdown()
+
+
+async def _many_units(store: RecordWriter) -> None:
+    keys = [identifiers.unit_key(PRODUCT, f"MANY{n:08d}") for n in range(75)]
+    day = vietnam_date(NOW)
+    units = []
+    for n, key in enumerate(keys):
+        scans = [_scan(key, minutes) for minutes in range(n % 20)]  # up to 19: two mutations
+        alerts = (
+            [] if n % 3 else [AlertRaised(_alert(AlertKind.TOO_MANY_DEVICES, unit=key), day, None)]
+        )
+        units.append(ScansOfUnit(key, scans, ScanSummary(len(scans), NOW, NOW), alerts))
+    await store.record_scans(units)
+    for unit in units:
+        activity = await store.unit_activity(unit.unit_key)
+        assert activity.scans.count == len(unit.scans)
+        assert activity.open_alerts == ({"too_many_devices"} if unit.alerts else set())
+        rows = await run(
+            store.session,
+            "SELECT count(*) AS n FROM scans_by_unit WHERE unit_key = %s",
+            (unit.unit_key,),
+        )
+        assert rows[0].n == len(unit.scans)
+    wanted = {u.unit_key: {a.alert.alert_id for a in u.alerts} or {uuid.uuid4()} for u in units}
+    found = await store.stored_alerts(wanted)
+    assert set(found) == {(u.unit_key, a.alert.alert_id) for u in units for a in u.alerts}
+    packed = [
+        Unit(key, identifiers.batch_id(PRODUCT, LOT), PRODUCT, "p1", key[-12:], 4, "k1",
+             date(2026, 1, 1), n)
+        for n, key in enumerate(keys)
+    ]  # fmt: skip
+    await store.write_units(packed)
+    read = await store.units([*keys, identifiers.unit_key(PRODUCT, "NTPACKED0000")])
+    assert read == {unit.unit_key: unit for unit in packed}
+
+
+def _scan(unit_key: str, minutes: int) -> ScanRecorded:
+    serial = unit_key.rsplit("/", 1)[1]
+    return ScanRecorded(
+        event_id=uuid.uuid4(), occurred_at=NOW + timedelta(minutes=minutes),
+        code=f"https://ocop.vn{identifiers.batch_id(PRODUCT, LOT)}/21/{serial}",
+        batch_id=identifiers.batch_id(PRODUCT, LOT), serial=serial, province="Thái Bình",
+        reason=Reason.GENUINE, scanner=ScannerKind.CONSUMER, device="d" * 64, client="c" * 64,
     )  # fmt: skip

@@ -64,6 +64,72 @@ def test_a_failed_batch_is_never_released_and_stops_the_batches():
     assert released == sorted(released)
 
 
+def test_two_batches_at_once_never_share_a_key_and_release_each_lane_in_order():
+    """Under load a second batch is handled beside the first; a key's messages wait while a
+    batch holding its key runs, and a lane's messages are released in submission order even
+    when a later batch finishes first."""
+    running: list[set[int]] = []
+    handled: list[int] = []
+    released: list[int] = []
+    most_at_once = 0
+
+    async def handle(batch: list[int]) -> None:
+        nonlocal most_at_once
+        keys = {n % 5 for n in batch}
+        assert not any(keys & other for other in running)  # no key in two batches at once
+        running.append(keys)
+        most_at_once = max(most_at_once, len(running))
+        handled.extend(batch)
+        await asyncio.sleep(0.02 if batch[0] % 2 else 0.005)  # later batches may finish first
+        running.remove(keys)
+
+    async def scenario() -> None:
+        batches = MicroBatches(
+            4, handle, released.append, key=lambda n: n % 5, lane=lambda n: n % 2, at_once=2
+        )
+        for n in range(60):
+            await batches.submit(n)
+        await batches.drain()
+        await batches.close()
+
+    asyncio.run(scenario())
+    assert most_at_once == 2
+    for key in range(5):  # each key's messages handled in the order submitted
+        of_key = [n for n in handled if n % 5 == key]
+        assert of_key == sorted(of_key)
+    for lane in range(2):  # each lane released in the order submitted, all of it
+        assert [n for n in released if n % 2 == lane] == list(range(lane, 60, 2))
+
+
+def test_an_idle_topics_message_goes_alone_and_a_failed_batch_holds_its_keys():
+    handled: list[list[int]] = []
+    released: list[int] = []
+    gate = asyncio.Event()
+
+    async def handle(batch: list[int]) -> None:
+        handled.append(batch)
+        if 0 in batch:
+            await gate.wait()
+            raise RuntimeError("a bug")
+
+    async def scenario() -> None:
+        batches = MicroBatches(4, handle, released.append, key=lambda n: n % 3, at_once=2)
+        await batches.submit(0)
+        await asyncio.sleep(0.001)
+        await batches.submit(1)  # not a full batch's worth waiting: not beside the first
+        await asyncio.sleep(0.001)
+        assert handled == [[0]]
+        gate.set()
+        await asyncio.sleep(0.001)
+        with pytest.raises(RuntimeError, match="a bug"):
+            await batches.submit(3)
+        await batches.close()
+
+    asyncio.run(scenario())
+    assert released == []  # 1 waited behind 0 on their lane; 0 failed
+    assert [0] in handled
+
+
 def test_a_decoded_history_is_used_only_while_the_store_holds_what_was_put():
     store = MemoryHistories()
     histories = Histories(store)

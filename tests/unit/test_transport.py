@@ -51,6 +51,10 @@ def consumer(committed: dict[TP, int | None] | None = None) -> Any:
     made._next_offsets = {}
     made._missed_reader = MissedReader()
     made.flow_active = True
+    made._active_partitions = {TP("batches", 1)}
+    made._paused_partitions = set()
+    made._buffered_partitions = set()
+    made._buffer_drained = asyncio.Event()
     made._to_message = lambda tp, record: message(record.offset, topic=tp.topic)
     return made
 
@@ -256,3 +260,28 @@ def test_a_fetch_started_once_the_flow_resumed_keeps_its_records(monkeypatch) ->
     kafka.can_resume_flow = object()
     records = {TP("batches", 1): [message(40)]}
     assert fetch(kafka, records, monkeypatch, rebalance_during_fetch=False) == records
+
+
+def test_with_every_partition_stopped_for_a_full_buffer_the_fetch_waits_for_one_to_drain():
+    """Faust would sleep a whole second before looking again; here the fetch goes on as soon
+    as a buffer has room, and at once while any partition is fetched."""
+    kafka = consumer()
+    full = TP("batches", 1)
+
+    async def scenario() -> None:
+        await asyncio.wait_for(kafka._wait_for_room(5.0), 0.5)  # fetched: no wait
+        kafka.on_buffer_full(full)
+        waiting = asyncio.ensure_future(kafka._wait_for_room(5.0))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert not waiting.done()  # nothing to fetch: waits
+        kafka.on_buffer_drop(full)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert waiting.done()  # resumed: the fetch goes on at once
+        assert kafka._get_active_partitions() == {full}
+        kafka.on_buffer_full(full)
+        await kafka._wait_for_room(0.01)  # still full at the timeout: Faust's way from here
+
+    kafka.app.in_recovery = False
+    asyncio.run(scenario())
