@@ -4,11 +4,9 @@ The driver runs its own I/O threads and reports through callbacks; `run` turns o
 statement into an awaitable, and `run_many` keeps a bounded number in flight, which is how
 the driver reaches its throughput (STACK.md: concurrency 64-256).
 
-Many small writes or reads of different partitions cost the driver (and Cassandra) more per
-request than per row: `replica_batches` puts partitions stored on the same nodes in one
-unlogged batch, and `replica_chunks` groups partition keys for one read with IN
-(docs/bench_analytics.md, session 10: a tenth of the requests, several times the rows per
-second on the same cores).
+Many small reads of different partitions cost the driver (and Cassandra) more per request
+than per row: `replica_chunks` groups partition keys stored on the same nodes for one read
+with IN (docs/bench_analytics.md, session 10).
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ import logging
 import re
 import threading
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -34,22 +31,13 @@ from cassandra.cluster import (
     Session,
 )
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement, Statement
+from cassandra.query import BoundStatement, PreparedStatement, Statement
 from cassandra.util import Date as CassandraDate
 
 from infra.settings import ConnectionSettings
 
 K = TypeVar("K")
 
-Write = tuple[PreparedStatement, Sequence[Any]]
-"""A prepared statement and its values."""
-
-BATCH_PARTITIONS = 10
-"""Partitions in one unlogged batch at most: Cassandra warns of more
-(unlogged_batch_across_partitions_warn_threshold, 10 by default)."""
-BATCH_BYTES = 4 * 1024
-"""A batch's values in bytes at most, once it holds two partitions or more: under the 5 KiB
-at which Cassandra warns of a large batch (batch_size_warn_threshold)."""
 KEYS_AT_ONCE = 32
 """Partition keys one read asks for with IN at most (`replica_chunks`)."""
 
@@ -244,59 +232,23 @@ def run_each(
 
 def replicas_of(session: Session, statement: BoundStatement) -> tuple[str, ...]:
     """The nodes holding the bound statement's partition (none while the driver knows no
-    ring): what decides which partitions may share a batch or a read."""
+    ring): what decides which partitions may share a read."""
     hosts = session.cluster.metadata.get_replicas(statement.keyspace, statement.routing_key)
     return tuple(sorted(str(host.endpoint) for host in hosts))
 
 
-@dataclass(frozen=True)
-class Sized:
-    """Something to pack (`pack_by_group`), with what decides where it goes."""
-
-    group: Hashable
-    size: int
-    item: Any
-
-
-def pack_by_group(sized: Iterable[Sized], most: int, most_bytes: int | None) -> list[list[Any]]:
-    """Items in packs of one group each, in the order they come: at most `most` items a pack
-    and, past the first, at most `most_bytes` in all; an item larger than that alone."""
-    packs: list[list[Any]] = []
-    filling: dict[Hashable, tuple[list[Any], int]] = {}
-    for one in sized:
-        pack, size = filling.get(one.group, (None, 0))
-        full = pack is not None and (
-            len(pack) >= most or (most_bytes is not None and size + one.size > most_bytes)
-        )
-        if pack is None or full:
-            pack, size = [], 0
-            packs.append(pack)
-        pack.append(one.item)
-        filling[one.group] = (pack, size + one.size)
-    return packs
-
-
-def replica_batches(session: Session, mutations: Iterable[Sequence[Write]]) -> list[BatchStatement]:
-    """Mutations, each one partition's writes (applied together, all or nothing), in unlogged
-    batches of partitions stored on the same nodes, BATCH_PARTITIONS and BATCH_BYTES at
-    most: the coordinator, a replica of the batch's first partition (token-aware routing),
-    is one of each. A mutation is never split (a larger one is a batch alone); what was one
-    statement per partition becomes one per ten, which is most of the driver's and
-    Cassandra's cost of a small write."""
-    sized = []
-    for writes in mutations:
-        bound = [statement.bind(values) for statement, values in writes]
-        if bound:
-            size = sum(len(v) for b in bound for v in b.values if isinstance(v, bytes))
-            sized.append(Sized(replicas_of(session, bound[0]), size, bound))
-    batches = []
-    for pack in pack_by_group(sized, BATCH_PARTITIONS, BATCH_BYTES):
-        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-        for bound in pack:
-            for statement in bound:
-                batch.add(statement)
-        batches.append(batch)
-    return batches
+def chunks_by_group(items: Iterable[tuple[Hashable, K]], most: int) -> list[list[K]]:
+    """Items (each with its group) in chunks of one group each, in the order they come, at
+    most `most` a chunk."""
+    chunks: list[list[K]] = []
+    filling: dict[Hashable, list[K]] = {}
+    for group, item in items:
+        chunk = filling.get(group)
+        if chunk is None or len(chunk) >= most:
+            chunk = filling[group] = []
+            chunks.append(chunk)
+        chunk.append(item)
+    return chunks
 
 
 def replica_chunks(
@@ -304,7 +256,7 @@ def replica_chunks(
 ) -> list[list[K]]:
     """Partition keys (of one column) in chunks of `most` at most, each chunk's partitions
     stored on the same nodes, for one read each with `IN`: `single` is a statement whose one
-    value is that partition key (it only tells where a key is stored)."""
-    return pack_by_group(
-        (Sized(replicas_of(session, single.bind((key,))), 0, key) for key in keys), most, None
-    )
+    value is that partition key (it only tells where a key is stored). An IN read carries no
+    routing key (the driver computes none for a list), so its coordinator is any node: on a
+    cluster larger than the replication factor, one hop more than a read of one key."""
+    return chunks_by_group(((replicas_of(session, single.bind((key,))), key) for key in keys), most)

@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from cassandra.cluster import Session
-from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement, Statement
+from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, Statement
 from pydantic import TypeAdapter
 
 from contract.alerts import Alert
@@ -52,7 +52,7 @@ from records.rows import (
     Unit,
     UnitActivity,
 )
-from records.session import Write, replica_batches, replica_chunks, run, run_each
+from records.session import replica_chunks, run, run_each
 
 TRUST_SCOPE = "ocop"
 INSPECTION_EVIDENCE = "inspection:"
@@ -140,6 +140,9 @@ def _unset_none(values: Iterable[Any]) -> list[Any]:
 UNIT_ROWS_AT_ONCE = 16
 """Scan rows of one unit in one unlogged batch: about 4 kB, under the 5 kB at which
 Cassandra warns of a large batch."""
+DAY_ROWS_AT_ONCE = 8
+"""A province and day's alert rows in one unlogged batch: about 4 KiB as Cassandra counts
+a mutation (16 rows, with their details, measured 7.9 KiB and drew its warning)."""
 
 
 @dataclass(frozen=True)
@@ -182,15 +185,19 @@ class ScansOfUnit:
     alerts: Sequence[AlertRaised] = ()
 
 
-def _partition_writes(statement: PreparedStatement, rows: Sequence[Any]) -> list[list[Write]]:
-    """One partition's rows of `statement` in mutations of UNIT_ROWS_AT_ONCE rows (each a
-    batch's worth, under Cassandra's batch size warning: records.session.replica_batches);
-    at least one, empty if there are no rows, for the caller to add the partition's other
-    writes to."""
-    return [
-        [(statement, row) for row in rows[start : start + UNIT_ROWS_AT_ONCE]]
-        for start in range(0, max(len(rows), 1), UNIT_ROWS_AT_ONCE)
-    ]
+def _partition_batches(
+    statement: Statement, rows: Sequence[Any], most: int = UNIT_ROWS_AT_ONCE
+) -> list[BatchStatement]:
+    """One partition's rows of `statement` in unlogged batches of `most` (one mutation each,
+    under Cassandra's batch size warning); at least one batch, empty if there are no rows,
+    for the caller to add the partition's other writes to."""
+    batches = []
+    for start in range(0, max(len(rows), 1), most):
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        for row in rows[start : start + most]:
+            batch.add(statement, row)
+        batches.append(batch)
+    return batches
 
 
 def _scan_row(unit_key: str, scan: ScanRecorded) -> list[Any]:
@@ -779,32 +786,28 @@ class RecordWriter(RecordReader):
         (a replay must not reopen a closed alert), and copy evidence if it is corroborated
         (see `corroborate` for one raised before it was). Its province and day's row is
         written once this is stored (`record_alert_days`)."""
-        mutations: list[list[Write]] = []
+        statements: list[BatchStatement] = []
         for unit in units:
             rows = [_scan_row(unit.unit_key, scan) for scan in unit.scans]
-            mutations.extend(_partition_writes(self._write_scan, rows))
+            statements.extend(_partition_batches(self._write_scan, rows))
             t = unit.totals
-            mutations[-1].append(
-                (self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
-            )
+            statements[-1].add(self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
             for raised in unit.alerts:
-                mutations[-1].extend(self._alert_writes(raised))
-        await run_statements(self.session, replica_batches(self.session, mutations))
+                self._add_alert(statements[-1], raised)
+        await run_statements(self.session, statements)
 
-    def _alert_writes(self, raised: AlertRaised) -> list[Write]:
+    def _add_alert(self, batch: BatchStatement, raised: AlertRaised) -> None:
         alert, stored = raised.alert, raised.stored
-        writes: list[Write] = []
         if stored is None:
-            writes.append((self._write_unit_alert, _unset_none((
+            batch.add(self._write_unit_alert, _unset_none((
                 alert.unit_key, alert.alert_id, alert.kind.value, alert.raised_at, raised.day,
                 alert.province, alert.detail, alert.scan_event_id, alert.clients,
                 alert.corroborated,
-            ))))  # fmt: skip
+            )))  # fmt: skip
         if stored is None or not stored.closed:
-            writes.append((self._open_alert, ({alert.alert_id: alert.kind.value}, alert.unit_key)))
+            batch.add(self._open_alert, ({alert.alert_id: alert.kind.value}, alert.unit_key))
             if stored.corroborated if stored is not None else alert.corroborated:
-                writes.append((self._add_evidence, ({str(alert.alert_id)}, alert.unit_key)))
-        return writes
+                batch.add(self._add_evidence, ({str(alert.alert_id)}, alert.unit_key))
 
     async def stored_alerts(
         self, wanted: Mapping[str, Collection[UUID]]
@@ -845,7 +848,7 @@ class RecordWriter(RecordReader):
         """The province and day's row of each alert (an inspector's list), once the unit's
         row is stored (`record_scans`): written from the first raising's values, so a crash
         between the two is mended by the replay, never duplicated. Each province and day's
-        rows in unlogged batches of UNIT_ROWS_AT_ONCE (one partition each)."""
+        rows in unlogged batches of DAY_ROWS_AT_ONCE (one partition each)."""
         by_day: dict[tuple[str, date], list[tuple[Any, ...]]] = {}
         for one in raised:
             alert, s = one.alert, one.stored
@@ -859,13 +862,13 @@ class RecordWriter(RecordReader):
                 (province or "", day, raised_at, alert.alert_id, alert.unit_key,
                  alert.kind.value, detail, clients, corroborated)
             )  # fmt: skip
-        mutations = [
-            writes
+        statements = [
+            batch
             for rows in by_day.values()
-            for writes in _partition_writes(self._write_day_alert, rows)
+            for batch in _partition_batches(self._write_day_alert, rows, DAY_ROWS_AT_ONCE)
         ]
-        if mutations:
-            await run_statements(self.session, replica_batches(self.session, mutations))
+        if statements:
+            await run_statements(self.session, statements)
 
     async def count_scans(self, counts: Mapping[tuple[str | None, date], int]) -> None:
         """`count_scan` for many scans: each province and day's counter moved once by its

@@ -5,9 +5,8 @@ of different batches (Kafka keys) at once, up to BATCH_EVENTS_AT_ONCE, and each 
 order (stream_processors.keyed.KeyedScheduler: a batch's events extend its chain), released for
 commit in each partition's offset order. The scan agent takes micro-batches
 (stream_processors.keyed.MicroBatches: whatever arrived while the previous batch was handled,
-up to SCANS_AT_ONCE; under load two batches at once, never two with one unit), handled
-different units at once and each unit's in order (stream_processors.scans), acknowledged once
-its batch and every earlier message of its partition are done. The authority and batch
+up to SCANS_AT_ONCE), handled different units at once and each unit's in order
+(stream_processors.scans), acknowledged once the whole batch is done. The authority and batch
 agents tell the scans' analytics which facts they are changing (stream_processors.unit_facts).
 
 Delivery is at least once: an offset is committed only once its message and every earlier
@@ -74,10 +73,6 @@ SCANS_AT_ONCE = 512
 big enough that a batch's fixed costs (its writes' round trips) are spread thin, small
 enough that a batch takes a fraction of a second of the worker's CPU (an alert waits for
 its batch at most)."""
-SCAN_BATCHES_AT_ONCE = 2
-"""Scan micro-batches handled at once under load, never two holding one unit (Kafka key):
-while one waits for its writes and messages, the next is decoded and analysed
-(docs/bench_analytics.md, session 10)."""
 
 
 class SetupError(Exception):
@@ -270,15 +265,7 @@ def _batch_agent(app: faust.App, topic_name: str, handler: BatchHandler, most: i
         await _until_done(functools.partial(handler, messages), where)
 
     async def consume(stream: faust.StreamT[Any]) -> None:
-        batches = MicroBatches(
-            most,
-            handle,
-            functools.partial(_acknowledge, app),
-            key=_kafka_key,
-            lane=_partition,
-            at_once=SCAN_BATCHES_AT_ONCE,
-            beside_from=most // 4,
-        )
+        batches = MicroBatches(most, handle, functools.partial(_acknowledge, app))
         try:
             async for event in _unacknowledged_events(app, stream):
                 await batches.submit(event)
@@ -286,16 +273,6 @@ def _batch_agent(app: faust.App, topic_name: str, handler: BatchHandler, most: i
             await batches.close()  # what was not handled is not acknowledged: replayed
 
     app.agent(topic, name=f"consume-{topic_name}")(consume)
-
-
-def _kafka_key(event: faust.EventT[Any]) -> bytes | None:
-    key: bytes | None = event.message.key
-    return key
-
-
-def _partition(event: faust.EventT[Any]) -> int:
-    partition: int = event.message.partition
-    return partition
 
 
 class TableHistories:

@@ -148,58 +148,33 @@ class MicroBatches(Generic[T]):
     under load the batches grow, so the work per message shrinks; a message arriving alone
     is handled alone, at once (no timer).
 
-    Two batches may be handled at once (`at_once`): a batch spends much of its time waiting
-    for Cassandra and Kafka (its reads, its writes, its messages' acknowledgements), and the
-    next one's decoding and analysis can use that time. So that the first batch's writes are
-    not raced, a message is never taken while a batch holding a message of its `key` is
-    being handled, nor before an earlier message of its key that waits: each key's
-    messages are handled one batch after another, in order (the scan topic's key is the
-    unit, whose history a batch takes and puts back). A second batch is started only under
-    load (`beside_from` messages waiting, `most` unless told), so a quiet topic's messages
-    are not split into many small batches.
-
-    The commit argument is the KeyedScheduler's: each message is released (acknowledged)
-    only once its batch was handled AND every message submitted before it on its `lane`
-    (the agent's partition) was released: so commits never pass a message not handled, and
-    a crash replays from the first message not handled. While batches are handled, up to
-    `most` more are taken in (the consumer keeps reading); `submit` waits while that many
-    wait. If `handle` fails (the agent's handlers retry passing failures themselves: a bug
-    or a cancellation), the batch is not released, its keys stay held, no batch is started
-    any more, and the next `submit` raises the failure."""
+    The commit argument is simpler than the scheduler's: one batch is handled at a time, and
+    its messages are released (acknowledged) in the order they were submitted, which is each
+    partition's offset order, only once the whole batch was handled. So commits never pass a
+    message not handled, and a crash replays from the first message of the unfinished batch.
+    While a batch is handled, up to `most` more are taken in (the consumer keeps reading);
+    `submit` waits while that many wait. If `handle` fails (the agent's handlers retry
+    passing failures themselves: a bug or a cancellation), the batch is not released,
+    nothing more is handled, and the next `submit` raises the failure."""
 
     def __init__(
         self,
         most: int,
         handle: Callable[[list[T]], Awaitable[None]],
         release: Callable[[T], object],
-        *,
-        key: Callable[[T], Hashable] = lambda _: None,
-        lane: Callable[[T], Hashable] = lambda _: None,
-        at_once: int = 1,
-        beside_from: int | None = None,
     ) -> None:
-        if most < 1 or at_once < 1:
-            raise ValueError(f"a batch needs room for one message at least, not {most}, and "
-                             f"one batch at once at least, not {at_once}")  # fmt: skip
+        if most < 1:
+            raise ValueError(f"a batch needs room for one message at least, not {most}")
         self.most = most
-        self.at_once = at_once
-        self.beside_from = most if beside_from is None else beside_from
-        """Messages waiting that start a batch beside a running one (load)."""
         self._handle = handle
         self._release = release
-        self._key = key
-        self._lane = lane
-        self._waiting: list[tuple[T, _Submitted]] = []
-        self._held: set[Hashable] = set()
-        """The keys of the messages of the batches being handled."""
-        self._lanes: dict[Hashable, deque[_Submitted]] = {}
-        """Each lane's messages submitted and not yet released, in submission order."""
-        self._running: set[asyncio.Task[None]] = set()
-        self._changed = asyncio.Event()
+        self._waiting: list[T] = []
+        self._arrived = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self._idle = True
         self.batches = 0
         """Batches handled (tests, the benchmark's diary)."""
 
@@ -211,85 +186,40 @@ class MicroBatches(Generic[T]):
             self._room.clear()
             await self._room.wait()
             self._raise_failure()
-        entry = _Submitted(functools.partial(self._release, item))
-        self._lanes.setdefault(self._lane(item), deque()).append(entry)
-        self._waiting.append((item, entry))
-        self._changed.set()
+        self._waiting.append(item)
+        self._arrived.set()
 
     async def drain(self) -> None:
         """Wait until everything submitted has been handled and released; raises a failure."""
-        while self._lanes:
+        while self._waiting or (self._task is not None and not self._idle):
             self._raise_failure()
             await asyncio.sleep(0.001)
         self._raise_failure()
 
     async def close(self) -> None:
         """Stop: what is being handled or waits is not released (replayed)."""
-        tasks = {t for t in (self._task, *self._running) if t is not None}
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait({self._task})
 
     async def _run(self) -> None:
-        while self._failure is None:
-            await self._changed.wait()
-            self._changed.clear()
-            while self._failure is None and self._may_start():
-                batch = self._take()
-                if not batch:
-                    break
-                self._running.add(asyncio.create_task(self._handled(batch)))
-
-    def _may_start(self) -> bool:
-        """Room for a batch: none is handled, or enough wait beside the running ones."""
-        if not self._running:
-            return bool(self._waiting)
-        return len(self._running) < self.at_once and len(self._waiting) >= self.beside_from
-
-    def _take(self) -> list[tuple[T, _Submitted]]:
-        """Up to `most` waiting messages in submission order, leaving those whose key is
-        held or has an earlier message left waiting; their keys then held."""
-        batch: list[tuple[T, _Submitted]] = []
-        left: list[tuple[T, _Submitted]] = []
-        passed: set[Hashable] = set()
-        for item, entry in self._waiting:
-            key = self._key(item)
-            if len(batch) >= self.most or key in self._held or key in passed:
-                passed.add(key)
-                left.append((item, entry))
-            else:
-                batch.append((item, entry))
-        self._waiting = left
-        self._held.update(self._key(item) for item, _ in batch)
-        self._room.set()
-        return batch
-
-    async def _handled(self, batch: list[tuple[T, _Submitted]]) -> None:
-        task = asyncio.current_task()
         try:
-            await self._handle([item for item, _ in batch])
-        except BaseException as exc:  # raised by the next submit or drain
-            if self._failure is None:
-                self._failure = exc
+            while True:
+                await self._arrived.wait()
+                batch, self._waiting = self._waiting[: self.most], self._waiting[self.most :]
+                if not self._waiting:
+                    self._arrived.clear()
+                self._room.set()
+                self._idle = False
+                await self._handle(batch)
+                for item in batch:
+                    self._release(item)
+                self.batches += 1
+                self._idle = True
+        except BaseException as exc:
+            self._failure = exc
             self._room.set()  # a submit waiting for room raises it
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            return
-        finally:
-            if task is not None:
-                self._running.discard(task)
-        for _, entry in batch:
-            entry.finished = True
-        for lane in {self._lane(item) for item, _ in batch}:
-            waiting = self._lanes[lane]
-            while waiting and waiting[0].finished:
-                waiting.popleft().release()
-            if not waiting:
-                del self._lanes[lane]
-        self._held.difference_update(self._key(item) for item, _ in batch)
-        self.batches += 1
-        self._changed.set()
+            raise
 
     def _raise_failure(self) -> None:
         if self._failure is not None:

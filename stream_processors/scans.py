@@ -172,6 +172,8 @@ class ScanIngest:
                 unit = _UnitScans(scanned, history, message.partition)
                 batch.units.append(unit)
             self._count_scan(event, message, unit.history, batch)
+            # its row is written with the batch's (even a replay's, whose first writing may
+            # not have happened), and so are the totals and the alerts it raises
             unit.scans.append(event)
 
     def _count_scan(
@@ -190,8 +192,6 @@ class ScanIngest:
         if client is not None and history.scans > before:
             place = _province_name(event.province) if event.province else None
             batch.counts[(place, vietnam_date(event.occurred_at))] += 1
-        # the scan's row and the totals are written with the batch's (even for a replay,
-        # whose first writing may not have happened), and so are the alerts it raises
 
     async def _other(self, event: Event | ContractError, message: Message) -> None:
         if isinstance(event, ContractError):

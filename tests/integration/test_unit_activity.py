@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import date, timedelta
+from typing import Any
 
 from contract import identifiers
 from contract.alerts import Alert, AlertKind, alert_id
@@ -24,11 +26,20 @@ UNIT = "/01/08930000000016/21/ABCDEFGH2345"
 
 
 def test_open_alerts_follow_raising_replays_and_closing(stack_settings: StackSettings, unique_name):
+    _on_a_keyspace_of_its_own(stack_settings, unique_name, _story)
+
+
+def _on_a_keyspace_of_its_own(
+    stack_settings: StackSettings,
+    unique_name: str,
+    story: Callable[[RecordWriter], Coroutine[Any, Any, None]],
+) -> None:
+    """Run `story` on the real node, in a keyspace of its own dropped afterwards."""
     settings = stack_settings.model_copy(update={"keyspace": unique_name})
     migrate(settings)
     cluster, session = connect(settings, keyspace=unique_name)
     try:
-        asyncio.run(_story(RecordWriter(session)))
+        asyncio.run(story(RecordWriter(session)))
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
         cluster.shutdown()
@@ -66,14 +77,7 @@ async def _story(store: RecordWriter) -> None:
 def test_copy_evidence_follows_corroboration_inspections_and_closing(
     stack_settings: StackSettings, unique_name
 ):
-    settings = stack_settings.model_copy(update={"keyspace": unique_name})
-    migrate(settings)
-    cluster, session = connect(settings, keyspace=unique_name)
-    try:
-        asyncio.run(_evidence(RecordWriter(session)))
-    finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
-        cluster.shutdown()
+    _on_a_keyspace_of_its_own(stack_settings, unique_name, _evidence)
 
 
 async def _evidence(store: RecordWriter) -> None:
@@ -150,20 +154,13 @@ def _alert(
     )  # fmt: skip
 
 
-def test_many_units_rows_go_in_shared_batches_and_are_read_back_together(
+def test_many_units_rows_are_stored_and_read_back_many_at_once(
     stack_settings: StackSettings, unique_name
 ):
-    """A micro-batch's writes and reads of many units (records.session.replica_batches and
-    replica_chunks): every unit's scans, totals and alerts stored, whatever batch they
-    shared; every stored unit and alert found by the reads of many at once, no other."""
-    settings = stack_settings.model_copy(update={"keyspace": unique_name})
-    migrate(settings)
-    cluster, session = connect(settings, keyspace=unique_name)
-    try:
-        asyncio.run(_many_units(RecordWriter(session)))
-    finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
-        cluster.shutdown()
+    """A micro-batch's writes and reads of many units: every unit's scans (past
+    UNIT_ROWS_AT_ONCE in two batches), totals and alerts stored; every stored unit and alert
+    found by the reads of many at once (records.session.replica_chunks), no other."""
+    _on_a_keyspace_of_its_own(stack_settings, unique_name, _many_units)
 
 
 async def _many_units(store: RecordWriter) -> None:
