@@ -118,6 +118,10 @@ def _paused(server: JavaServer) -> Iterator[int]:
         os.kill(pid, signal.SIGCONT)
 
 
+WRITTEN_ONLY = ("dead", "alert", "log")
+"""The pipeline's topics the worker writes and does not consume."""
+
+
 class Pipeline:
     def __init__(self, stack: StackSettings, folder: Path, world: World) -> None:
         suffix = uuid.uuid4().hex[:10]
@@ -125,7 +129,7 @@ class Pipeline:
         self.folder = folder
         self.topics = {
             name: f"it.{name}.{suffix}"
-            for name in ("batch", "authority", "trust", "scan", "dead", "alert")
+            for name in ("batch", "authority", "trust", "scan", "dead", "alert", "log")
         }
         self.settings = stack.model_copy(update={"keyspace": f"it_{suffix}"})
         self.log_file = folder / "worker.log"
@@ -164,6 +168,7 @@ class Pipeline:
             "OCOP_SCAN_TOPIC": self.topics["scan"],
             "OCOP_DEAD_LETTER_TOPIC": self.topics["dead"],
             "OCOP_ALERT_TOPIC": self.topics["alert"],
+            "OCOP_LOG_TOPIC": self.topics["log"],  # one partition: the audit log's sequencer
         }
         self.producer = KafkaProducer(
             bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=5
@@ -191,8 +196,7 @@ class Pipeline:
             assigned = self.series("ocop_worker_assigned_partitions")
         except (httpx.HTTPError, ValueError):
             return False
-        written_only = {self.topics["dead"], self.topics["alert"]}
-        consumed = set(self.topics.values()) - written_only
+        consumed = {t for name, t in self.topics.items() if name not in WRITTEN_ONLY}
         return {labels["topic"] for labels, _ in assigned} >= consumed
 
     def diagnosis(self) -> str:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from kafka.admin import NewTopic
 from pydantic import SecretStr
 
 from auditlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
@@ -41,7 +40,6 @@ from auditlog.tiles import TileHashReader, TileId, parse_entry_bundle
 from auditlog.witness import Seen, Witness
 from auditlog.writer import load_signer
 from contract.events import UnitsPacked, decode_signed_event
-from infra.topics import admin_client
 from keys.keystore import Keystore
 from records.auditlog import AuditLogStore
 from records.store import RecordReader
@@ -160,14 +158,10 @@ def call(app: FastAPI, work):
 def audit_log(stack_settings, folder: Path) -> Iterator[Log]:
     pipeline = Pipeline(stack_settings, folder, World())
     suffix = uuid.uuid4().hex[:8]
-    topic = f"it.log.{suffix}"
-    with admin_client(stack_settings) as admin:
-        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    pipeline.env["OCOP_LOG_TOPIC"] = topic
+    topic = pipeline.topics["log"]
     Keystore(folder / "log-keys").generate(PASSPHRASE)
     origin = f"it.ocop.example/log-{suffix}"
     env = pipeline.env | {
-        "OCOP_LOG_TOPIC": topic,
         "OCOP_LOG_ORIGIN": origin,
         "OCOP_LOG_KEYSTORE": str(folder / "log-keys"),
         "OCOP_LOG_PASSPHRASE": PASSPHRASE,
@@ -181,8 +175,6 @@ def audit_log(stack_settings, folder: Path) -> Iterator[Log]:
     finally:
         log.kill_writer(signal.SIGTERM)
         pipeline.close()
-        with admin_client(stack_settings) as admin:
-            admin.delete_topics([topic])
 
 
 def expected_leaves(log: Log, lots: list[str]) -> dict[bytes, bytes]:
