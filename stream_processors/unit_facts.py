@@ -149,11 +149,6 @@ class FactsCache:
         """Around an authority's message: every product's certifications read afresh."""
         return self._certifications.changing()
 
-    async def facts(self, unit_key: str, batch_id: str, at: datetime) -> UnitFacts:
-        """One scan's facts (`facts_of`)."""
-        [found] = await self.facts_of([(unit_key, batch_id, at)])
-        return found
-
     async def facts_of(self, scans: Sequence[tuple[str, str, datetime]]) -> list[UnitFacts]:
         """The facts of scans (unit, the batch its label names, when), in their order: the
         unit, its batch and its product's certifications. What is not held is read at once,

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 
 from records.rows import BatchState, StoredCertification, Unit
+from stream_processors.detect import UnitFacts
 from stream_processors.history import Histories, MemoryHistories, encode
 from stream_processors.keyed import MicroBatches
 from stream_processors.unit_facts import FactsCache
@@ -127,6 +128,12 @@ class Records:
         return []
 
 
+async def _one(facts: FactsCache, unit_key: str) -> UnitFacts:
+    """The facts of one scan of the unit (a batch of one)."""
+    [found] = await facts.facts_of([(unit_key, BATCH, NOW)])
+    return found
+
+
 def test_facts_are_read_once_and_held_until_they_expire():
     records = Records()
     clock = [0.0]
@@ -134,14 +141,14 @@ def test_facts_are_read_once_and_held_until_they_expire():
 
     async def scenario() -> None:
         for _ in range(3):
-            assert (await facts.facts("u1", BATCH, NOW)).packed
+            assert (await _one(facts, "u1")).packed
         assert sorted(records.reads) == ["batch", "certifications", "unit"]
         clock[0] = 6.0
-        await facts.facts("u1", BATCH, NOW)  # the batch and ratings again; the unit never
+        await _one(facts, "u1")  # the batch and ratings again; the unit never
         assert sorted(records.reads) == ["batch", "batch", "certifications", "certifications",
                                          "unit"]  # fmt: skip
-        assert not (await facts.facts("u2", BATCH, NOW)).packed
-        assert not (await facts.facts("u2", BATCH, NOW)).packed
+        assert not (await _one(facts, "u2")).packed
+        assert not (await _one(facts, "u2")).packed
         assert records.reads.count("unit") == 3  # a unit not packed is not held
 
     asyncio.run(scenario())
@@ -152,23 +159,23 @@ def test_a_change_by_this_worker_is_seen_at_once_and_a_read_begun_before_it_is_n
     facts = FactsCache(records)  # type: ignore[arg-type]
 
     async def scenario() -> None:
-        assert (await facts.facts("u1", BATCH, NOW)).batch.status == "open"  # type: ignore[union-attr]
+        assert (await _one(facts, "u1")).batch.status == "open"  # type: ignore[union-attr]
         records.gate = asyncio.Event()
         clock_free = FactsCache(records)  # type: ignore[arg-type]
         # a read under way when the recall is handled
-        early = asyncio.ensure_future(clock_free.facts("u1", BATCH, NOW))
+        early = asyncio.ensure_future(_one(clock_free, "u1"))
         await asyncio.sleep(0)
         with clock_free.changing_batch(BATCH), facts.changing_batch(BATCH):
             records.recalled = True
             records.gate.set()
-            during = await facts.facts("u1", BATCH, NOW)
+            during = await _one(facts, "u1")
             assert during.batch is not None
             assert during.batch.status == "recalled"
         await early
-        after = await clock_free.facts("u1", BATCH, NOW)
+        after = await _one(clock_free, "u1")
         assert after.batch is not None
         assert after.batch.status == "recalled"
-        assert (await facts.facts("u1", BATCH, NOW)).batch.status == "recalled"  # type: ignore[union-attr]
+        assert (await _one(facts, "u1")).batch.status == "recalled"  # type: ignore[union-attr]
 
     asyncio.run(scenario())
 
@@ -183,13 +190,13 @@ def test_a_batchs_units_not_held_are_read_in_one_call_and_a_failed_read_holds_no
         assert sorted(records.units_asked[0]) == ["u1", "u2"]  # one read, each unit once
         assert len(records.units_asked) == 1
         assert records.reads.count("batch") == records.reads.count("certifications") == 1
-        assert (await facts.facts("u1", BATCH, NOW)).packed  # packed: held, not read again
+        assert (await _one(facts, "u1")).packed  # packed: held, not read again
         assert len(records.units_asked) == 1
         records.unit_failure = RuntimeError("Cassandra busy")
         with pytest.raises(RuntimeError, match="Cassandra busy"):
             await facts.facts_of([("u2", BATCH, NOW), ("u3", BATCH, NOW)])
         records.unit_failure = None
-        assert not (await facts.facts("u2", BATCH, NOW)).packed  # asked again: read again
+        assert not (await _one(facts, "u2")).packed  # asked again: read again
         assert records.units_asked[-1] == ["u2"]
 
     asyncio.run(scenario())
