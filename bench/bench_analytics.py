@@ -8,8 +8,10 @@ batch and its rating (held a while: stream_processors.unit_facts), compares it w
 unit's recent scans (a Faust table) and raises alerts. Each round packs its own 900 units,
 so every round raises its alerts afresh.
 
-- rate: consumer scans of packed units, analysed per s (from the first sent to the worker's
-  last handled, by its own clock); the median over the rounds, and the
+- rate: consumer scans of packed units, analysed per s: a round's scans are sent while the
+  worker is paused, and timed from letting it go to its last handled, by its own clock (a
+  backlog drained, as the raw inserts' rows are ready in memory; `--live`: from the first
+  sent, the worker running meanwhile); the median over the rounds, and the
   median of each round's ratio to its raw inserts. Scan n is of unit n % 900 in province
   n % 6 of six; 900 being a multiple of 6, each unit is always scanned in one province (no
   travel): every unit raises one alert a round from its records
@@ -20,13 +22,14 @@ so every round raises its alerts afresh.
 Needs the stack (started if not running; `--kafka-bootstrap` and `--cassandra-hosts` point
 at another one, e.g. a cluster's contact points). A few minutes.
 
-    .venv/bin/python bench/bench_analytics.py [--scans 4000] [--rounds 3] [--copies 60]
+    .venv/bin/python bench/bench_analytics.py [--scans 4000] [--rounds 3] [--copies 60] [--live]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import threading
@@ -78,7 +81,9 @@ def load(lot: str, serials: list[str], count: int, first_device: int) -> list[Sc
     ]
 
 
-def raw_rate(pipeline: Pipeline, scans: list[ScanRecorded]) -> float:
+def raw_rate(pipeline: Pipeline, scans: list[ScanRecorded]) -> tuple[float, float]:
+    """(rows/s, the bench's own CPU s per row: the client's work for a raw insert, against
+    which the worker's CPU per scan is the steadier comparison on a noisy machine)."""
     statement = pipeline.session.prepare(
         "INSERT INTO scans_by_unit (unit_key, scanned_at, event_id, reason, scanner, province, "
         "device) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -88,9 +93,10 @@ def raw_rate(pipeline: Pipeline, scans: list[ScanRecorded]) -> float:
          s.province, s.device)
         for s in scans
     ]  # fmt: skip
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     execute_concurrent_with_args(pipeline.session, statement, rows, concurrency=128)
-    return len(rows) / (time.perf_counter() - t0)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return len(rows) / elapsed, cpu / len(rows)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -127,7 +133,8 @@ class Timing:
     """Where a round's time went besides the worker's handling (printed with the round)."""
 
     sent_s: float
-    """Sending the load (the worker cannot finish before it is all sent)."""
+    """Sending the load (live: the worker cannot finish before it is all sent; backlog: the
+    worker was paused meanwhile, not counted)."""
     seen_late_s: float
     """How much later than the worker's last handled scan the bench saw the round done: a
     metrics read is answered by the worker's event loop between micro-batches and asks Kafka
@@ -135,22 +142,32 @@ class Timing:
 
 
 def analysed_rate(
-    pipeline: Pipeline, scans: list[ScanRecorded]
+    pipeline: Pipeline, scans: list[ScanRecorded], live: bool
 ) -> tuple[float, float, float, Timing]:
     """(scans/s, the worker's CPU s per scan, Kafka's and Cassandra's CPU s per scan, where
-    the round's time went besides the worker). The round runs from its first scan sent to
-    the worker's last one handled, by the worker's own clock (the
-    `ocop_worker_last_processed_timestamp_seconds` gauge: same machine, same clock)."""
+    the round's time went besides the worker). The round ends at the worker's last scan
+    handled, by its own clock (the `ocop_worker_last_processed_timestamp_seconds` gauge: same
+    machine, same clock). It starts when the worker is let go on the round's scans, all in
+    Kafka already (a backlog, like the raw inserts' rows ready in memory: the worker is
+    paused with SIGSTOP while they are sent, well within its group session), or, `live`,
+    at the first scan sent (the bench's sending then shares the cores with the worker)."""
     topic = pipeline.topics["scan"]
     before = pipeline.metrics()["processed"].get(topic, 0)
-    worker = [pipeline.worker.pid] if pipeline.worker is not None else []
-    servers = java_pids()
-    cpu0, java0 = cpu_seconds(worker), cpu_seconds(servers)
-    t0 = time.time()
-    for event in scans:
-        pipeline.send("scan", event.topic_key(), model_bytes(event))
-    pipeline.flush()
-    sent = time.time() - t0
+    assert pipeline.worker is not None
+    pid = pipeline.worker.pid
+    worker, servers = [pid], java_pids()
+    if not live:
+        os.kill(pid, signal.SIGSTOP)
+    t0, cpu0, java0 = time.time(), cpu_seconds(worker), cpu_seconds(servers)
+    try:
+        for event in scans:
+            pipeline.send("scan", event.topic_key(), model_bytes(event))
+        pipeline.flush()
+        sent = time.time() - t0
+    finally:
+        if not live:  # the round starts now
+            t0, cpu0, java0 = time.time(), cpu_seconds(worker), cpu_seconds(servers)
+            os.kill(pid, signal.SIGCONT)
     while pipeline.metrics()["processed"].get(topic, 0) < before + len(scans):
         time.sleep(0.2)
     seen = time.time()
@@ -245,6 +262,12 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=4000, help="scans per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--copies", type=int, default=60)
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="time each round from its first scan sent, the worker running meanwhile (the "
+        "bench's sending shares the cores), not from a backlog in Kafka",
+    )
     parser.add_argument("--kafka-bootstrap", help="host:port[,…] (OCOP_KAFKA_BOOTSTRAP)")
     parser.add_argument("--cassandra-hosts", help="contact points (OCOP_CASSANDRA_HOSTS)")
     args = parser.parse_args()
@@ -257,15 +280,18 @@ def main() -> None:
         for round_ in range(args.rounds):
             lot = f"BENCHSCAN{round_}"
             scans = load(lot, pack(pipeline, lot, UNITS_PER_ROUND), args.scans, round_ << 24)
-            raw.append(raw_rate(pipeline, scans))
-            rate, worker_cpu, java_cpu, timing = analysed_rate(pipeline, scans)
+            raw_now, raw_cpu = raw_rate(pipeline, scans)
+            raw.append(raw_now)
+            rate, worker_cpu, java_cpu, timing = analysed_rate(pipeline, scans, args.live)
             rates.append(rate)
             ratios.append(rates[-1] / raw[-1])
             print(
                 f"round {round_ + 1}: raw {raw[-1]:6.0f} rows/s, analysed {rates[-1]:5.0f} "
-                f"scans/s, {ratios[-1]:5.1%} of raw; CPU per scan: worker "
-                f"{worker_cpu * 1000:.1f} ms, Kafka and Cassandra {java_cpu * 1000:.1f} ms; "
-                f"of the round's {len(scans) / rate:.2f} s: sending {timing.sent_s:.2f} s, "
+                f"scans/s, {ratios[-1]:5.1%} of raw; CPU: worker {worker_cpu * 1000:.2f} ms a "
+                f"scan, {raw_cpu / worker_cpu:.0%} of it a raw insert's client "
+                f"({raw_cpu * 1000:.2f} ms), Kafka and Cassandra {java_cpu * 1000:.2f} ms; "
+                f"of the round's {len(scans) / rate:.2f} s: sending {timing.sent_s:.2f} s"
+                f"{'' if args.live else ' (before, not counted)'}, "
                 f"seen {timing.seen_late_s:.2f} s after the worker's last scan (not counted)",
                 flush=True,
             )
@@ -276,7 +302,7 @@ def main() -> None:
         background = load(lot, serials, args.scans, 99 << 24)
         copies = ("BENCHCOPY", pack(pipeline, "BENCHCOPY", args.copies))
         delays, kept = paced_delays(pipeline, background, copies, PACE_SHARE * rate)
-        paced_raw = raw_rate(pipeline, load(lot, serials, args.scans, 77 << 24))
+        paced_raw, _ = raw_rate(pipeline, load(lot, serials, args.scans, 77 << 24))
     raw_median = statistics.median(raw)
     print(f"scans per round: {args.scans} over {UNITS_PER_ROUND} units, places "
           f"{', '.join(PLACES)}; medians of {args.rounds} rounds")  # fmt: skip
