@@ -26,14 +26,12 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from kafka import KafkaProducer
-from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
 from contract import identifiers
@@ -42,15 +40,9 @@ from infra import cassandra as cassandra_server
 from infra import kafka as kafka_server
 from infra import stack
 from infra.process import running_pid
-from infra.schema import migrate
 from infra.settings import StackSettings
-from infra.topics import admin_client
 from keys.chain import verify_chain
-from keys.keystore import Keystore
-from records.session import connect
-from records.store import RecordReader
 from tests.integration.pipeline import (
-    PASSPHRASE,
     VENV_BIN,
     Pipeline,
     batch_id,
@@ -79,53 +71,18 @@ class ClusterPipeline(Pipeline):
     workers of one consumer group instead of one."""
 
     def __init__(self, cluster: StackSettings, folder: Path, world: World) -> None:
-        suffix = uuid.uuid4().hex[:10]
-        self.world, self.folder = world, folder
-        self.topics = {
-            name: f"cl.{name}.{suffix}"
-            for name in ("batch", "authority", "trust", "scan", "dead", "alert")
-        }
-        self.settings = cluster.model_copy(update={"keyspace": f"cl_{suffix}"})
-        self.log_file = folder / "worker-a.log"
-        self.web_port = free_port()
-        self.worker: subprocess.Popen[bytes] | None = None
-        with admin_client(cluster) as admin:
-            admin.create_topics(
-                [
-                    NewTopic(
-                        topic,
-                        num_partitions=PARTITIONS if name in ("batch", "scan") else 1,
-                        replication_factor=cluster.replication_factor,
-                        topic_configs={"min.insync.replicas": str(cluster.min_insync_replicas)},
-                    )
-                    for name, topic in self.topics.items()
-                ]
-            )
-        migrate(self.settings)  # the keyspace with replication factor 3
-        self.seal_key = Keystore(folder / "seal").generate(PASSPHRASE)
-        self.env = os.environ | {
-            "OCOP_APP_ID": f"cl-processors-{suffix}",
-            "OCOP_KAFKA_BOOTSTRAP": cluster.kafka_bootstrap,
-            "OCOP_CASSANDRA_HOSTS": cluster.cassandra_hosts,
-            "OCOP_REPLICATION_FACTOR": str(cluster.replication_factor),
-            "OCOP_KEYSPACE": self.settings.keyspace,
-            "OCOP_ROOT_KEY": world.root.public_key_text,
-            "OCOP_SEAL_KEYSTORE": str(folder / "seal"),
-            "OCOP_SEAL_PASSPHRASE": PASSPHRASE,
-            "OCOP_WEB_PORT": str(self.web_port),
-            "OCOP_DATA_DIR": str(folder / "faust-a"),
-            "OCOP_BATCH_TOPIC": self.topics["batch"],
-            "OCOP_AUTHORITY_TOPIC": self.topics["authority"],
-            "OCOP_TRUST_TOPIC": self.topics["trust"],
-            "OCOP_SCAN_TOPIC": self.topics["scan"],
-            "OCOP_DEAD_LETTER_TOPIC": self.topics["dead"],
-            "OCOP_ALERT_TOPIC": self.topics["alert"],
-        }
-        # a packing station's producer: every in-sync replica, retries without duplicates
-        self.producer = station_producer(cluster.kafka_bootstrap)
-        self.cluster, self.session = connect(self.settings, keyspace=self.settings.keyspace)
-        self.reader = RecordReader(self.session)
+        super().__init__(
+            cluster,
+            folder,
+            world,
+            prefix="cl",
+            partitions={"batch": PARTITIONS, "scan": PARTITIONS},
+        )
         self.second: Worker | None = None
+
+    def new_producer(self) -> KafkaProducer:
+        """A packing station's producer: every in-sync replica, retries without duplicates."""
+        return station_producer(self.settings.kafka_bootstrap)
 
     def send_confirmed(self, key: bytes, value: bytes) -> None:
         """A batch event sent as the station's sender does (producers/sender.py): each one
@@ -138,7 +95,7 @@ class ClusterPipeline(Pipeline):
                 return
             except KafkaError:
                 self.producer.close(timeout=0)
-                self.producer = station_producer(self.settings.kafka_bootstrap)
+                self.producer = self.new_producer()
                 time.sleep(1)
         raise AssertionError("a batch event was not acknowledged in ten tries")
 

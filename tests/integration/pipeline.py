@@ -18,10 +18,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import httpx
@@ -123,15 +124,26 @@ WRITTEN_ONLY = ("dead", "alert", "log")
 
 
 class Pipeline:
-    def __init__(self, stack: StackSettings, folder: Path, world: World) -> None:
+    def __init__(
+        self,
+        stack: StackSettings,
+        folder: Path,
+        world: World,
+        *,
+        prefix: str = "it",
+        partitions: Mapping[str, int] = MappingProxyType({"batch": 3}),
+    ) -> None:
+        """A pipeline of its own on `stack`: topics, keyspace and consumer group named
+        `prefix` and a random suffix, each topic with one partition unless `partitions`
+        (by the topic's short name) says otherwise."""
         suffix = uuid.uuid4().hex[:10]
         self.world = world
         self.folder = folder
         self.topics = {
-            name: f"it.{name}.{suffix}"
+            name: f"{prefix}.{name}.{suffix}"
             for name in ("batch", "authority", "trust", "scan", "dead", "alert", "log")
         }
-        self.settings = stack.model_copy(update={"keyspace": f"it_{suffix}"})
+        self.settings = stack.model_copy(update={"keyspace": f"{prefix}_{suffix}"})
         self.log_file = folder / "worker.log"
         self.web_port = free_port()
         self.worker: subprocess.Popen[bytes] | None = None
@@ -141,7 +153,7 @@ class Pipeline:
                 [
                     NewTopic(
                         topic,
-                        num_partitions=3 if name == "batch" else 1,
+                        num_partitions=partitions.get(name, 1),
                         # one node: 1; a cluster (a benchmark's --kafka-bootstrap): its own
                         replication_factor=stack.replication_factor,
                         topic_configs={"min.insync.replicas": str(stack.min_insync_replicas)},
@@ -152,7 +164,7 @@ class Pipeline:
         migrate(self.settings)
         self.seal_key = Keystore(folder / "seal").generate(PASSPHRASE)
         self.env = os.environ | {
-            "OCOP_APP_ID": f"it-processors-{suffix}",
+            "OCOP_APP_ID": f"{prefix}-processors-{suffix}",
             "OCOP_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
             "OCOP_CASSANDRA_HOSTS": stack.cassandra_hosts,
             "OCOP_REPLICATION_FACTOR": str(stack.replication_factor),
@@ -170,11 +182,15 @@ class Pipeline:
             "OCOP_ALERT_TOPIC": self.topics["alert"],
             "OCOP_LOG_TOPIC": self.topics["log"],  # one partition: the audit log's sequencer
         }
-        self.producer = KafkaProducer(
-            bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=5
-        )
+        self.producer = self.new_producer()
         self.cluster, self.session = connect(self.settings, keyspace=self.settings.keyspace)
         self.reader = RecordReader(self.session)
+
+    def new_producer(self) -> KafkaProducer:
+        """The producer the pipeline's events are sent with."""
+        return KafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap, acks="all", linger_ms=5
+        )
 
     # -- the worker ---------------------------------------------------------------------
 
