@@ -6,6 +6,7 @@ nor disturbs a demo a developer left running.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -173,3 +174,30 @@ def test_a_packed_unit_is_in_the_public_log_cosigned_by_both_witnesses(run: Run,
     assert done.returncode == 0, done.stdout + done.stderr
     assert "recorded in the public log at position" in done.stdout
     assert all(name in done.stdout for name in names)
+
+
+def test_the_offline_verifier_fetches_the_proof_and_status_list_when_told_online(run: Run):
+    """`ocop-verify --online`: the unit's log proof and the signed status list come from the
+    API itself, each checked as if given as a file (the root key is still the only trust)."""
+    folder = run.settings.folder
+    done = subprocess.run(
+        [str(VENV_BIN / "ocop-verify"), run.outcome.logged_label, "--json",
+         "--trust-list", str(folder / "trust-list.json"), "--root-key", str(folder / "root.pub"),
+         "--online", run.settings.api_url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["reason"] == "genuine"
+    assert result["log"]["status"] == LogStatus.RECORDED
+    assert sorted(result["log"]["witnessed_by"]) == sorted(name for name, _ in WITNESSES)
+    assert result["status_list"]["stale"] is False
+    # a base URL that answers nothing is an error, not a verdict without the log
+    unreachable = subprocess.run(
+        [str(VENV_BIN / "ocop-verify"), run.outcome.logged_label,
+         "--trust-list", str(folder / "trust-list.json"), "--root-key", str(folder / "root.pub"),
+         "--online", f"http://127.0.0.1:{free_port()}"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert unreachable.returncode == 2, unreachable.stdout + unreachable.stderr
+    assert "cannot fetch" in unreachable.stderr
