@@ -33,7 +33,7 @@ import faust
 from cassandra.cluster import Cluster
 from faust.types.tables import TableT
 
-from auditlog.leaves import PublishLeaf, leaf_publisher, publish_nothing
+from auditlog.leaves import PublishLeaf, leaf_publisher
 from infra.topics import admin_client
 from keys.ids import decode_public_key
 from keys.keystore import Keystore
@@ -196,13 +196,16 @@ def _sender(app: faust.App, topic_name: str) -> SendBytes:
 
 
 def _leaf_publisher(app: faust.App, settings: ProcessorSettings) -> PublishLeaf:
-    """The audit log's sequencer (auditlog.leaves). A worker whose deployment has not created
-    it (`ocop-stack topics` does) publishes no leaf and says so at start-up."""
+    """The audit log's sequencer (auditlog.leaves), required: a worker that stored records
+    the public log never hears of would leave the log silently incomplete, which is what a
+    log exists to make impossible to hide."""
     with admin_client(settings) as admin:
         exists = settings.log_topic in set(admin.list_topics())
     if not exists:
-        log.warning("topic %s does not exist: no audit log leaf is published", settings.log_topic)
-        return publish_nothing
+        raise SetupError(
+            f"topic {settings.log_topic} (the audit log's sequencer) does not exist; run "
+            "`ocop-stack topics` first"
+        )
     return leaf_publisher(_sender(app, settings.log_topic))
 
 

@@ -1,0 +1,34 @@
+"""A worker refuses to start on a deployment that lacks what it must write to, rather than
+running without it: the audit log's sequencer topic (a worker storing records the public
+log never hears of would leave the log silently incomplete)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from infra.topics import admin_client
+from tests.integration.pipeline import VENV_BIN, Pipeline, wait_for
+from tests.world import World
+
+
+def test_a_worker_without_the_audit_log_topic_does_not_start(stack_settings, tmp_path):
+    pipeline = Pipeline(stack_settings, tmp_path, World())
+    try:
+        with admin_client(pipeline.settings) as admin:
+            admin.delete_topics([pipeline.topics["log"]])
+            wait_for(
+                "the topic to be gone",
+                lambda: pipeline.topics["log"] not in set(admin.list_topics()),
+            )
+        done = subprocess.run(
+            [str(VENV_BIN / "ocop-worker"), "run"],
+            env=pipeline.env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        said = " ".join((done.stdout + done.stderr).split())
+        assert f"topic {pipeline.topics['log']} (the audit log's sequencer) does not exist" in said
+        assert "ocop-stack topics" in said
+        assert "Traceback" not in said
+    finally:
+        pipeline.topics.pop("log")  # deleted above
+        pipeline.close()
