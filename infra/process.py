@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,10 @@ from pathlib import Path
 
 class StackError(Exception):
     """A server could not be set up, started, reached or stopped; the message says why."""
+
+
+_STATE_FLAG = re.compile(r"-Docop\.state=(\S+) ")
+"""A server's state folder on its command line (one without spaces: see `identifies`)."""
 
 
 @dataclass(frozen=True)
@@ -101,12 +106,15 @@ class JavaServer:
         return dict(os.environ)
 
     def identifies(self, cmdline: str, environ: str) -> bool:
-        """Whether a process's command line is this server's. Its state folder is named as
-        given or resolved: a copy of the project whose `.state` is a symlink to this one's
-        sees its servers, rather than taking them for strangers and forgetting their pids."""
+        """Whether a process's command line is this server's. The state folders are compared
+        resolved, whichever way either was named: a copy of the project whose `.state` is a
+        symlink to this one's sees its servers, and this one sees servers the copy started,
+        rather than taking them for strangers and forgetting their pids."""
         node = f"-Docop.node={self.name} " in cmdline if self.kind else True
-        state = any(f"-Docop.state={folder} " in cmdline
-                    for folder in (self.state_dir, self.state_dir.resolve()))  # fmt: skip
+        ours = self.state_dir.resolve()
+        state = f"-Docop.state={self.state_dir} " in cmdline or any(
+            Path(named).resolve() == ours for named in _STATE_FLAG.findall(cmdline)
+        )
         return state and self.main_class in cmdline and node
 
 

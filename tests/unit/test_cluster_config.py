@@ -120,3 +120,15 @@ def test_a_server_is_recognised_through_a_symlinked_state_folder(tmp_path):
     command = " ".join(JavaServer("kafka", "kafka.Kafka", real).command()) + " "
     assert JavaServer("kafka", "kafka.Kafka", tmp_path / "link").identifies(command, "")
     assert not JavaServer("kafka", "kafka.Kafka", tmp_path).identifies(command, "")
+
+
+def test_a_server_started_through_a_symlinked_state_folder_is_recognised_by_the_real_one(
+    tmp_path,
+):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    command = " ".join(JavaServer("kafka", "kafka.Kafka", tmp_path / "link").command()) + " "
+    assert JavaServer("kafka", "kafka.Kafka", real).identifies(command, "")
+    assert not JavaServer("kafka", "kafka.Kafka", tmp_path).identifies(command, "")
+    assert not JavaServer("cassandra", "CassandraDaemon", real).identifies(command, "")
