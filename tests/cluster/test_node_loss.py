@@ -7,13 +7,16 @@ The timeline, on one clock from the start of the load (seconds, at the full size
     15  SIGKILL of Kafka node 2, the controller quorum and the partitions' leaders move
     35  Kafka node 2 started again; it catches up from the other replicas
     45  SIGKILL of worker A; worker B takes every partition after the session timeout
-    60  SIGKILL of Cassandra node 3; reads and writes go on at LOCAL_QUORUM (2 of 3)
-    85  Cassandra node 3 started again; hints replay, then `nodetool repair` (timed)
+    60  SIGKILL of Cassandra node 3 (or once Kafka node 2 is back, if later); reads and
+        writes go on at LOCAL_QUORUM (2 of 3)
+    +25 Cassandra node 3 started again; hints replay, then `nodetool repair` (timed)
 
 Then every batch is closed with all its units, every chain verifies, the units table holds
 each unit once, every scan an API took is stored, and the APIs' answers during each failure
-are reported (error rate, p99). The figures are printed and written to
-.state/cluster/last-run.json; docs/cluster.md keeps those of the last full run.
+are reported (error rate, p99; a failure during which no resolution was asked fails the
+test: the timeline slipped past the load, and that failure was not tested). The figures
+are printed and written to .state/cluster/last-run.json; docs/cluster.md keeps those of the
+last full run.
 
 OCOP_CLUSTER_UNITS and OCOP_CLUSTER_SCANS make a smaller run (the defaults are the full size).
 """
@@ -61,7 +64,7 @@ UNITS_PER_BATCH, UNITS_PER_EVENT = 2000, 100
 STREAM_S = 110.0  # a smaller run streams at a lower rate over the same timeline
 KAFKA_KILL, KAFKA_BACK = 15.0, 35.0
 WORKER_KILL = 45.0
-CASSANDRA_KILL, CASSANDRA_BACK = 60.0, 85.0
+CASSANDRA_KILL, CASSANDRA_DOWN_S = 60.0, 25.0
 SCANNED_UNITS = 500
 PARTITIONS = 6
 
@@ -182,6 +185,7 @@ class Answers:
             "requests": len(rows),
             "errors": errors,
             "error_rate": round(errors / len(rows), 4),
+            "errors_at_s": [round(r[0], 1) for r in rows if r[1] != 200][:20],
             "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
             "p99_ms": round(p99 * 1000, 1),
         }
@@ -283,8 +287,9 @@ def test_the_cluster_loses_a_broker_a_worker_and_a_cassandra_node_under_load(clu
         timeline["kafka_back"] = time.monotonic() - start
         wait_until(start + CASSANDRA_KILL)
         kill(cassandra_server.node, cluster, 2)
-        timeline["cassandra_killed"] = time.monotonic() - start
-        wait_until(start + CASSANDRA_BACK)
+        killed = time.monotonic()
+        timeline["cassandra_killed"] = killed - start
+        wait_until(killed + CASSANDRA_DOWN_S)  # down as long as planned, however late
         timeline["cassandra_restarted"] = time.monotonic() - start
         stack.up(cluster)  # Cassandra node 3 again
         timeline["cassandra_back"] = time.monotonic() - start
@@ -359,6 +364,8 @@ def test_the_cluster_loses_a_broker_a_worker_and_a_cassandra_node_under_load(clu
         print(report)
         (cluster.state_dir / "last-run.json").write_text(report + "\n")
         assert figures["resolutions"]["all"]["error_rate"] <= 0.01, report
+        for failure in ("kafka_node_down", "worker_failover", "cassandra_node_down"):
+            assert figures["resolutions"][failure]["requests"] > 0, f"{failure} untested: {report}"
         pipeline.web_port = worker_b.port  # the metrics of the worker that did it all
         assert pipeline.metrics()["refused"] == {}
     finally:
