@@ -30,7 +30,11 @@ from cassandra.cluster import (
     ResponseFuture,
     Session,
 )
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    ConstantSpeculativeExecutionPolicy,
+    DCAwareRoundRobinPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import BoundStatement, PreparedStatement, Statement
 from cassandra.util import Date as CassandraDate
 
@@ -47,11 +51,19 @@ class StoreUnavailable(Exception):
 
 
 def connect(
-    settings: ConnectionSettings, *, keyspace: str | None = None, request_timeout: float = 20
+    settings: ConnectionSettings,
+    *,
+    keyspace: str | None = None,
+    request_timeout: float = 20,
+    speculate_after_s: float | None = None,
 ) -> tuple[Cluster, Session]:
     """A session with token-aware routing (each write goes straight to a replica).
     `request_timeout`: when the driver gives up on a statement; the verify API sets its
     request deadline, so nothing waits on a statement its client has been answered for.
+    `speculate_after_s`: an idempotent statement (the readers' reads: records.store) not
+    answered by then is sent to the next node of its plan as well, once, and the first
+    answer wins; a coordinator that stalls (a pause, a replica it still waits for) then
+    costs that delay, not the deadline. The verify API sets it; writers do not.
 
     Every node named in `cassandra_hosts` is a contact point, so the session starts while
     any one of them answers; the driver then learns the whole ring, routes each statement
@@ -64,6 +76,11 @@ def connect(
         request_timeout=request_timeout,
         row_factory=_utc_rows,
         consistency_level=getattr(ConsistencyLevel, settings.cassandra_consistency),
+        speculative_execution_policy=(
+            ConstantSpeculativeExecutionPolicy(speculate_after_s, max_attempts=1)
+            if speculate_after_s is not None
+            else None
+        ),
     )
     cluster = Cluster(
         settings.cassandra_host_list,
@@ -79,6 +96,14 @@ def connect(
             f"Cassandra at {settings.cassandra_hosts} does not answer: {exc}"
         ) from exc
     return cluster, session
+
+
+def prepare_read(session: Session, query: str) -> PreparedStatement:
+    """A prepared read, marked idempotent: the driver may then ask a second node for it
+    (`connect`'s speculate_after_s); asking twice changes nothing."""
+    statement = session.prepare(query)
+    statement.is_idempotent = True
+    return statement
 
 
 def _utc_rows(columns: list[str], rows: list[tuple[Any, ...]]) -> list[Any]:

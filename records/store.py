@@ -52,7 +52,7 @@ from records.rows import (
     Unit,
     UnitActivity,
 )
-from records.session import replica_chunks, run, run_each
+from records.session import prepare_read, replica_chunks, run, run_each
 
 TRUST_SCOPE = "ocop"
 INSPECTION_EVIDENCE = "inspection:"
@@ -273,7 +273,7 @@ def _settle_all(
 class RecordReader:
     def __init__(self, session: Session) -> None:
         self.session = session
-        p = session.prepare
+        p = functools.partial(prepare_read, session)
         self._batch = p(
             f"SELECT batch_id, {', '.join(_BATCH_STATICS)} FROM batch_records "
             "WHERE batch_id = ? LIMIT 1"

@@ -136,6 +136,7 @@ async def open_services(settings: ApiSettings) -> Services:
             settings,
             keyspace=settings.keyspace,
             request_timeout=settings.request_deadline_s,
+            speculate_after_s=settings.speculate_after_s,
         )
     )
     reader = await asyncio.to_thread(RecordReader, session)

@@ -83,6 +83,12 @@ class ApiSettings(ConnectionSettings):
         "it can (and it says so), else 503 with Retry-After; Cassandra reads time out a "
         "little before it",
     )
+    speculate_after_s: float = Field(
+        0.25,
+        gt=0,
+        description="a Cassandra read not answered by then is asked of another node too "
+        "(once; the first answer wins), so one stalled node costs this, not the deadline",
+    )
     requests_in_flight: int = Field(
         256,
         ge=1,

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+from cassandra.policies import (
+    ConstantSpeculativeExecutionPolicy,
+    NoSpeculativeExecutionPolicy,
+)
+
 from infra.schema import connect
 from infra.settings import StackSettings
+from records.session import connect as session_connect
+from records.session import prepare_read
 
 
 def test_prepared_insert_reads_back(stack_settings: StackSettings, unique_name):
@@ -26,4 +33,28 @@ def test_prepared_insert_reads_back(stack_settings: StackSettings, unique_name):
         assert session.execute(select, (uuid.uuid4(),)).one() is None
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
+        cluster.shutdown()
+
+
+def test_the_verify_apis_reads_may_be_asked_of_a_second_node(stack_settings: StackSettings):
+    """The API's session speculates (records.session.connect) and its reads are idempotent,
+    which the driver requires before it sends a statement to a second node; the resolution's
+    tables speculate inside Cassandra too (migration 0017). The effect needs a cluster that
+    loses a node: tests/cluster."""
+    cluster, session = session_connect(stack_settings, speculate_after_s=0.25)
+    try:
+        policy = cluster.profile_manager.default.speculative_execution_policy
+        assert isinstance(policy, ConstantSpeculativeExecutionPolicy)
+        assert (policy.delay, policy.max_attempts) == (0.25, 1)
+        read = prepare_read(session, "SELECT release_version FROM system.local")
+        assert read.is_idempotent
+        assert read.bind(()).is_idempotent
+        assert session.execute(read).one().release_version
+    finally:
+        cluster.shutdown()
+    cluster, _ = session_connect(stack_settings)
+    try:
+        policy = cluster.profile_manager.default.speculative_execution_policy
+        assert isinstance(policy, NoSpeculativeExecutionPolicy)  # writers: none
+    finally:
         cluster.shutdown()
