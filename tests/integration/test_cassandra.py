@@ -38,9 +38,8 @@ def test_prepared_insert_reads_back(stack_settings: StackSettings, unique_name):
 
 def test_the_verify_apis_reads_may_be_asked_of_a_second_node(stack_settings: StackSettings):
     """The API's session speculates (records.session.connect) and its reads are idempotent,
-    which the driver requires before it sends a statement to a second node; the resolution's
-    tables speculate inside Cassandra too (migration 0017). The effect needs a cluster that
-    loses a node: tests/cluster."""
+    which the driver requires before it sends a statement to a second node. The effect needs
+    a cluster that loses a node: tests/cluster."""
     cluster, session = session_connect(stack_settings, speculate_after_s=0.25)
     try:
         policy = cluster.profile_manager.default.speculative_execution_policy
