@@ -23,6 +23,7 @@ Needs the stack (started if not running; `--kafka-bootstrap` and `--cassandra-ho
 at another one, e.g. a cluster's contact points). A few minutes.
 
     .venv/bin/python bench/bench_analytics.py [--scans 4000] [--rounds 3] [--copies 60] [--live]
+        [--workers 1]
 """
 
 from __future__ import annotations
@@ -144,21 +145,21 @@ class Timing:
 def analysed_rate(
     pipeline: Pipeline, scans: list[ScanRecorded], live: bool
 ) -> tuple[float, float, float, Timing]:
-    """(scans/s, the worker's CPU s per scan, Kafka's and Cassandra's CPU s per scan, where
-    the round's time went besides the worker). The round ends at the worker's last scan
-    handled, by its own clock (the `ocop_worker_last_processed_timestamp_seconds` gauge: same
-    machine, same clock). It starts when the worker is let go on the round's scans, all in
-    Kafka already (a backlog, like the raw inserts' rows ready in memory: the worker is
-    paused with SIGSTOP while they are sent, well within its group session), or, `live`,
-    at the first scan sent (the bench's sending then shares the cores with the worker)."""
+    """(scans/s, the workers' CPU s per scan, Kafka's and Cassandra's CPU s per scan, where
+    the round's time went besides the workers). The round ends at the last scan handled by
+    any worker, by its own clock (the `ocop_worker_last_processed_timestamp_seconds` gauge:
+    same machine, same clock). It starts when the workers are let go on the round's scans,
+    all in Kafka already (a backlog, like the raw inserts' rows ready in memory: the workers
+    are paused with SIGSTOP while they are sent, well within their group session), or,
+    `live`, at the first scan sent (the bench's sending then shares the cores with them)."""
     topic = pipeline.topics["scan"]
-    before = pipeline.metrics()["processed"].get(topic, 0)
-    assert pipeline.worker is not None
-    pid = pipeline.worker.pid
-    worker, servers = [pid], java_pids()
+    ports, pids = worker_ports(pipeline), worker_pids(pipeline)
+    servers = java_pids()
+    before = processed(pipeline, ports, topic)
     if not live:
-        os.kill(pid, signal.SIGSTOP)
-    t0, cpu0, java0 = time.time(), cpu_seconds(worker), cpu_seconds(servers)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+    t0, cpu0, java0 = time.time(), cpu_seconds(pids), cpu_seconds(servers)
     try:
         for event in scans:
             pipeline.send("scan", event.topic_key(), model_bytes(event))
@@ -166,20 +167,36 @@ def analysed_rate(
         sent = time.time() - t0
     finally:
         if not live:  # the round starts now
-            t0, cpu0, java0 = time.time(), cpu_seconds(worker), cpu_seconds(servers)
-            os.kill(pid, signal.SIGCONT)
-    while pipeline.metrics()["processed"].get(topic, 0) < before + len(scans):
+            t0, cpu0, java0 = time.time(), cpu_seconds(pids), cpu_seconds(servers)
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+    while processed(pipeline, ports, topic) < before + len(scans):
         time.sleep(0.2)
     seen = time.time()
-    worker_cpu = (cpu_seconds(worker) - cpu0) / len(scans)
-    (_, done), *_ = [
-        (labels, at)
-        for labels, at in pipeline.series("ocop_worker_last_processed_timestamp_seconds")
+    worker_cpu = (cpu_seconds(pids) - cpu0) / len(scans)
+    done = max(
+        at
+        for port in ports
+        for labels, at in pipeline.series("ocop_worker_last_processed_timestamp_seconds", port)
         if labels["topic"] == topic
-    ]
+    )
     timing = Timing(sent, seen - done)
     rate = len(scans) / (done - t0)
     return rate, worker_cpu, (cpu_seconds(servers) - java0) / len(scans), timing
+
+
+def worker_ports(pipeline: Pipeline) -> list[int]:
+    return [pipeline.web_port] + [worker.port for worker in pipeline.extra_workers]
+
+
+def worker_pids(pipeline: Pipeline) -> list[int]:
+    assert pipeline.worker is not None
+    return [pipeline.worker.pid] + [worker.process.pid for worker in pipeline.extra_workers]
+
+
+def processed(pipeline: Pipeline, ports: list[int], topic: str) -> int:
+    """Messages of the topic the workers have handled, all of them together."""
+    return sum(pipeline.metrics(port)["processed"].get(topic, 0) for port in ports)
 
 
 class AlertWatch:
@@ -268,6 +285,12 @@ def main() -> None:
         help="time each round from its first scan sent, the worker running meanwhile (the "
         "bench's sending shares the cores), not from a backlog in Kafka",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="workers in the group; the scan topic gets one partition each",
+    )
     parser.add_argument("--kafka-bootstrap", help="host:port[,…] (OCOP_KAFKA_BOOTSTRAP)")
     parser.add_argument("--cassandra-hosts", help="contact points (OCOP_CASSANDRA_HOSTS)")
     args = parser.parse_args()
@@ -276,7 +299,8 @@ def main() -> None:
     if args.cassandra_hosts:
         os.environ["OCOP_CASSANDRA_HOSTS"] = args.cassandra_hosts
     raw, rates, ratios = [], [], []
-    with bench_pipeline() as pipeline:
+    with bench_pipeline(partitions={"batch": 3, "scan": args.workers}) as pipeline:
+        pipeline.more_workers(args.workers - 1, holding="scan")  # stopped with it
         for round_ in range(args.rounds):
             lot = f"BENCHSCAN{round_}"
             scans = load(lot, pack(pipeline, lot, UNITS_PER_ROUND), args.scans, round_ << 24)
@@ -287,7 +311,7 @@ def main() -> None:
             ratios.append(rates[-1] / raw[-1])
             print(
                 f"round {round_ + 1}: raw {raw[-1]:6.0f} rows/s, analysed {rates[-1]:5.0f} "
-                f"scans/s, {ratios[-1]:5.1%} of raw; CPU: worker {worker_cpu * 1000:.2f} ms a "
+                f"scans/s, {ratios[-1]:5.1%} of raw; CPU: worker(s) {worker_cpu * 1000:.2f} ms a "
                 f"scan, {raw_cpu / worker_cpu:.0%} of it a raw insert's client "
                 f"({raw_cpu * 1000:.2f} ms), Kafka and Cassandra {java_cpu * 1000:.2f} ms; "
                 f"of the round's {len(scans) / rate:.2f} s: sending {timing.sent_s:.2f} s"
@@ -295,7 +319,9 @@ def main() -> None:
                 f"seen {timing.seen_late_s:.2f} s after the worker's last scan (not counted)",
                 flush=True,
             )
-        alerts_raised = sum(pipeline.metrics()["alerts"].values())
+        alerts_raised = sum(
+            sum(pipeline.metrics(port)["alerts"].values()) for port in worker_ports(pipeline)
+        )
         rate = statistics.median(rates)
         lot = "BENCHPACE"
         serials = pack(pipeline, lot, UNITS_PER_ROUND)

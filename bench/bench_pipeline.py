@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import httpx
 from cassandra.concurrent import execute_concurrent_with_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.integration
@@ -44,11 +41,9 @@ from contract import identifiers
 from contract.encoding import model_bytes
 from contract.events import UnitsPacked
 from tests.integration.pipeline import (
-    VENV_BIN,
     Pipeline,
     batch_id,
     bench_pipeline,
-    free_port,
     opened,
     packed,
     wait_for,
@@ -182,41 +177,6 @@ def _poll(pipeline: Pipeline, lots: list[str], seen: dict[tuple[str, int], float
             seen.setdefault((lot, seq), now)
 
 
-def more_workers(pipeline: Pipeline, count: int) -> list[subprocess.Popen[bytes]]:
-    """`count` more workers in the pipeline's group, each with its own port and state, once
-    each holds a partition of the batch topic."""
-    workers = []
-    for n in range(count):
-        port = free_port()
-        env = pipeline.env | {
-            "OCOP_WEB_PORT": str(port),
-            "OCOP_DATA_DIR": str(pipeline.folder / f"faust-{n + 2}"),
-        }
-        with (pipeline.folder / f"worker-{n + 2}.log").open("ab") as log:
-            workers.append(
-                subprocess.Popen(
-                    [str(VENV_BIN / "ocop-worker"), "run", "--loglevel", "warning"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-
-        def holds_a_partition(port: int = port) -> bool:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
-            except httpx.HTTPError:
-                return False
-            return f'topic="{pipeline.topics["batch"]}"' in "".join(
-                line for line in response.text.splitlines()
-                if line.startswith("ocop_worker_assigned_partitions")
-            )  # fmt: skip
-
-        wait_for(f"worker {n + 2} to take a batch partition", holds_a_partition, 120)
-    return workers
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -235,31 +195,27 @@ def main() -> None:
     if args.cassandra_hosts:
         os.environ["OCOP_CASSANDRA_HOSTS"] = args.cassandra_hosts
     with bench_pipeline() as pipeline:
-        extra = more_workers(pipeline, args.workers - 1)
-        try:
-            raw, burst, ratios = [], [], []
-            workers = [p.pid for p in extra] + ([pipeline.worker.pid] if pipeline.worker else [])
-            for round_ in range(args.rounds):
-                before = cpu_of(workers)
-                raw.append(raw_inserts(pipeline, args.units))
-                raw_cpu = cpu_per_100(before, workers, args.units)
-                before = cpu_of(workers)
-                rate, _ = pipeline_round(pipeline, args.units, f"R{round_}", None)
-                pipeline_cpu = cpu_per_100(before, workers, args.units)
-                burst.append(rate)
-                ratios.append(rate / raw[-1])
-                print(
-                    f"round {round_ + 1}: raw {raw[-1]:6.0f} rows/s, pipeline {rate:6.0f} "
-                    f"units/s, {ratios[-1]:5.1%} of raw\n  raw inserts: {raw_cpu}\n"
-                    f"  pipeline:    {pipeline_cpu}",
-                    flush=True,
-                )
-            pace = statistics.median(burst) / 2
-            _, delays = pipeline_round(pipeline, args.units // 2, "P", pace)
-        finally:
-            for worker in extra:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(timeout=30)
+        extra = pipeline.more_workers(args.workers - 1, holding="batch")  # stopped with it
+        raw, burst, ratios = [], [], []
+        workers = [w.process.pid for w in extra]
+        workers += [pipeline.worker.pid] if pipeline.worker else []
+        for round_ in range(args.rounds):
+            before = cpu_of(workers)
+            raw.append(raw_inserts(pipeline, args.units))
+            raw_cpu = cpu_per_100(before, workers, args.units)
+            before = cpu_of(workers)
+            rate, _ = pipeline_round(pipeline, args.units, f"R{round_}", None)
+            pipeline_cpu = cpu_per_100(before, workers, args.units)
+            burst.append(rate)
+            ratios.append(rate / raw[-1])
+            print(
+                f"round {round_ + 1}: raw {raw[-1]:6.0f} rows/s, pipeline {rate:6.0f} "
+                f"units/s, {ratios[-1]:5.1%} of raw\n  raw inserts: {raw_cpu}\n"
+                f"  pipeline:    {pipeline_cpu}",
+                flush=True,
+            )
+        pace = statistics.median(burst) / 2
+        _, delays = pipeline_round(pipeline, args.units // 2, "P", pace)
 
     raw_rate, burst_rate = statistics.median(raw), statistics.median(burst)
     print(

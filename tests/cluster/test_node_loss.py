@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,11 +45,10 @@ from infra.process import running_pid
 from infra.settings import StackSettings
 from keys.chain import verify_chain
 from tests.integration.pipeline import (
-    VENV_BIN,
     Pipeline,
+    Worker,
     batch_id,
     closed,
-    free_port,
     opened,
     packed,
     wait_for,
@@ -81,7 +79,6 @@ class ClusterPipeline(Pipeline):
             prefix="cl",
             partitions={"batch": PARTITIONS, "scan": PARTITIONS},
         )
-        self.second: Worker | None = None
 
     def new_producer(self) -> KafkaProducer:
         """A packing station's producer: every in-sync replica, retries without duplicates."""
@@ -102,27 +99,6 @@ class ClusterPipeline(Pipeline):
                 time.sleep(1)
         raise AssertionError("a batch event was not acknowledged in ten tries")
 
-    def start_second_worker(self) -> Worker:
-        """Worker B: the same group, its own web port and Faust data folder."""
-        port = free_port()
-        env = self.env | {
-            "OCOP_WEB_PORT": str(port),
-            "OCOP_DATA_DIR": str(self.folder / "faust-b"),
-        }
-        log = self.folder / "worker-b.log"
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [str(VENV_BIN / "ocop-worker"), "run", "--loglevel", "info"],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        self.second = Worker(process, port)
-        return self.second
-
-    def close(self) -> None:
-        if self.second is not None:
-            self.second.stop()
-        super().close()
-
 
 def station_producer(bootstrap: str) -> KafkaProducer:
     return KafkaProducer(
@@ -133,34 +109,6 @@ def station_producer(bootstrap: str) -> KafkaProducer:
         delivery_timeout_ms=120_000,
         request_timeout_ms=10_000,
     )
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-    port: int
-
-    def assigned(self) -> dict[str, int]:
-        """Partitions of each source topic this worker holds (its metrics)."""
-        try:
-            text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
-        except httpx.HTTPError:
-            return {}
-        found: dict[str, int] = {}
-        for line in text.splitlines():
-            if line.startswith("ocop_worker_assigned_partitions{"):
-                topic = line.split('topic="', 1)[1].split('"', 1)[0]
-                found[topic] = int(float(line.rsplit(" ", 1)[1]))
-        return found
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 @dataclass
@@ -214,15 +162,12 @@ def test_the_cluster_loses_a_broker_a_worker_and_a_cassandra_node_under_load(clu
     figures: dict[str, Any] = {"units": UNITS, "scans": SCANS, "nodes": cluster.nodes}
     try:
         pipeline.start_worker()  # worker A: waits until it holds the partitions
-        worker_b = pipeline.start_second_worker()
+        (worker_b,) = pipeline.more_workers(1)  # worker B: once it holds a partition
         storefront = Storefront(pipeline)
         labels = storefront.pack(PRODUCT, "L2503CLSCAN", SCANNED_UNITS)
         for name in ("api-1", "api-2"):
             (tmp_path / name).mkdir()
             apis.append(ApiProcess(pipeline, tmp_path / name))
-        wait_for(
-            "worker B to hold partitions too", lambda: sum(worker_b.assigned().values()) > 0, 90
-        )
         worker_a = Worker(pipeline.worker, pipeline.web_port)  # type: ignore[arg-type]
 
         lots = [f"L2503CL{n:04d}" for n in range(max(1, UNITS // UNITS_PER_BATCH))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -123,6 +125,36 @@ WRITTEN_ONLY = ("dead", "alert", "log")
 """The pipeline's topics the worker writes and does not consume."""
 
 
+@dataclass
+class Worker:
+    """A worker process started beside the pipeline's first (`Pipeline.more_workers`)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def assigned(self) -> dict[str, int]:
+        """Partitions of each source topic this worker holds (its metrics)."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            return {}
+        found: dict[str, int] = {}
+        for line in text.splitlines():
+            if line.startswith("ocop_worker_assigned_partitions{"):
+                topic = line.split('topic="', 1)[1].split('"', 1)[0]
+                found[topic] = int(float(line.rsplit(" ", 1)[1]))
+        return found
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
 class Pipeline:
     def __init__(
         self,
@@ -147,6 +179,7 @@ class Pipeline:
         self.log_file = folder / "worker.log"
         self.web_port = free_port()
         self.worker: subprocess.Popen[bytes] | None = None
+        self.extra_workers: list[Worker] = []
 
         with admin_client(stack) as admin:
             admin.create_topics(
@@ -224,21 +257,54 @@ class Pipeline:
         log = self.log_file.read_text(errors="replace").splitlines()[-60:]
         return f"worker metrics: {metrics}\nworker log, last lines:\n" + "\n".join(log)
 
-    def samples(self) -> list[Sample]:
-        """Every sample of the worker's Prometheus metrics (GET /metrics)."""
-        response = httpx.get(f"http://127.0.0.1:{self.web_port}/metrics", timeout=10)
+    def more_workers(self, count: int, holding: str = "batch") -> list[Worker]:
+        """`count` more workers in the pipeline's group, each with its own port and Faust
+        folder, started one after another, each once it holds a partition of the topic
+        `holding` (its short name); stopped with the pipeline."""
+        topic = self.topics[holding]
+
+        def holds_a_partition(worker: Worker) -> bool:
+            return worker.assigned().get(topic, 0) > 0
+
+        started = []
+        for n in range(len(self.extra_workers) + 2, len(self.extra_workers) + count + 2):
+            port = free_port()
+            env = self.env | {
+                "OCOP_WEB_PORT": str(port),
+                "OCOP_DATA_DIR": str(self.folder / f"faust-{n}"),
+            }
+            with (self.folder / f"worker-{n}.log").open("ab") as log:
+                process = subprocess.Popen(
+                    [str(VENV_BIN / "ocop-worker"), "run", "--loglevel", "info"],
+                    env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                )  # fmt: skip
+            worker = Worker(process, port)
+            self.extra_workers.append(worker)
+            started.append(worker)
+            wait_for(
+                f"worker {n} to take a partition of {topic}",
+                functools.partial(holds_a_partition, worker),
+                timeout_s=120,
+            )
+        return started
+
+    def samples(self, port: int | None = None) -> list[Sample]:
+        """Every sample of a worker's Prometheus metrics (GET /metrics): the first worker's,
+        or the one at `port`."""
+        port = self.web_port if port is None else port
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
         response.raise_for_status()
         families = text_string_to_metric_families(response.text)
         return [sample for family in families for sample in family.samples]
 
-    def series(self, name: str) -> list[tuple[dict[str, str], float]]:
+    def series(self, name: str, port: int | None = None) -> list[tuple[dict[str, str], float]]:
         """The samples of one name (`ocop_worker_processed_total`): labels and value."""
-        return [(s.labels, s.value) for s in self.samples() if s.name == name]
+        return [(s.labels, s.value) for s in self.samples(port) if s.name == name]
 
-    def metrics(self) -> dict[str, Any]:
-        """The worker's counts by topic, reason or kind, and its lag by "topic/partition",
-        read from its Prometheus metrics."""
-        samples = self.samples()
+    def metrics(self, port: int | None = None) -> dict[str, Any]:
+        """A worker's counts by topic, reason or kind, and its lag by "topic/partition",
+        read from its Prometheus metrics (the first worker's, or the one at `port`)."""
+        samples = self.samples(port)
 
         def by(name: str, label: str) -> dict[str, int]:
             return {s.labels[label]: int(s.value) for s in samples if s.name == name}
@@ -271,6 +337,8 @@ class Pipeline:
         self.worker = None
 
     def close(self) -> None:
+        for worker in self.extra_workers:
+            worker.stop()
         self.stop_worker()
         self.producer.close()
         self.session.execute(f"DROP KEYSPACE IF EXISTS {self.settings.keyspace}")
@@ -474,13 +542,15 @@ def closed(units: int, lot: str = LOT) -> BatchClosed:
 
 
 @contextmanager
-def bench_pipeline() -> Iterator[Pipeline]:
+def bench_pipeline(
+    partitions: Mapping[str, int] = MappingProxyType({"batch": 3}),
+) -> Iterator[Pipeline]:
     """For the benchmarks: the local stack up, a running worker, the authority's documents
-    published; everything of the pipeline removed afterwards."""
+    published; everything of the pipeline removed afterwards. `partitions`: as Pipeline's."""
     settings = StackSettings()
     stack.up(settings)
     with tempfile.TemporaryDirectory(prefix="ocop-bench-") as folder:
-        pipeline = Pipeline(settings, Path(folder), World())
+        pipeline = Pipeline(settings, Path(folder), World(), partitions=partitions)
         try:
             pipeline.start_worker()
             pipeline.publish_authority_setup()
