@@ -71,7 +71,7 @@ def pack(pipeline: Pipeline, lot: str, count: int) -> list[str]:
     for event in (opened(lot), units):
         pipeline.send_signed("batch", pipeline.world.producer, event)
     pipeline.flush()
-    pipeline.wait_for_head(batch_id(lot), 2)
+    pipeline.wait_for_head(batch_id(lot), 2, timeout_s=180)  # a cluster while workers join
     return list(units.serials)
 
 
