@@ -162,12 +162,15 @@ def test_the_cluster_loses_a_broker_a_worker_and_a_cassandra_node_under_load(clu
     figures: dict[str, Any] = {"units": UNITS, "scans": SCANS, "nodes": cluster.nodes}
     try:
         pipeline.start_worker()  # worker A: waits until it holds the partitions
-        (worker_b,) = pipeline.more_workers(1)  # worker B: once it holds a partition
+        (worker_b,) = pipeline.more_workers(1, holding=None)  # worker B, joining meanwhile
         storefront = Storefront(pipeline)
         labels = storefront.pack(PRODUCT, "L2503CLSCAN", SCANNED_UNITS)
         for name in ("api-1", "api-2"):
             (tmp_path / name).mkdir()
             apis.append(ApiProcess(pipeline, tmp_path / name))
+        wait_for(
+            "worker B to hold partitions too", lambda: sum(worker_b.assigned().values()) > 0, 90
+        )
         worker_a = Worker(pipeline.worker, pipeline.web_port)  # type: ignore[arg-type]
 
         lots = [f"L2503CL{n:04d}" for n in range(max(1, UNITS // UNITS_PER_BATCH))]

@@ -257,13 +257,12 @@ class Pipeline:
         log = self.log_file.read_text(errors="replace").splitlines()[-60:]
         return f"worker metrics: {metrics}\nworker log, last lines:\n" + "\n".join(log)
 
-    def more_workers(self, count: int, holding: str = "batch") -> list[Worker]:
+    def more_workers(self, count: int, holding: str | None = "batch") -> list[Worker]:
         """`count` more workers in the pipeline's group, each with its own port and Faust
         folder, started one after another, each once it holds a partition of the topic
-        `holding` (its short name); stopped with the pipeline."""
-        topic = self.topics[holding]
+        `holding` (its short name; None: at once); stopped with the pipeline."""
 
-        def holds_a_partition(worker: Worker) -> bool:
+        def holds_a_partition(worker: Worker, topic: str) -> bool:
             return worker.assigned().get(topic, 0) > 0
 
         started = []
@@ -281,11 +280,13 @@ class Pipeline:
             worker = Worker(process, port)
             self.extra_workers.append(worker)
             started.append(worker)
-            wait_for(
-                f"worker {n} to take a partition of {topic}",
-                functools.partial(holds_a_partition, worker),
-                timeout_s=120,
-            )
+            if holding is not None:
+                topic = self.topics[holding]
+                wait_for(
+                    f"worker {n} to take a partition of {topic}",
+                    functools.partial(holds_a_partition, worker, topic),
+                    timeout_s=120,
+                )
         return started
 
     def samples(self, port: int | None = None) -> list[Sample]:
