@@ -62,8 +62,9 @@ def connect(
     request deadline, so nothing waits on a statement its client has been answered for.
     `speculate_after_s`: an idempotent statement (the readers' reads: records.store) not
     answered by then is sent to the next node of its plan as well, once, and the first
-    answer wins; a coordinator that stalls (a pause, a replica it still waits for) then
-    costs that delay, not the deadline. The verify API sets it; writers do not.
+    answer wins; a coordinator that stalls alone then costs that delay, not the deadline
+    (not every stall is one coordinator's: docs/cluster.md, session 11). The verify API sets
+    it; writers do not.
 
     Every node named in `cassandra_hosts` is a contact point, so the session starts while
     any one of them answers; the driver then learns the whole ring, routes each statement

@@ -87,7 +87,7 @@ class ApiSettings(ConnectionSettings):
         0.25,
         gt=0,
         description="a Cassandra read not answered by then is asked of another node too "
-        "(once; the first answer wins), so one stalled node costs this, not the deadline",
+        "(once; the first answer wins), so one stalled coordinator need not cost the deadline",
     )
     requests_in_flight: int = Field(
         256,
