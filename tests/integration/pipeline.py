@@ -146,13 +146,21 @@ class Worker:
         return found
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process(self.process)
+
+
+def stop_process(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 30
+) -> None:
+    """A process started in a session of its own, stopped with `sig` (its whole group), and
+    killed if it is still there after `timeout_s`."""
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 class Pipeline:
@@ -326,15 +334,8 @@ class Pipeline:
         }
 
     def stop_worker(self, sig: int = signal.SIGTERM) -> None:
-        if self.worker is None:
-            return
-        if self.worker.poll() is None:
-            os.killpg(self.worker.pid, sig)
-            try:
-                self.worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.worker.pid, signal.SIGKILL)
-                self.worker.wait()
+        if self.worker is not None:
+            stop_process(self.worker, sig)
         self.worker = None
 
     def close(self) -> None:

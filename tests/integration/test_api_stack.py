@@ -12,8 +12,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import os
-import signal
 import subprocess
 import time
 import uuid
@@ -51,6 +49,7 @@ from tests.integration.pipeline import (
     free_port,
     opened,
     packed,
+    stop_process,
     wait_for,
 )
 from tests.world import HOST, NOW, PACKED_ON, PRODUCER, PRODUCT, World
@@ -237,13 +236,7 @@ class ApiProcess:
         return httpx.Client(base_url=self.base, timeout=10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process(self.process, timeout_s=20)
 
 
 def path_of(label: SignedLabel) -> str:
