@@ -36,7 +36,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.integration
 
-from bench.bench_analytics import cpu_seconds, java_pids
+from bench.bench_analytics import cpu_seconds, java_pids, worker_pids
 from contract import identifiers
 from contract.encoding import model_bytes
 from contract.events import UnitsPacked
@@ -195,10 +195,9 @@ def main() -> None:
     if args.cassandra_hosts:
         os.environ["OCOP_CASSANDRA_HOSTS"] = args.cassandra_hosts
     with bench_pipeline() as pipeline:
-        extra = pipeline.more_workers(args.workers - 1, holding="batch")  # stopped with it
+        pipeline.more_workers(args.workers - 1, holding="batch")  # stopped with it
         raw, burst, ratios = [], [], []
-        workers = [w.process.pid for w in extra]
-        workers += [pipeline.worker.pid] if pipeline.worker else []
+        workers = worker_pids(pipeline)
         for round_ in range(args.rounds):
             before = cpu_of(workers)
             raw.append(raw_inserts(pipeline, args.units))
