@@ -12,7 +12,8 @@ and the memo tables of fixed views (views.py, negotiation.py, each with its `max
 
 What each kind saves, measured with bench/bench_api.py (docs/bench_api.md):
 - products, producers, batches: three reads per scan become one (the unit's own activity);
-  they live `record_cache_s`, so a revocation or recall shows that much later at most;
+  they live `record_cache_s`, so a revocation or recall shows that much later at most while
+  Cassandra answers (below);
 - a chain's facts are fixed by its head (a new record is a new head), so they live as long
   as there is room; the packed serials answer "was this packed, as labelled?" without a read
   of the units table, and the digests authenticate a real label with a hash instead of an
@@ -25,6 +26,15 @@ made of generations (`Shared.key`) names exactly the facts a resolution showed, 
 rendered from them can never be served for newer facts, and no object identity is involved.
 Concurrent misses of one key share one load: fifty phones arriving together after an entry
 expired cause one read, not fifty.
+
+A stalled Cassandra must not turn every scan into an error the moment its facts' time is up
+(a lost node stalls reads for seconds before the others convict it: docs/cluster.md,
+session 12). An entry past its time but within `stale_s` of it is reloaded in the
+background, and if the reload has not answered within `wait_s` (half the request's
+deadline, as the unit's own read gets: verify_api.resolution) the scan is answered from it
+and says so (`Shared.reloading`, views.FROM_EARLIER_FACTS): a revocation or recall
+then shows at most `record_cache_s` + `record_stale_s` later, and only while Cassandra does
+not answer.
 """
 
 from __future__ import annotations
@@ -92,6 +102,9 @@ class Memory:
         self._clock = clock
         self._entries: OrderedDict[Hashable, Held[Any]] = OrderedDict()
         self._loading: dict[Hashable, asyncio.Future[Held[Any]]] = {}
+        self._refreshes: set[asyncio.Task[Held[Any]]] = set()
+        """Reloads of entries past their time that no scan waits for (kept from the garbage
+        collector until done)."""
         self._generations = itertools.count(1)
 
     def __len__(self) -> int:
@@ -101,7 +114,11 @@ class Memory:
         """The entry if held and fresh, without awaiting: most scans find everything held,
         and an await per fact would cost them a task each."""
         held = self._entries.get(key)
-        return held if held is not None and held.expires > self._clock() else None
+        return held if held is not None and self.fresh(held) else None
+
+    def fresh(self, held: Held[Any]) -> bool:
+        """Whether the entry is within its time (a stale one may answer: `get`)."""
+        return held.expires > self._clock()
 
     def put(self, key: Hashable, value: V, *, weight: int, ttl_s: float) -> Held[V]:
         held = Held(value, next(self._generations), self._clock() + ttl_s, weight)
@@ -122,14 +139,23 @@ class Memory:
         *,
         ttl_s: float,
         weigh: Callable[[V], int],
+        stale_s: float = 0.0,
+        wait_s: float = 0.0,
     ) -> Held[V]:
+        """The entry, loaded if it is not held or is past its time. One past its time by less
+        than `stale_s` is reloaded in the background and answers if the reload does not
+        within `wait_s`, or fails (the caller tells with `fresh`)."""
         while True:
-            held = self.peek(key)
-            if held is not None:
+            held = self._entries.get(key)
+            now = self._clock()
+            if held is not None and held.expires > now:
                 return held
             pending = self._loading.get(key)
+            if held is not None and now < held.expires + stale_s:
+                pending = pending or self._refresh(key, load, ttl_s, weigh)
+                return await self._reloaded(held, pending, wait_s)
             if pending is None:
-                return await self._load(key, load, ttl_s, weigh)
+                return await self._load(key, self._begin(key), load, ttl_s, weigh)
             try:
                 return await asyncio.shield(pending)
             except asyncio.CancelledError:
@@ -137,15 +163,50 @@ class Memory:
                     raise  # this waiter was cancelled, not the load
                 # the loading request was cancelled: try again, loading if need be
 
+    async def _reloaded(
+        self, held: Held[V], pending: asyncio.Future[Held[Any]], wait_s: float
+    ) -> Held[V]:
+        """The reloaded entry if it comes within `wait_s`, else the one held."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending), wait_s)
+        except asyncio.CancelledError:
+            if not pending.cancelled():
+                raise  # this waiter was cancelled, not the load
+            return held
+        except Exception:  # the reload is slow or failed: the held entry answers (`get`)
+            return held
+
+    def _refresh(
+        self, key: Hashable, load: Callable[[], Awaitable[V]], ttl_s: float,
+        weigh: Callable[[V], int],
+    ) -> asyncio.Future[Held[Any]]:  # fmt: skip
+        """A reload no scan's deadline cancels: the first scan to find the entry past its
+        time starts it, and a scan answered from the held entry leaves it running."""
+        pending = self._begin(key)
+        task = asyncio.create_task(self._load(key, pending, load, ttl_s, weigh))
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshed)
+        return pending
+
+    def _refreshed(self, task: asyncio.Task[Held[Any]]) -> None:
+        self._refreshes.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: its waiters saw it, or were answered from the entry
+
+    def _begin(self, key: Hashable) -> asyncio.Future[Held[Any]]:
+        """The load of `key` that concurrent requests share."""
+        pending: asyncio.Future[Held[Any]] = asyncio.get_running_loop().create_future()
+        self._loading[key] = pending
+        return pending
+
     async def _load(
         self,
         key: Hashable,
+        pending: asyncio.Future[Held[Any]],
         load: Callable[[], Awaitable[V]],
         ttl_s: float,
         weigh: Callable[[V], int],
     ) -> Held[V]:
-        pending: asyncio.Future[Held[Any]] = asyncio.get_running_loop().create_future()
-        self._loading[key] = pending
         try:
             value = await load()
         except asyncio.CancelledError:
@@ -198,6 +259,8 @@ class Shared:
     product: Held[ProductFacts]
     producer: Held[ProducerOut | None]
     batch: Held[BatchFacts | None]
+    reloading: bool = False
+    """Some of them are past their time: their reload did not answer in time (Memory.get)."""
 
     def key(self, rating: Rating, printed_stars: int) -> Hashable:
         """Equal for two resolutions only if they show the same rating, product, producer and
@@ -211,10 +274,22 @@ class Shared:
 class Facts:
     """The shared facts of scans, read through `records` and held in `memory`."""
 
-    def __init__(self, records: Records, memory: Memory, *, cache_s: float) -> None:
+    def __init__(
+        self,
+        records: Records,
+        memory: Memory,
+        *,
+        cache_s: float,
+        stale_s: float = 0.0,
+        wait_s: float = 0.0,
+    ) -> None:
         self.records = records
         self.memory = memory
         self.cache_s = cache_s
+        self.stale_s = stale_s
+        self.wait_s = wait_s
+        """Facts past `cache_s` by less than `stale_s` answer if their reload does not within
+        `wait_s` (Memory.get)."""
         self.index_serials = memory.budget_bytes // 4 // Weights.PACKED_SERIAL
         """The most serials of one batch indexed: a quarter of the budget, so that one huge
         batch never pushes every other fact out."""
@@ -229,21 +304,24 @@ class Facts:
         return Shared(product, producer, batch)
 
     async def shared(self, product_key: str, producer_id: str, batch_id: str) -> Shared:
+        cache_s, stale_s, wait_s = self.cache_s, self.stale_s, self.wait_s
         product, producer, batch = await asyncio.gather(
             self.memory.get(
                 ("product", product_key), lambda: self._product(product_key),
-                ttl_s=self.cache_s, weigh=_product_weight,
+                ttl_s=cache_s, stale_s=stale_s, wait_s=wait_s, weigh=_product_weight,
             ),
             self.memory.get(
                 ("producer", producer_id), lambda: self._producer(producer_id),
-                ttl_s=self.cache_s, weigh=lambda _: Weights.PRODUCER,
+                ttl_s=cache_s, stale_s=stale_s, wait_s=wait_s, weigh=lambda _: Weights.PRODUCER,
             ),
             self.memory.get(
                 ("batch", batch_id), lambda: self._batch(batch_id),
-                ttl_s=self.cache_s, weigh=_batch_weight,
+                ttl_s=cache_s, stale_s=stale_s, wait_s=wait_s, weigh=_batch_weight,
             ),
         )  # fmt: skip
-        return Shared(product, producer, batch)
+        fresh = self.memory.fresh
+        return Shared(product, producer, batch, not (fresh(product) and fresh(producer)
+                                                     and fresh(batch)))  # fmt: skip
 
     def recorded(self, label: SignedLabel) -> bool:
         """Whether the held chain of the label's batch names this exact label. Only what is

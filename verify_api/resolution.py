@@ -63,8 +63,9 @@ class Resolver:
     When Cassandra stalls, a scan whose shared facts are held still gets its verdict in
     time: the unit's own activity (its scan totals and copy evidence) is given `live_s`,
     and without it the answer comes from the held facts and says so (a notice; no scan
-    totals; a copy cannot be warned of). Anything else waits for the records, within the
-    request's deadline (verify_api.deadline).
+    totals; a copy cannot be warned of); shared facts past their time answer, saying so, for
+    a while if their reload does not (verify_api.facts). Anything else waits for the
+    records, within the request's deadline (verify_api.deadline).
     """
 
     def __init__(self, facts: Facts, *, live_s: float = float("inf")) -> None:
@@ -86,8 +87,7 @@ class Resolver:
         activity: UnitActivity | None
         if held is None:
             activity, shared = await asyncio.gather(
-                records.unit_activity(unit_key),
-                self.facts.shared(product_key, producer_id, batch_id),
+                self._activity(unit_key), self.facts.shared(product_key, producer_id, batch_id)
             )
         else:
             shared, activity = held, await self._activity(unit_key)
@@ -124,7 +124,10 @@ class Resolver:
             batch=batch.view if batch else None,
             packed_in_record=unit.seq if unit else None,
             scans=activity.scans if activity else None,
-            notices=() if activity else (views.FROM_HELD_FACTS,),
+            notices=(
+                *(() if activity else (views.FROM_HELD_FACTS,)),
+                *((views.FROM_EARLIER_FACTS,) if shared.reloading else ()),
+            ),
             now=now,
         )
         facts_key = shared.key(rating, label.batch.stars)

@@ -123,10 +123,12 @@ class Services:
 
 
 def resolver_for(settings: ApiSettings, records: Records, memory: Memory) -> Resolver:
-    return Resolver(
-        Facts(records, memory, cache_s=settings.record_cache_s),
-        live_s=settings.request_deadline_s / 2,  # half of the deadline for the unit's own read
-    )
+    live_s = settings.request_deadline_s / 2  # for the unit's own read, or a due reload
+    facts = Facts(
+        records, memory, cache_s=settings.record_cache_s, stale_s=settings.record_stale_s,
+        wait_s=live_s,
+    )  # fmt: skip
+    return Resolver(facts, live_s=live_s)
 
 
 async def open_services(settings: ApiSettings) -> Services:

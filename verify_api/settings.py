@@ -16,6 +16,7 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from contract import topics
+from contract.bilingual import bilingual
 from infra.settings import ConnectionSettings
 from keys.ids import decode_public_key
 
@@ -44,7 +45,16 @@ class ApiSettings(ConnectionSettings):
         5.0,
         ge=0,
         description="how long product, producer, certification and batch facts are reused; "
-        "a revocation or recall shows at most this much later (0: read every time)",
+        "a revocation or recall shows at most this much later while Cassandra answers "
+        "(0: read every time)",
+    )
+    record_stale_s: float = Field(
+        60.0,
+        ge=0,
+        description="how long past record_cache_s those facts still answer, saying so, while "
+        "Cassandra does not answer their reload within half the request deadline (a lost node, a "
+        "long garbage collection): a revocation or recall then shows at most record_cache_s + "
+        "record_stale_s later (0: never; every scan waits for the reload)",
     )
     trusted_proxies: list[IPv4Network | IPv6Network] = Field(
         default_factory=list,
@@ -161,10 +171,20 @@ class ApiSettings(ConnectionSettings):
     def _secrets(self) -> Self:
         if self.device_salt is None and self.environment is not Environment.DEVELOPMENT:
             raise ValueError(
-                "OCOP_DEVICE_SALT is required outside development (OCOP_ENVIRONMENT=development)"
+                bilingual(
+                    "cần OCOP_DEVICE_SALT khi không chạy ở môi trường phát triển "
+                    "(OCOP_ENVIRONMENT=development)",
+                    "OCOP_DEVICE_SALT is required outside development "
+                    "(OCOP_ENVIRONMENT=development)",
+                )
             )
         if self.device_salt is not None and len(self.device_salt.get_secret_value()) < 16:
-            raise ValueError("OCOP_DEVICE_SALT must be at least 16 characters")
+            raise ValueError(
+                bilingual(
+                    "OCOP_DEVICE_SALT phải dài ít nhất 16 ký tự",
+                    "OCOP_DEVICE_SALT must be at least 16 characters",
+                )
+            )
         return self
 
     # -- the inspectors' workspace (backoffice/; see docs/workspace.md)
@@ -195,7 +215,11 @@ class ApiSettings(ConnectionSettings):
         given = [self.desk_council, self.desk_keystore, self.desk_key_id, self.desk_passphrase]
         if any(value is not None for value in given) and None in given:
             raise ValueError(
-                "the evaluation desk needs all of OCOP_DESK_COUNCIL, OCOP_DESK_KEYSTORE, "
-                "OCOP_DESK_KEY_ID and OCOP_DESK_PASSPHRASE, or none"
+                bilingual(
+                    "bàn đánh giá cần đủ cả OCOP_DESK_COUNCIL, OCOP_DESK_KEYSTORE, "
+                    "OCOP_DESK_KEY_ID và OCOP_DESK_PASSPHRASE, hoặc không đặt biến nào",
+                    "the evaluation desk needs all of OCOP_DESK_COUNCIL, OCOP_DESK_KEYSTORE, "
+                    "OCOP_DESK_KEY_ID and OCOP_DESK_PASSPHRASE, or none",
+                )
             )
         return self

@@ -290,6 +290,15 @@ FROM_HELD_FACTS = Sentences(
 )
 """The notice of an answer given from held facts while the records did not answer."""
 
+FROM_EARLIER_FACTS = Sentences(
+    vi="Hệ thống đang chậm: hạng sao, sản phẩm và lô hàng hiển thị theo dữ liệu đã đọc cách đây "
+    "ít lâu, chưa đọc lại được. Hãy quét lại sau ít phút.",
+    en="The system is slow: the stars, product and batch shown are as read a little earlier; "
+    "they could not be read again just now. Please scan again in a few minutes.",
+)
+"""The notice of an answer given from shared facts past their time, whose reload did not
+answer (verify_api.facts)."""
+
 
 def _head(
     verification: LabelVerification,

@@ -1,8 +1,8 @@
 """The verify API through faults of the real stack: Cassandra frozen (SIGSTOP, as a long
 garbage collection or a lost node looks to its clients) under a steady trickle of scans, and
 Kafka frozen while scans keep coming. Every answer arrives within the request deadline plus
-a margin, from held facts (saying so) or as 503 with Retry-After; readiness says what is
-wrong and comes back with the servers.
+a margin, from held facts (saying so, and so once their time is up) or as 503 with
+Retry-After; readiness says what is wrong and comes back with the servers.
 
 The servers are shared with the rest of the suite: each is frozen for seconds only and
 always resumed (tests/integration/pipeline.py).
@@ -24,12 +24,15 @@ from tests.world import PRODUCT
 DEADLINE_S = 2.0
 MARGIN_S = 1.5
 """Beyond the deadline: the event loop's turn and the client's, on a busy 2-core machine."""
+FACTS_TIME_S = 2.0
+"""record_cache_s: the shared facts' time runs out early in a freeze (record_stale_s, 60 s,
+lets them answer after it, saying so)."""
 
 
 @pytest.fixture(scope="module")
 def shop(stack_settings, tmp_path_factory) -> Iterator[tuple[Storefront, ApiProcess]]:
     settings = {"request_deadline_s": str(DEADLINE_S), "scan_queue_size": "20",
-                "record_cache_s": "60"}  # fmt: skip
+                "record_cache_s": str(FACTS_TIME_S)}  # fmt: skip
     with opened_shop(stack_settings, tmp_path_factory.mktemp("faults"), **settings) as opened:
         yield opened
 
@@ -47,7 +50,8 @@ def trickle(client: httpx.Client, paths: list[str], seconds: float) -> list[dict
             status, body = response.status_code, response.json()
         except httpx.HTTPError as exc:
             status, body = 0, {"error": repr(exc)}
-        answers.append({"status": status, "took": time.monotonic() - t0, "body": body})
+        answers.append({"status": status, "sent": t0, "took": time.monotonic() - t0,
+                        "body": body})  # fmt: skip
         n += 1
         time.sleep(max(0.0, 0.2 - (time.monotonic() - t0)))
     return answers
@@ -61,6 +65,7 @@ def test_a_frozen_cassandra_gets_every_answer_in_time_and_normal_ones_after(shop
         for path in paths[:3]:  # their batch is now held; the other three are not scanned yet
             assert client.get(path, headers=JSON).json()["level"] == "genuine"
         with cassandra_paused(stack_settings):
+            frozen = time.monotonic()
             during = trickle(client, paths, seconds=10)
         after = wait_for(
             "normal answers after Cassandra resumed",
@@ -74,6 +79,12 @@ def test_a_frozen_cassandra_gets_every_answer_in_time_and_normal_ones_after(shop
     held = [a["body"] for a in during if a["status"] == 200]
     assert held, "no answer came from held facts"
     assert all(body["level"] == "genuine" for body in held)
+    # once the facts' time is up, what answers says the stars and batch are as read earlier
+    late = [a for a in during if a["sent"] > frozen + FACTS_TIME_S + 0.5 and a["status"] == 200]
+    assert late, "no answer came from facts past their time"
+    assert all(
+        any("as read a little earlier" in n["en"] for n in a["body"]["notices"]) for a in late
+    )
     refused = [a["body"] for a in during if a["status"] == 503]
     assert all(body["error"] in ("too_slow", "store_unavailable") for body in refused)
     assert after

@@ -50,6 +50,35 @@ def test_a_stalled_store_gets_a_held_answer_in_time_and_it_says_so(slow_api: Api
     assert any("facts already held" in notice["en"] for notice in body["notices"])
 
 
+def test_facts_past_their_time_answer_while_the_stalled_store_reloads_them_and_say_so(
+    world: World,
+):
+    """The shared facts' time (record_cache_s) runs out while Cassandra stalls: they still
+    answer, saying so, within record_stale_s; with none allowed, the scan waits and fails."""
+
+    async def past_their_time(api: Api) -> tuple[float, httpx.Response]:
+        async with serving(api) as client:
+            await client.get(api.path(), headers=JSON)  # the shared facts are held
+            api.shelf.store.stall_s = 30.0
+            await asyncio.sleep(0.3)  # their time is up
+            t0 = time.monotonic()
+            response = await client.get(api.path(), headers=JSON)
+            return time.monotonic() - t0, response
+
+    settings = {"request_deadline_s": 0.5, "record_cache_s": 0.2, "trust_list_ttl_s": 60}
+    took, response = asyncio.run(past_their_time(Api(world, **settings)))
+    assert took < 0.5 + 1.0  # the deadline, and a margin for a busy machine
+    body = response.json()
+    assert (response.status_code, body["level"], body["reason"]) == (200, "genuine", "genuine")
+    notices = [notice["en"] for notice in body["notices"]]
+    assert any("as read a little earlier" in notice for notice in notices), notices
+    assert any("facts already held" in notice for notice in notices), notices  # no scan totals
+
+    took, response = asyncio.run(past_their_time(Api(world, **settings, record_stale_s=0)))
+    assert took < 0.5 + 1.0
+    assert (response.status_code, response.json()["error"]) == (503, "too_slow")
+
+
 def test_what_no_held_fact_can_answer_is_503_with_retry_after_in_time(slow_api: Api):
     took, response = asyncio.run(stalled_get(slow_api, slow_api.path(), warm=False))
     assert took < 0.5 + 1.0  # the deadline, and a margin for a busy machine; the stall is 30 s

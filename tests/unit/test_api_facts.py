@@ -116,6 +116,66 @@ def test_concurrent_misses_share_one_load_and_a_failure_is_not_kept():
     asyncio.run(scenario())
 
 
+def test_an_entry_past_its_time_answers_while_its_reload_does_not_and_the_reload_goes_on():
+    clock = Clock()
+    memory = Memory(1_000, clock=clock)
+    release = asyncio.Event()
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        if loads > 1:
+            await release.wait()  # Cassandra stalls on the reload
+        return loads
+
+    def get() -> Any:
+        return memory.get("k", load, ttl_s=5, weigh=lambda _: 1, stale_s=60, wait_s=0.01)
+
+    async def scenario() -> None:
+        first = await get()
+        clock.now += 6  # past its time, within 60 s of it
+        during = await asyncio.gather(get(), get(), get())
+        assert [h.generation for h in during] == [first.generation] * 3  # the held one answers
+        assert not any(memory.fresh(h) for h in during)  # and the caller can tell
+        assert loads == 2  # one reload for all of them, still going
+        release.set()
+        await asyncio.sleep(0.01)
+        reloaded = memory.peek("k")  # the reload was not cancelled with the scans
+        assert reloaded is not None
+        assert reloaded.value == 2
+        clock.now += 5 + 61  # past its time by more than 60 s: a scan waits for the reload
+        assert (await get()).value == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_reload_in_time_answers_and_a_failed_one_leaves_the_held_entry_answering():
+    clock = Clock()
+    memory = Memory(1_000, clock=clock)
+    outcomes: list[int | Exception] = [1, 2, RuntimeError("store down"), 4]
+
+    async def load() -> int:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def get() -> Any:
+        return memory.get("k", load, ttl_s=5, weigh=lambda _: 1, stale_s=60, wait_s=1)
+
+    async def scenario() -> list[tuple[int, bool]]:
+        seen = []
+        for _ in range(4):
+            held = await get()
+            seen.append((held.value, memory.fresh(held)))
+            clock.now += 6
+        return seen
+
+    # loaded; reloaded in time; the reload failed (the held 2 answers); reloaded again
+    assert asyncio.run(scenario()) == [(1, True), (2, True), (2, False), (4, True)]
+
+
 # -- the weights charged, against what the objects really take ---------------------------------
 
 
