@@ -54,6 +54,7 @@ from auditlog.note import (
     encode_base64,
 )
 from auditlog.settings import WitnessSettings
+from contract.bilingual import bilingual, error_message
 from keys.errors import KeysError
 from keys.keystore import Keystore
 from keys.trustlist import TrustList
@@ -230,8 +231,12 @@ def load_witness(settings: WitnessSettings) -> Witness:
         found = keystore.key_ids()
         if len(found) != 1:
             raise KeysError(
-                f"{settings.witness_keystore} holds {len(found)} keys; set OCOP_WITNESS_KEY_ID, "
-                "or create one with `ocop-witness init-key`"
+                bilingual(
+                    f"{settings.witness_keystore} có {len(found)} khóa; đặt OCOP_WITNESS_KEY_ID, "
+                    "hoặc tạo một khóa bằng `ocop-witness init-key`",
+                    f"{settings.witness_keystore} holds {len(found)} keys; set "
+                    "OCOP_WITNESS_KEY_ID, or create one with `ocop-witness init-key`",
+                )
             )
         key_id = found[0]
     key = keystore.load(key_id, settings.witness_passphrase.get_secret_value())
@@ -254,20 +259,29 @@ def witness_log_keys(
         return (override,)
     if settings.witness_trust_list is None or settings.witness_root_key is None:
         raise KeysError(
-            "set OCOP_WITNESS_TRUST_LIST and OCOP_WITNESS_ROOT_KEY (or OCOP_WITNESS_LOG_KEY)"
+            bilingual(
+                "đặt OCOP_WITNESS_TRUST_LIST và OCOP_WITNESS_ROOT_KEY (hoặc OCOP_WITNESS_LOG_KEY)",
+                "set OCOP_WITNESS_TRUST_LIST and OCOP_WITNESS_ROOT_KEY (or OCOP_WITNESS_LOG_KEY)",
+            )
         )
     from keys.verify_cli import load_root_key  # the CLI's helper: a key text or a file
 
     try:
         data = settings.witness_trust_list.read_bytes()
     except OSError as exc:
-        raise KeysError(f"cannot read the trust list: {exc}") from None
+        raise KeysError(
+            bilingual("không đọc được danh sách tin cậy", f"cannot read the trust list: {exc}")
+        ) from None
     trust = TrustList.load(data, root_public_key=load_root_key(settings.witness_root_key))
     keys = trust.log_verifiers(now or datetime.now(UTC), origin=settings.witness_log_origin)
     if not keys:
         raise KeysError(
-            f"trust list version {trust.version} certifies no usable key of the log "
-            f"{settings.witness_log_origin}"
+            bilingual(
+                f"danh sách tin cậy phiên bản {trust.version} không chứng nhận khóa còn hiệu lực "
+                f"nào của nhật ký {settings.witness_log_origin}",
+                f"trust list version {trust.version} certifies no usable key of the log "
+                f"{settings.witness_log_origin}",
+            )
         )
     return keys
 
@@ -291,7 +305,7 @@ async def watch(witness: Witness, interval_s: float, stop: asyncio.Event, *, onc
 
 
 def main() -> None:
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line
     app = typer.Typer(
         help="A witness of the audit log: checks each new checkpoint against the last it "
         "cosigned, refuses a split view or a shrinking tree, cosigns the rest. Settings: "
@@ -330,16 +344,17 @@ def main() -> None:
         """Create the witness's key (OCOP_WITNESS_PASSPHRASE); print its verifier key."""
         passphrase = os.environ.get("OCOP_WITNESS_PASSPHRASE")
         if not passphrase:
-            raise KeysError("set OCOP_WITNESS_PASSPHRASE to the passphrase that will protect it")
+            raise KeysError(
+                bilingual(
+                    "đặt OCOP_WITNESS_PASSPHRASE là cụm mật khẩu sẽ bảo vệ khóa",
+                    "set OCOP_WITNESS_PASSPHRASE to the passphrase that will protect it",
+                )
+            )
         key = Keystore(keystore).generate(passphrase)
         print(CosignatureSigner(name, key.private_key).verifier().vkey)
 
     try:
         app()
-    except ValidationError as exc:
-        missing = ", ".join(f"OCOP_{'_'.join(map(str, e['loc'])).upper()}" for e in exc.errors())
-        console.print(f"[red]error:[/] settings missing or invalid: {missing}")
-        raise SystemExit(2) from None
-    except KeysError as exc:
-        console.print(f"[red]error:[/] {exc}")
+    except (ValidationError, KeysError) as exc:
+        console.print(f"[red]error:[/] {error_message(exc)}")
         raise SystemExit(2) from None

@@ -54,6 +54,7 @@ from auditlog.note import Ed25519Signer
 from auditlog.settings import WriterSettings
 from auditlog.status import StatusTables, build_status_list
 from auditlog.tiles import TILE_WIDTH, encode_entry_bundle, parse_entry_bundle
+from contract.bilingual import bilingual, error_message
 from infra.topics import admin_client
 from keys.errors import KeysError, TrustListError
 from keys.ids import decode_public_key
@@ -150,16 +151,28 @@ class LogWriter:
         if head.size % TILE_WIDTH:
             found = await self.store.bundle(head.size // TILE_WIDTH)
             if found is None:
-                raise CorruptLog(f"entry bundle {head.size // TILE_WIDTH} is missing")
+                raise CorruptLog(
+                    bilingual(
+                        f"thiếu entry bundle {head.size // TILE_WIDTH}",
+                        f"entry bundle {head.size // TILE_WIDTH} is missing",
+                    )
+                )
             entries = parse_entry_bundle(found[1], found[0])
         try:
             edge = Edge.load(
                 head.size, {t: stored.get((t.level, t.index), b"") for t in wanted}, entries
             )
         except ValueError as exc:
-            raise CorruptLog(str(exc)) from None
+            raise CorruptLog(
+                bilingual("các tile đã lưu không dựng lại được cây", str(exc))
+            ) from None
         if edge.root() != head.root:
-            raise CorruptLog(f"the stored tiles do not give the root of size {head.size}")
+            raise CorruptLog(
+                bilingual(
+                    f"các tile đã lưu không cho ra gốc của cây kích thước {head.size}",
+                    f"the stored tiles do not give the root of size {head.size}",
+                )
+            )
         self.edge, self.head = edge, head
         return head.next_offset
 
@@ -240,8 +253,12 @@ def load_signer(settings: WriterSettings) -> Ed25519Signer:
         found = keystore.key_ids()
         if len(found) != 1:
             raise SetupError(
-                f"{settings.log_keystore} holds {len(found)} keys; set OCOP_LOG_KEY_ID, or "
-                "create one with `ocop-log init-key`"
+                bilingual(
+                    f"{settings.log_keystore} có {len(found)} khóa; đặt OCOP_LOG_KEY_ID, hoặc "
+                    "tạo một khóa bằng `ocop-log init-key`",
+                    f"{settings.log_keystore} holds {len(found)} keys; set OCOP_LOG_KEY_ID, or "
+                    "create one with `ocop-log init-key`",
+                )
             )
         key_id = found[0]
     key = keystore.load(key_id, settings.log_passphrase.get_secret_value())
@@ -259,8 +276,14 @@ def check_log_key(signer: Ed25519Signer, trust: TrustList, at: datetime) -> None
     if signer.verifier() not in trust.log_verifiers(at, origin=signer.name):
         ids = ", ".join(c.key_id for c in named)
         raise SetupError(
-            f"the log key {signer.verifier().vkey} is not a usable key of {signer.name} in trust "
-            f"list version {trust.version} (it certifies {ids}); refusing to sign checkpoints"
+            bilingual(
+                f"khóa nhật ký {signer.verifier().vkey} không phải khóa còn hiệu lực của "
+                f"{signer.name} trong danh sách tin cậy phiên bản {trust.version} (danh sách "
+                f"chứng nhận {ids}); từ chối ký điểm kiểm tra",
+                f"the log key {signer.verifier().vkey} is not a usable key of {signer.name} in "
+                f"trust list version {trust.version} (it certifies {ids}); refusing to sign "
+                "checkpoints",
+            )
         )
 
 
@@ -275,7 +298,12 @@ async def newest_trust_list(settings: WriterSettings, reader: RecordReader) -> T
     try:
         root = decode_public_key(settings.root_key)
     except ValueError as exc:
-        raise SetupError(f"OCOP_ROOT_KEY: {exc}") from None
+        raise SetupError(
+            bilingual(
+                "OCOP_ROOT_KEY không phải khóa công khai Ed25519",
+                f"OCOP_ROOT_KEY: {exc}",
+            )
+        ) from None
     return TrustList.load(document, root_public_key=root)
 
 
@@ -327,7 +355,12 @@ async def run_writer(settings: WriterSettings, stop: asyncio.Event) -> None:
     try:
         trust = await newest_trust_list(settings, reader)
     except TrustListError as exc:
-        raise SetupError(f"the stored trust list does not verify: {exc}") from None
+        raise SetupError(
+            bilingual(
+                "danh sách tin cậy đã lưu không xác minh được",
+                f"the stored trust list does not verify: {exc}",
+            )
+        ) from None
     if trust is not None:
         check_log_key(signer, trust, datetime.now(UTC))
     store = await asyncio.to_thread(AuditLogStore, session, settings.log_origin)
@@ -351,8 +384,12 @@ async def run_writer(settings: WriterSettings, stop: asyncio.Event) -> None:
         count = await asyncio.to_thread(_partition_count, settings)
         if count != 1:
             raise SetupError(
-                f"the sequencer {settings.log_topic} has {count} partitions; it needs exactly one "
-                "(run `ocop-stack topics`)"
+                bilingual(
+                    f"chủ đề Kafka {settings.log_topic} (bộ xếp thứ tự) có {count} phân vùng; "
+                    "cần đúng một (chạy `ocop-stack topics`)",
+                    f"the sequencer {settings.log_topic} has {count} partitions; it needs exactly "
+                    "one (run `ocop-stack topics`)",
+                )
             )
         partition = TopicPartition(settings.log_topic, 0)
         consumer.assign([partition])
@@ -397,7 +434,7 @@ async def run_writer(settings: WriterSettings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line
     app = typer.Typer(
         help="The audit log's writer: appends the leaves of the sequencer topic to the tree in "
         "Cassandra and signs checkpoints. Settings: OCOP_LOG_* (OCOP_LOG_PASSPHRASE required).",
@@ -430,7 +467,12 @@ def main() -> None:
         """Create the log's signing key, encrypted with OCOP_LOG_PASSPHRASE; print its id."""
         passphrase = os.environ.get("OCOP_LOG_PASSPHRASE")
         if not passphrase:
-            raise SetupError("set OCOP_LOG_PASSPHRASE to the passphrase that will protect the key")
+            raise SetupError(
+                bilingual(
+                    "đặt OCOP_LOG_PASSPHRASE là cụm mật khẩu sẽ bảo vệ khóa",
+                    "set OCOP_LOG_PASSPHRASE to the passphrase that will protect the key",
+                )
+            )
         print(Keystore(keystore).generate(passphrase).key_id)
 
     @app.command()
@@ -440,10 +482,13 @@ def main() -> None:
 
     try:
         app()
-    except ValidationError as exc:
-        missing = ", ".join(f"OCOP_{'_'.join(map(str, e['loc'])).upper()}" for e in exc.errors())
-        console.print(f"[red]error:[/] settings missing or invalid: {missing}")
-        raise SystemExit(2) from None
-    except (SetupError, CorruptLog, HeadFenced, KeysError, StoreUnavailable) as exc:
-        console.print(f"[red]error:[/] {exc}")
+    except (
+        ValidationError,
+        SetupError,
+        CorruptLog,
+        HeadFenced,
+        KeysError,
+        StoreUnavailable,
+    ) as exc:
+        console.print(f"[red]error:[/] {error_message(exc)}")
         raise SystemExit(2) from None

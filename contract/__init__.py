@@ -12,4 +12,5 @@ keeps a copy of a format. Nothing here does I/O or holds a key.
 - signed: the envelope of a signed document
 - verdict: reason codes with Vietnamese and English sentences
 - topics: Kafka topic names
+- bilingual: the one-line Vietnamese and English error every command-line tool prints
 """

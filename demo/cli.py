@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from contract.bilingual import bilingual, settings_problem
 from demo import public_log
 from demo.settings import DemoSettings
 from demo.story import Advance, Outcome, Story
@@ -107,7 +108,7 @@ def main() -> None:
     try:
         app()
     except ValidationError as exc:
-        console.print(f"[red]error:[/] settings: {exc.errors()[0]['msg']}")
+        console.print(f"[red]error:[/] {settings_problem(exc)}")
         raise SystemExit(2) from None
     except (StackError, KeysError, StationError) as exc:
         console.print(f"[red]error:[/] {exc}")
@@ -115,8 +116,10 @@ def main() -> None:
     except Exception as exc:  # the last resort: a sentence, and where to look, not a trace
         if os.environ.get("OCOP_DEBUG"):
             raise
-        console.print(
-            f"[red]unexpected error:[/] {type(exc).__name__}: {exc}\n"
-            "  (OCOP_DEBUG=1 shows the traceback; service logs are in .state/logs)"
+        unexpected = bilingual("lỗi ngoài dự kiến", "unexpected error")
+        hint = bilingual(
+            "OCOP_DEBUG=1 hiện traceback; log của các dịch vụ ở .state/logs",
+            "OCOP_DEBUG=1 shows the traceback; service logs are in .state/logs",
         )
+        console.print(f"[red]{unexpected}:[/] {type(exc).__name__}: {exc}\n  ({hint})")
         raise SystemExit(1) from None

@@ -18,6 +18,7 @@ import subprocess
 import httpx
 
 from auditlog.proof import BundleCheck
+from contract.bilingual import bilingual
 from contract.label import decode_label
 from demo.authority import LOG_ORIGIN, WITNESSES, Office
 from demo.services import VENV_BIN
@@ -63,10 +64,13 @@ def witness_rounds(settings: DemoSettings, office: Office) -> None:
                 check=False,
             )
         if done.returncode != 0:
-            raise StackError(
+            said = bilingual(
+                f"nhân chứng {name} đã từ chối điểm kiểm tra của nhật ký hoặc không khởi động "
+                f"được (mã thoát {done.returncode})",
                 f"the witness {name} refused the log's checkpoint or could not start (exit "
-                f"{done.returncode}). Last lines of {log_file}:\n{log_tail(log_file)}"
+                f"{done.returncode})",
             )
+            raise StackError(f"{said}\n{log_tail(log_file)}")
 
 
 def witnessed(settings: DemoSettings, office: Office, label_url: str) -> LogCheck | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from contract.bilingual import bilingual
 from demo.authority import LOG_ORIGIN, Office
 from demo.settings import DemoSettings
 from infra.process import PythonService, StackError, launch, log_tail, running_pid
@@ -95,17 +96,18 @@ def start(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if running_pid(service) != pid:
-            raise StackError(
-                f"{service.name} exited at start-up. Last lines of {service.log_file}:\n"
-                f"{log_tail(service.log_file)}"
+            said = bilingual(
+                f"{service.name} đã dừng trong lúc khởi động", f"{service.name} exited at start-up"
             )
+            raise StackError(f"{said}\n{log_tail(service.log_file)}")
         try:
             if httpx.get(ready_url, timeout=2).status_code < ready_below:
                 return Started(service.name, pid, already)
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise StackError(
-        f"{service.name} did not answer at {ready_url} within {timeout_s:.0f} s. "
-        f"Last lines of {service.log_file}:\n{log_tail(service.log_file)}"
+    said = bilingual(
+        f"{service.name} không trả lời tại {ready_url} trong {timeout_s:.0f} s",
+        f"{service.name} did not answer at {ready_url} within {timeout_s:.0f} s",
     )
+    raise StackError(f"{said}\n{log_tail(service.log_file)}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import subprocess
 
+from contract.bilingual import bilingual, unreachable
 from infra.maven import ensure_jars
 from infra.process import JavaServer, StackError, java_binary
 from infra.settings import StackSettings
@@ -143,7 +144,7 @@ def probe(settings: StackSettings) -> str:
         row = session.execute("SELECT release_version FROM system.local").one()
         ring = len(cluster.metadata.all_hosts())
     except (NoHostAvailable, OSError) as exc:
-        raise StackError(f"Cassandra at {settings.address} does not answer: {exc}") from exc
+        raise StackError(unreachable("Cassandra", settings.address, exc)) from exc
     finally:
         cluster.shutdown()
         logging.getLogger("cassandra").setLevel(logging.WARNING)
@@ -172,9 +173,13 @@ def nodetool(settings: StackSettings, *args: str, timeout_s: float = 1800) -> st
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
-        raise StackError(f"nodetool {' '.join(args)} did not finish in {timeout_s:.0f} s") from exc
-    if done.returncode != 0:
         raise StackError(
-            f"nodetool {' '.join(args)} failed:\n{(done.stdout + done.stderr)[-2000:]}"
-        )
+            bilingual(
+                f"nodetool {' '.join(args)} chưa xong sau {timeout_s:.0f} s",
+                f"nodetool {' '.join(args)} did not finish in {timeout_s:.0f} s",
+            )
+        ) from exc
+    if done.returncode != 0:
+        said = bilingual(f"nodetool {' '.join(args)} thất bại", f"nodetool {' '.join(args)} failed")
+        raise StackError(f"{said}:\n{(done.stdout + done.stderr)[-2000:]}")
     return done.stdout

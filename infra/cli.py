@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from contract.bilingual import bilingual
 from infra import cassandra, stack
 from infra.process import StackError
 from infra.schema import migrate as apply_migrations
@@ -90,6 +91,12 @@ def repair(
     """Full repair of the keyspace (nodetool repair --full) after a node was down: hints
     cover an outage shorter than max_hint_window (3 h); a repair makes replicas agree for sure."""
     settings = _settings()
+    if not 0 <= node <= settings.nodes:
+        raise StackError(
+            bilingual(
+                f"--node phải từ 0 đến {settings.nodes}", f"--node must be 0 to {settings.nodes}"
+            )
+        )
     targets = [node - 1] if node else list(range(settings.nodes))
     for index in targets:
         one = settings.for_node(index)
@@ -110,5 +117,5 @@ def main() -> None:
     try:
         app()
     except StackError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)  # one line, for logs
         raise SystemExit(1) from None

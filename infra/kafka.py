@@ -15,6 +15,7 @@ import uuid
 import warnings
 from pathlib import Path
 
+from contract.bilingual import bilingual, unreachable
 from infra.maven import ensure_jars
 from infra.process import JavaServer, StackError, java_binary
 from infra.settings import StackSettings
@@ -119,7 +120,10 @@ def _storage_tool(lib: Path, logging_flag: str, *args: str) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise StackError(f"Kafka's StorageTool {args[0]} failed:\n{result.stderr[-2000:]}")
+        said = bilingual(
+            f"StorageTool của Kafka ({args[0]}) thất bại", f"Kafka's StorageTool {args[0]} failed"
+        )
+        raise StackError(f"{said}:\n{result.stderr[-2000:]}")
     return result.stdout
 
 
@@ -132,9 +136,15 @@ def probe(settings: StackSettings) -> str:
     try:
         with admin_client(this_node, timeout_ms=3000) as admin:
             cluster = admin.describe_cluster()
-    except (KafkaError, StackError) as exc:
-        raise StackError(f"Kafka metadata request failed: {exc}") from exc
+    except KafkaError as exc:  # admin_client's own StackError already says the node is down
+        raise StackError(unreachable("Kafka", this_node.kafka_bootstrap, exc)) from exc
     brokers = cluster.get("brokers", [])
     if settings.nodes > 1 and settings.node_index + 1 not in {b.get("broker_id") for b in brokers}:
-        raise StackError(f"node {settings.node_index + 1} is not among the brokers yet")
+        node = settings.node_index + 1
+        raise StackError(
+            bilingual(
+                f"nút {node} chưa có trong danh sách broker",
+                f"node {node} is not among the brokers yet",
+            )
+        )
     return f"cluster {cluster.get('cluster_id')}, {len(brokers)} broker(s)"

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from contract.bilingual import bilingual
 from infra.process import StackError
 
 POMS = Path(__file__).resolve().parent / "maven"
@@ -25,7 +26,12 @@ def ensure_jars(name: str, lib_root: Path) -> Path:
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise StackError("Maven is needed to fetch the server jars and no `mvn` was found.")
+        raise StackError(
+            bilingual(
+                "cần Maven để tải các tệp jar của máy chủ nhưng không tìm thấy `mvn`",
+                "Maven is needed to fetch the server jars and no `mvn` was found",
+            )
+        )
     if target.exists():
         shutil.rmtree(target)
     result = subprocess.run(
@@ -44,6 +50,10 @@ def ensure_jars(name: str, lib_root: Path) -> Path:
     )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
-        raise StackError(f"Maven could not resolve the {name} jars:\n{tail}")
+        said = bilingual(
+            f"Maven không tải được các tệp jar của {name}",
+            f"Maven could not resolve the {name} jars",
+        )
+        raise StackError(f"{said}:\n{tail}")
     stamp.write_text(digest)
     return target

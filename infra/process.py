@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract.bilingual import bilingual
+
 
 class StackError(Exception):
     """A server could not be set up, started, reached or stopped; the message says why."""
@@ -125,7 +127,12 @@ def java_binary() -> str:
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
-        raise StackError("Java 17 is needed and no `java` was found (install openjdk-17-jdk).")
+        raise StackError(
+            bilingual(
+                "cần Java 17 nhưng không tìm thấy `java` (cài openjdk-17-jdk)",
+                "Java 17 is needed and no `java` was found (install openjdk-17-jdk)",
+            )
+        )
     return java
 
 
@@ -218,8 +225,11 @@ def terminate(server: Managed, pid: int, timeout_s: float) -> bool:
 
 
 def log_tail(path: Path, lines: int = 25) -> str:
+    """The last lines of a server's log, under a heading naming it: what follows an error
+    about that server."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
-        return f"(no log at {path})"
-    return "\n".join(text.splitlines()[-lines:])
+        return f"({bilingual(f'chưa có log tại {path}', f'no log at {path}')})"
+    heading = bilingual(f"các dòng cuối của {path}", f"last lines of {path}")
+    return "\n".join([f"{heading}:", *text.splitlines()[-lines:]])

@@ -16,6 +16,7 @@ from pathlib import Path
 from cassandra.cluster import Cluster, Session
 
 import records.session
+from contract.bilingual import bilingual, unreachable
 from infra.process import StackError
 from infra.settings import DataSettings
 
@@ -36,7 +37,12 @@ def load_migrations(folder: Path = MIGRATIONS) -> list[Migration]:
     for path in sorted(folder.glob("*.cql")):
         match = _NAME.match(path.name)
         if not match:
-            raise StackError(f"{path.name}: a migration is named NNNN_lower_case_name.cql")
+            raise StackError(
+                bilingual(
+                    f"{path.name}: tên migration phải có dạng NNNN_lower_case_name.cql",
+                    f"{path.name}: a migration is named NNNN_lower_case_name.cql",
+                )
+            )
         text = path.read_text()
         found.append(
             Migration(
@@ -48,7 +54,12 @@ def load_migrations(folder: Path = MIGRATIONS) -> list[Migration]:
         )
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
-        raise StackError(f"two migrations share a version number: {versions}")
+        raise StackError(
+            bilingual(
+                f"có hai migration trùng số phiên bản: {versions}",
+                f"two migrations share a version number: {versions}",
+            )
+        )
     return found
 
 
@@ -63,7 +74,7 @@ def connect(settings: DataSettings) -> tuple[Cluster, Session]:
     try:
         return records.session.connect(settings)
     except records.session.StoreUnavailable as exc:
-        raise StackError(str(exc)) from exc
+        raise StackError(unreachable("Cassandra", settings.cassandra_hosts, exc.__cause__)) from exc
 
 
 def migrate(settings: DataSettings, folder: Path = MIGRATIONS) -> list[str]:
@@ -89,8 +100,12 @@ def migrate(settings: DataSettings, folder: Path = MIGRATIONS) -> list[str]:
             if done is not None:
                 if done.checksum != migration.checksum:
                     raise StackError(
-                        f"migration {label} was changed after it was applied; add a new "
-                        "migration instead of editing an applied one"
+                        bilingual(
+                            f"migration {label} đã bị sửa sau khi được áp dụng; hãy thêm migration "
+                            "mới thay vì sửa migration đã áp dụng",
+                            f"migration {label} was changed after it was applied; add a new "
+                            "migration instead of editing an applied one",
+                        )
                     )
                 report.append(f"{label}: already applied")
                 continue

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.bilingual import bilingual
 from infra import cassandra, kafka
 from infra.process import (
     JavaServer,
@@ -97,22 +98,23 @@ def rss_mib(pid: int) -> float | None:
 
 def _wait_ready(server: Server, java: JavaServer, pid: int, settings: StackSettings) -> str:
     deadline = time.monotonic() + settings.start_timeout_s
-    last_error = "no answer yet"
+    last_error = bilingual("chưa có trả lời", "no answer yet")
     while time.monotonic() < deadline:
         if running_pid(java) != pid:
-            raise StackError(
-                f"{java.name} exited during start-up. Last lines of {java.log_file}:\n"
-                f"{log_tail(java.log_file)}"
+            said = bilingual(
+                f"{java.name} đã dừng trong lúc khởi động", f"{java.name} exited during start-up"
             )
+            raise StackError(f"{said}\n{log_tail(java.log_file)}")
         try:
             return server.probe(settings)
         except StackError as exc:
             last_error = str(exc)
         time.sleep(0.5)
-    raise StackError(
-        f"{java.name} did not answer within {settings.start_timeout_s:.0f} s ({last_error}). "
-        f"Last lines of {java.log_file}:\n{log_tail(java.log_file)}"
+    waited = f"{settings.start_timeout_s:.0f} s"
+    said = bilingual(
+        f"{java.name} không trả lời trong {waited}", f"{java.name} did not answer within {waited}"
     )
+    raise StackError(f"{said} ({last_error})\n{log_tail(java.log_file)}")
 
 
 @dataclass
@@ -144,10 +146,16 @@ def up(
                 taken = [p for p in server.ports(node) if _port_taken(node.address, p)]
                 if taken:
                     raise StackError(
-                        f"{java.name}: port(s) {taken} of {node.address} are taken by another "
-                        f"program, not by this project's {java.name} (no live pid in "
-                        f"{java.pid_file}). Stop it, or choose other ports or addresses with "
-                        "the OCOP_* settings."
+                        bilingual(
+                            f"{java.name}: cổng {taken} của {node.address} đang bị một chương "
+                            f"trình khác giữ, không phải {java.name} của dự án này (không có pid "
+                            f"còn sống trong {java.pid_file}); hãy dừng chương trình đó, hoặc "
+                            "chọn cổng hay địa chỉ khác bằng các thiết lập OCOP_*",
+                            f"{java.name}: port(s) {taken} of {node.address} are taken by another "
+                            f"program, not by this project's {java.name} (no live pid in "
+                            f"{java.pid_file}); stop it, or choose other ports or addresses with "
+                            "the OCOP_* settings",
+                        )
                     )
                 report(f"{java.name}: starting")
                 pid = launch(java)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract import topics as names
+from contract.bilingual import bilingual, unreachable
 from infra.process import StackError
 from infra.settings import ConnectionSettings, DataSettings
 
@@ -65,7 +66,7 @@ def admin_client(settings: ConnectionSettings, *, timeout_ms: int = 10_000) -> I
             client_id="ocop-admin",
         )
     except KafkaError as exc:
-        raise StackError(f"Kafka at {settings.kafka_bootstrap} does not answer: {exc}") from exc
+        raise StackError(unreachable("Kafka", settings.kafka_bootstrap, exc)) from exc
     try:
         yield admin
     finally:
@@ -97,7 +98,9 @@ def apply_topics(settings: DataSettings) -> list[str]:
             if present:
                 report += _align(admin, present)
     except KafkaError as exc:
-        raise StackError(f"applying topics failed: {exc}") from exc
+        raise StackError(
+            bilingual("không áp dụng được các chủ đề Kafka", f"applying topics failed: {exc}")
+        ) from exc
     return report
 
 

@@ -2,8 +2,8 @@
 trustlist; every rule lives in the library, so the API and tests get the same behaviour.
 
 The keystore passphrase comes from OCOP_KEYSTORE_PASSPHRASE or a prompt. Errors are printed
-as one line and exit with status 1, never as a traceback; the commands for the audit log's
-keys and the desk keys say what is wrong in Vietnamese, then English.
+as one line and exit with status 1, never as a traceback; what the commands check themselves
+is said in Vietnamese, then English (contract.bilingual).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from auditlog.cosignature import CosignatureVerifier
 from auditlog.note import Ed25519Verifier, MalformedNote, valid_name
+from contract.bilingual import bilingual
 from contract.certification import EvaluationLevel, ProductGroup, level_for_stars
 from contract.errors import ContractError
 from contract.events import ProducerKind
@@ -86,7 +87,12 @@ class Office:
             and doc.body.key_id not in revoked
         ]
         if not candidates:
-            raise KeysError(f"no usable key of authority {authority_id} in the keystore")
+            raise KeysError(
+                bilingual(
+                    f"không có khóa còn hiệu lực của hội đồng {authority_id} trong kho khóa",
+                    f"no usable key of authority {authority_id} in the keystore",
+                )
+            )
         newest = max(candidates, key=lambda cert: cert.issued_at)
         return self.key(newest.key_id), newest
 
@@ -95,7 +101,12 @@ class Office:
             for doc in self.registry.documents(kind):
                 if doc.body.key_id == key_id:
                     return doc
-        raise KeysError(f"no certificate for key {key_id} in {self.registry.folder}")
+        raise KeysError(
+            bilingual(
+                f"không có giấy chứng nhận nào cho khóa {key_id} trong {self.registry.folder}",
+                f"no certificate for key {key_id} in {self.registry.folder}",
+            )
+        )
 
     def issuer_of(self, certificate: KeyCertificate) -> SigningKey:
         """The root for the keys it certifies, else the certifying authority's key."""
@@ -112,6 +123,8 @@ class Office:
             if doc.body.key_id not in revoked
         ]
 
+
+_LEVELS_VI = {EvaluationLevel.PROVINCIAL: "cấp tỉnh", EvaluationLevel.NATIONAL: "cấp trung ương"}
 
 _KINDS: dict[type[KeyCertificate], Kind] = {
     AuthorityCertificate: Kind.AUTHORITIES,
@@ -137,7 +150,8 @@ def init(context: typer.Context) -> None:
     """Create the root key (the national OCOP office's)."""
     office: Office = context.obj
     if office.registry.root_exists():
-        raise KeysError(f"{office.registry.folder} already has a root")
+        folder = office.registry.folder
+        raise KeysError(bilingual(f"{folder} đã có khóa gốc", f"{folder} already has a root"))
     root = office.keystore.generate(office.passphrase)
     path = office.registry.set_root(root.public_key)
     typer.echo(f"root key {root.key_id}\npublic key {root.public_key_text}")
@@ -214,10 +228,15 @@ def issue_certification(
     """Certify a product's star rating (the score must fall in the stars' band)."""
     office: Office = context.obj
     signer, certificate = office.authority(authority)
-    if certificate.level is not level_for_stars(stars):
+    awarding = level_for_stars(stars)
+    if certificate.level is not awarding:
         raise KeysError(
-            f"{authority} is a {certificate.level} council; {stars}★ is awarded at "
-            f"{level_for_stars(stars)} level"
+            bilingual(
+                f"{authority} là hội đồng {_LEVELS_VI[certificate.level]}; {stars}★ được công "
+                f"nhận ở {_LEVELS_VI[awarding]}",
+                f"{authority} is a {certificate.level} council; {stars}★ is awarded at "
+                f"{awarding} level",
+            )
         )
     signed = certs.certify_product(
         signer,
@@ -258,22 +277,11 @@ def issue_desk_key(
     never holds a key that can award stars. Revoke it like any key (`revoke key`).
     """
     office: Office = context.obj
-    try:
-        signer, _ = office.authority(authority)
-    except KeysError as exc:
-        raise _refused(
-            f"không có khóa còn hiệu lực của hội đồng {authority} trong kho khóa",
-            str(exc),
-        ) from None
+    signer, _ = office.authority(authority)
     if public_key is None:
         verification_key = office.keystore.generate(office.passphrase).public_key
     else:
-        try:
-            verification_key = decode_public_key(public_key)
-        except ValueError as exc:
-            raise _refused(
-                f"--public-key không phải khóa công khai Ed25519: {exc}", f"--public-key: {exc}"
-            ) from None
+        verification_key = _public_key(public_key)
     signed = certs.certify_desk_key(
         signer, verification_key, authority_id=authority, desk_name=desk_name, months=months
     )
@@ -303,9 +311,11 @@ def issue_log_key(
     """
     office: Office = context.obj
     if not valid_name(origin):
-        raise _refused(
-            f"--origin {origin!r} không hợp lệ: không rỗng, không có khoảng trắng hay dấu '+'",
-            f"--origin {origin!r} is not valid: not empty, no space and no '+'",
+        raise KeysError(
+            bilingual(
+                f"--origin {origin!r} không hợp lệ: không rỗng, không có khoảng trắng hay dấu '+'",
+                f"--origin {origin!r} is not valid: not empty, no space and no '+'",
+            )
         )
     if vkey is None:
         key = office.keystore.generate(office.passphrase)
@@ -314,14 +324,18 @@ def issue_log_key(
         try:
             log = Ed25519Verifier.from_vkey(vkey)
         except MalformedNote as exc:
-            raise _refused(
-                f"--vkey không phải khóa xác minh Ed25519 (0x01) của nhật ký: {exc}",
-                f"--vkey is not the log's Ed25519 (0x01) verifier key: {exc}",
+            raise KeysError(
+                bilingual(
+                    f"--vkey không phải khóa xác minh Ed25519 (0x01) của nhật ký: {exc}",
+                    f"--vkey is not the log's Ed25519 (0x01) verifier key: {exc}",
+                )
             ) from None
         if log.name != origin:
-            raise _refused(
-                f"--vkey mang tên {log.name!r}, khác --origin {origin!r}",
-                f"--vkey is named {log.name!r}, not --origin {origin!r}",
+            raise KeysError(
+                bilingual(
+                    f"--vkey mang tên {log.name!r}, khác --origin {origin!r}",
+                    f"--vkey is named {log.name!r}, not --origin {origin!r}",
+                )
             )
     root = office.root()
     signed = certs.certify_log_key(root, log, months=months)
@@ -356,9 +370,11 @@ def issue_witness(
     try:
         witness = CosignatureVerifier.from_vkey(vkey)
     except MalformedNote as exc:
-        raise _refused(
-            f"--vkey không phải khóa xác minh đồng ký (cosignature/v1, 0x04): {exc}",
-            f"--vkey is not a cosignature/v1 (0x04) verifier key: {exc}",
+        raise KeysError(
+            bilingual(
+                f"--vkey không phải khóa xác minh đồng ký (cosignature/v1, 0x04): {exc}",
+                f"--vkey is not a cosignature/v1 (0x04) verifier key: {exc}",
+            )
         ) from None
     named = len(office.usable_witnesses()) + 1
     _check_quorum(quorum, named)
@@ -393,11 +409,13 @@ def rotate(
     office: Office = context.obj
     old = office.certificate(key_id).body
     if isinstance(old, WitnessCertificate):
-        raise _refused(
-            "khóa mới của nhân chứng do đơn vị vận hành tạo: dùng `issue witness --vkey ...` "
-            f"rồi `revoke key {key_id} --reason retired`",
-            "a witness's new key comes from its operator: `issue witness --vkey ...`, then "
-            f"`revoke key {key_id} --reason retired`",
+        raise KeysError(
+            bilingual(
+                "khóa mới của nhân chứng do đơn vị vận hành tạo: dùng `issue witness --vkey ...` "
+                f"rồi `revoke key {key_id} --reason retired`",
+                "a witness's new key comes from its operator: `issue witness --vkey ...`, then "
+                f"`revoke key {key_id} --reason retired`",
+            )
         )
     issuer = office.issuer_of(old)
     new_key = office.keystore.generate(office.passphrase)
@@ -447,7 +465,13 @@ def revoke_certification(
         None,
     )
     if award is None:
-        raise KeysError(f"no certificate {certificate_no} in {office.registry.folder}")
+        folder = office.registry.folder
+        raise KeysError(
+            bilingual(
+                f"không có giấy chứng nhận {certificate_no} trong {folder}",
+                f"no certificate {certificate_no} in {folder}",
+            )
+        )
     signer, _ = office.authority(award.authority_id)
     signed = certs.revoke_certification(
         signer,
@@ -492,17 +516,15 @@ def _saved(office: Office, kind: Kind, signed: Signed[Any], what: str) -> None:
     typer.echo(f"{what} (signed by {signed.kid}) -> {path}")
 
 
-def _refused(vietnamese: str, english: str) -> KeysError:
-    """An error for the office's staff, in Vietnamese then English, on one line."""
-    return KeysError(f"{vietnamese} / {english}")
-
-
 def _check_quorum(quorum: int, named: int) -> None:
     if not 1 <= quorum <= named:
-        raise _refused(
-            f"ngưỡng {quorum} không hợp lệ: phải từ 1 đến {named} (số nhân chứng đang có hiệu lực)",
-            f"a quorum of {quorum} is not valid: it must be 1 to {named} (the witnesses named "
-            f"and not revoked)",
+        raise KeysError(
+            bilingual(
+                f"ngưỡng {quorum} không hợp lệ: phải từ 1 đến {named} (số nhân chứng đang có "
+                "hiệu lực)",
+                f"a quorum of {quorum} is not valid: it must be 1 to {named} (the witnesses named "
+                f"and not revoked)",
+            )
         )
 
 
@@ -510,14 +532,21 @@ def _public_key(text: str) -> Ed25519PublicKey:
     try:
         return decode_public_key(text)
     except ValueError as exc:
-        raise KeysError(f"--public-key: {exc}") from None
+        raise KeysError(
+            bilingual(
+                "--public-key không phải khóa công khai Ed25519",
+                f"--public-key: {exc}",
+            )
+        ) from None
 
 
 def _decimal(text: str) -> Decimal:
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise KeysError(f"not a number: {text!r}") from None
+        raise KeysError(
+            bilingual(f"{text!r} không phải là số", f"not a number: {text!r}")
+        ) from None
 
 
 def _moment(text: str) -> datetime:
@@ -527,9 +556,19 @@ def _moment(text: str) -> datetime:
             return datetime.combine(date.fromisoformat(text), time(), VIETNAM_TIME)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise KeysError(f"not an ISO date or time: {text!r}") from None
+        raise KeysError(
+            bilingual(
+                f"{text!r} không phải ngày hay thời điểm theo định dạng ISO",
+                f"not an ISO date or time: {text!r}",
+            )
+        ) from None
     if moment.tzinfo is None:
-        raise KeysError(f"{text!r} has no UTC offset (add +07:00 or Z)")
+        raise KeysError(
+            bilingual(
+                f"{text!r} thiếu độ lệch so với UTC (thêm +07:00 hoặc Z)",
+                f"{text!r} has no UTC offset (add +07:00 or Z)",
+            )
+        )
     return moment
 
 

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from contract.bilingual import bilingual
 from keys.errors import KeystoreError
 from keys.signing import SigningKey
 
@@ -44,7 +45,12 @@ class Keystore:
 
     def save(self, key: SigningKey, passphrase: str) -> Path:
         if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-            raise KeystoreError(f"passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters")
+            raise KeystoreError(
+                bilingual(
+                    f"cụm mật khẩu phải dài ít nhất {MIN_PASSPHRASE_LENGTH} ký tự",
+                    f"passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters",
+                )
+            )
         pem = key.private_key.private_bytes(
             Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(passphrase.encode())
         )
@@ -66,21 +72,42 @@ class Keystore:
             mode = path.stat().st_mode
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise KeystoreError(
-                    f"{path} has mode {stat.S_IMODE(mode):04o}; group and others must have "
-                    f"no access (chmod 600), and a key that was exposed should be rotated"
+                    bilingual(
+                        f"{path} có quyền {stat.S_IMODE(mode):04o}; nhóm và người khác không "
+                        "được có quyền truy cập (chmod 600), và khóa đã bị lộ cần được thay mới",
+                        f"{path} has mode {stat.S_IMODE(mode):04o}; group and others must have "
+                        "no access (chmod 600), and a key that was exposed should be rotated",
+                    )
                 )
             pem = path.read_bytes()
         except FileNotFoundError:
-            raise KeystoreError(f"no key {key_id} in {self.folder}") from None
+            raise KeystoreError(
+                bilingual(
+                    f"không có khóa {key_id} trong {self.folder}",
+                    f"no key {key_id} in {self.folder}",
+                )
+            ) from None
         try:
             private_key = load_pem_private_key(pem, passphrase.encode())
         except (ValueError, TypeError):
-            raise KeystoreError(f"cannot decrypt {path}: wrong passphrase?") from None
+            raise KeystoreError(
+                bilingual(
+                    f"không giải mã được {path}: sai cụm mật khẩu?",
+                    f"cannot decrypt {path}: wrong passphrase?",
+                )
+            ) from None
         if not isinstance(private_key, Ed25519PrivateKey):
-            raise KeystoreError(f"{path} does not hold an Ed25519 key")
+            raise KeystoreError(
+                bilingual(f"{path} không chứa khóa Ed25519", f"{path} does not hold an Ed25519 key")
+            )
         key = SigningKey(private_key)
         if key.key_id != key_id:
-            raise KeystoreError(f"{path} holds key {key.key_id}, not {key_id}")
+            raise KeystoreError(
+                bilingual(
+                    f"{path} chứa khóa {key.key_id}, không phải {key_id}",
+                    f"{path} holds key {key.key_id}, not {key_id}",
+                )
+            )
         return key
 
     def key_ids(self) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, TypeAdapter
 
+from contract.bilingual import bilingual
 from contract.certification import CertificationRevocation, StarCertification
 from contract.encoding import decode_model, model_bytes, sha256_hex
 from contract.errors import ContractError
@@ -72,14 +73,24 @@ class Registry:
         try:
             return decode_public_key(self._root_file.read_text().strip())
         except FileNotFoundError:
-            raise KeysError(f"no root in {self.folder}: run `ocop-keys init` first") from None
+            raise KeysError(
+                bilingual(
+                    f"chưa có khóa gốc trong {self.folder}: chạy `ocop-keys init` trước",
+                    f"no root in {self.folder}: run `ocop-keys init` first",
+                )
+            ) from None
 
     def root_exists(self) -> bool:
         return self._root_file.exists()
 
     def set_root(self, public_key: Ed25519PublicKey) -> Path:
         if self.root_exists():
-            raise KeysError(f"{self._root_file} exists: this registry already has a root")
+            raise KeysError(
+                bilingual(
+                    f"{self._root_file} đã tồn tại: sổ đăng ký này đã có khóa gốc",
+                    f"{self._root_file} exists: this registry already has a root",
+                )
+            )
         self.folder.mkdir(parents=True, exist_ok=True)
         self._root_file.write_text(encode_public_key(public_key) + "\n")
         return self._root_file
@@ -98,7 +109,12 @@ class Registry:
             try:
                 documents.append(decode_model(adapter, path.read_bytes()))
             except ContractError as exc:
-                raise KeysError(f"{path} is not a valid document: {exc}") from None
+                raise KeysError(
+                    bilingual(
+                        f"{path} không phải tài liệu hợp lệ",
+                        f"{path} is not a valid document: {exc}",
+                    )
+                ) from None
         return documents
 
     def next_version(self) -> int:

@@ -31,6 +31,7 @@ import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from PIL import Image, UnidentifiedImageError
 
+from contract.bilingual import bilingual
 from contract.errors import ContractError
 from contract.verdict import Lang
 from keys.certs import utc_now
@@ -58,9 +59,16 @@ def read_qr(path: Path) -> str:
         with Image.open(path) as image:
             codes = zxingcpp.read_barcodes(image, formats=_QR_ONLY)
     except (OSError, UnidentifiedImageError) as exc:
-        raise KeysError(f"cannot read image {path}: {exc}") from None
+        raise KeysError(
+            bilingual(f"không đọc được ảnh {path}", f"cannot read image {path}: {exc}")
+        ) from None
     if len(codes) != 1:
-        raise KeysError(f"expected one QR code in {path}, found {len(codes)}")
+        raise KeysError(
+            bilingual(
+                f"ảnh {path} phải có đúng một mã QR, tìm thấy {len(codes)}",
+                f"expected one QR code in {path}, found {len(codes)}",
+            )
+        )
     return str(codes[0].text)
 
 
@@ -70,7 +78,12 @@ def load_root_key(value: str) -> Ed25519PublicKey:
     try:
         return decode_public_key(text)
     except ValueError as exc:
-        raise KeysError(f"--root-key: {exc}") from None
+        raise KeysError(
+            bilingual(
+                "--root-key không phải khóa công khai Ed25519",
+                f"--root-key: {exc}",
+            )
+        ) from None
 
 
 @app.command()
@@ -106,10 +119,17 @@ def verify(
     try:
         data = trust_list.read_bytes()
     except OSError as exc:
-        raise KeysError(f"cannot read trust list: {exc}") from None
+        raise KeysError(
+            bilingual("không đọc được danh sách tin cậy", f"cannot read trust list: {exc}")
+        ) from None
     trust = TrustList.load(data, root_public_key=load_root_key(root_key))
     if at is not None and at.tzinfo is None:
-        raise KeysError("--at needs a UTC offset (e.g. 2025-01-31T10:00:00+07:00)")
+        raise KeysError(
+            bilingual(
+                "--at cần độ lệch so với UTC (ví dụ 2025-01-31T10:00:00+07:00)",
+                "--at needs a UTC offset (e.g. 2025-01-31T10:00:00+07:00)",
+            )
+        )
     now = at or utc_now()
     verification = verify_label(text, trust=trust, now=now)
     label = verification.label
@@ -123,7 +143,9 @@ def verify(
         try:
             held = open_status_list(status_text, trust.log_verifiers(now))
         except StatusListError as exc:
-            raise KeysError(f"status list: {exc}") from None
+            raise KeysError(
+                bilingual("danh sách trạng thái không dùng được", f"status list: {exc}")
+            ) from None
         verification, said = apply_status_list(verification, held, now=now)
         result = verification.as_json() | {"status_list": said.as_json()}
     log_check: LogCheck = LOG_NOT_CHECKED
@@ -148,7 +170,7 @@ def _read(path: Path | None) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeError) as exc:
-        raise KeysError(f"cannot read {path}: {exc}") from None
+        raise KeysError(bilingual(f"không đọc được {path}", f"cannot read {path}: {exc}")) from None
 
 
 def _fetch(url: str) -> str | None:
@@ -156,11 +178,16 @@ def _fetch(url: str) -> str | None:
     try:
         response = httpx.get(url, timeout=10)
     except httpx.HTTPError as exc:
-        raise KeysError(f"cannot fetch {url}: {exc}") from None
+        raise KeysError(bilingual(f"không tải được {url}", f"cannot fetch {url}: {exc}")) from None
     if response.status_code == 404:
         return None
     if response.status_code != 200:
-        raise KeysError(f"{url} answered {response.status_code}")
+        raise KeysError(
+            bilingual(
+                f"{url} trả lời mã {response.status_code}",
+                f"{url} answered {response.status_code}",
+            )
+        )
     return response.text
 
 

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from contract.bilingual import error_message
 from contract.errors import ContractError
 from contract.verdict import Lang
 from keys.certs import utc_now
@@ -113,8 +114,8 @@ def open_batch(
 ) -> None:
     """Open a production batch of a product certified for this producer."""
     desk: Desk = context.obj
-    production_date = parse_date(produced, "production date")
-    expiry_date = parse_date(expires, "expiry date")
+    production_date = parse_date(produced, "--produced")
+    expiry_date = parse_date(expires, "--expires")
     materials = [parse_raw_material(line) for line in raw_material]
     with desk.station() as station:
         batch = station.open_batch(
@@ -401,9 +402,6 @@ def main() -> None:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # the sender reports outages itself
     try:
         app()
-    except (StationError, ContractError, KeysError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(1) from None
-    except ValidationError as exc:
-        typer.echo(f"error: settings: {exc}", err=True)
+    except (StationError, ContractError, KeysError, ValidationError) as exc:
+        typer.echo(f"error: {error_message(exc)}", err=True)
         raise SystemExit(1) from None

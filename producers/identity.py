@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract.bilingual import bilingual
 from keys.certs import ProducerKeyCertificate
 from keys.errors import KeysError
 from keys.keystore import Keystore
@@ -31,7 +32,11 @@ class StationIdentity:
         certificate = trust.key_certificate(key.key_id)
         if not isinstance(certificate, ProducerKeyCertificate):
             raise IdentityError(
-                f"key {key.key_id} is not a producer key in trust list version {trust.version}"
+                bilingual(
+                    f"khóa {key.key_id} không phải khóa nhà sản xuất trong danh sách tin cậy "
+                    f"phiên bản {trust.version}",
+                    f"key {key.key_id} is not a producer key in trust list version {trust.version}",
+                )
             )
         return cls(key, certificate, trust)
 
@@ -46,9 +51,18 @@ def load_trust_list(settings: StationSettings) -> TrustList:
         root = load_root_key(settings.root_key_source)
         return TrustList.load(path.read_bytes(), root_public_key=root)
     except OSError as exc:
-        raise IdentityError(f"cannot read the trust list {path}: {exc.strerror}") from None
+        raise IdentityError(
+            bilingual(
+                f"không đọc được danh sách tin cậy {path}",
+                f"cannot read the trust list {path}: {exc.strerror}",
+            )
+        ) from None
     except KeysError as exc:
-        raise IdentityError(f"trust list {path} (root {settings.root_key_source}): {exc}") from None
+        source = settings.root_key_source
+        where = bilingual(
+            f"danh sách tin cậy {path} (khóa gốc {source})", f"trust list {path} (root {source})"
+        )
+        raise IdentityError(f"{where}: {exc}") from None
 
 
 def load_identity(settings: StationSettings, passphrase: str) -> StationIdentity:
@@ -69,9 +83,14 @@ def _only_producer_key(keystore: Keystore, trust: TrustList) -> str:
         if isinstance(trust.key_certificate(kid), ProducerKeyCertificate)
     ]
     if len(held) != 1:
-        found = ", ".join(held) or "none"
+        found = ", ".join(held)
         raise IdentityError(
-            f"the keystore {keystore.folder} must hold exactly one producer key of the trust "
-            f"list, or name it with OCOP_STATION_KEY (found: {found})"
+            bilingual(
+                f"kho khóa {keystore.folder} phải chứa đúng một khóa nhà sản xuất có trong danh "
+                f"sách tin cậy, hoặc chỉ rõ khóa bằng OCOP_STATION_KEY (tìm thấy: "
+                f"{found or 'không có'})",
+                f"the keystore {keystore.folder} must hold exactly one producer key of the trust "
+                f"list, or name it with OCOP_STATION_KEY (found: {found or 'none'})",
+            )
         )
     return held[0]

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from contract.bilingual import bilingual
 from producers.errors import StationError
 
 SCHEMA_VERSION = 2
@@ -94,7 +95,10 @@ def connect(path: Path) -> sqlite3.Connection:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StationError(
-                f"{path} has journal schema {version}; this station reads {SCHEMA_VERSION}"
+                bilingual(
+                    f"{path} có lược đồ sổ ghi {version}; trạm này đọc lược đồ {SCHEMA_VERSION}",
+                    f"{path} has journal schema {version}; this station reads {SCHEMA_VERSION}",
+                )
             )
         if version == 0:  # every statement is idempotent: two first starts do no harm
             connection.executescript(
@@ -104,7 +108,12 @@ def connect(path: Path) -> sqlite3.Connection:
             for older in range(version, SCHEMA_VERSION):
                 _upgrade(connection, older)
     except sqlite3.Error as exc:
-        raise StationError(f"cannot open the station journal {path}: {exc}") from None
+        raise StationError(
+            bilingual(
+                f"không mở được sổ ghi của trạm {path}",
+                f"cannot open the station journal {path}: {exc}",
+            )
+        ) from None
     return connection
 
 

@@ -27,6 +27,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
+from contract.bilingual import bilingual
 from producers.errors import LabelError
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
@@ -63,8 +64,12 @@ def find_fonts(folders: tuple[Path, ...] = FONT_DIRS) -> Fonts:
             return Fonts(regular, bold if bold.is_file() else regular)
     searched = ", ".join(str(folder) for folder in folders)
     raise LabelError(
-        f"no {REGULAR_FONT} in {searched}: labels need a font with Vietnamese glyphs; "
-        "install Debian's fonts-dejavu-core (apt-get install fonts-dejavu-core)"
+        bilingual(
+            f"không có {REGULAR_FONT} trong {searched}: nhãn cần phông chữ có đủ dấu tiếng Việt; "
+            "cài gói fonts-dejavu-core của Debian (apt-get install fonts-dejavu-core)",
+            f"no {REGULAR_FONT} in {searched}: labels need a font with Vietnamese glyphs; "
+            "install Debian's fonts-dejavu-core (apt-get install fonts-dejavu-core)",
+        )
     )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pypdf import PdfWriter
 
+from contract.bilingual import bilingual
 from contract.label import LabelBatch, SignedLabel
 from producers.errors import LabelError
 from producers.labels import AVERY_L7160, Artwork, Fonts, LabelContent, SheetLayout, find_fonts
@@ -206,7 +207,9 @@ def _folder(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise LabelError(f"cannot create {path}: {exc}") from None
+        raise LabelError(
+            bilingual(f"không tạo được {path}", f"cannot create {path}: {exc}")
+        ) from None
 
 
 _worker: _Renderer | None = None

@@ -38,6 +38,7 @@ from cassandra.policies import (
 from cassandra.query import BoundStatement, PreparedStatement, Statement
 from cassandra.util import Date as CassandraDate
 
+from contract.bilingual import unreachable
 from infra.settings import ConnectionSettings
 
 K = TypeVar("K")
@@ -93,9 +94,7 @@ def connect(
         session = cluster.connect(keyspace)
     except NoHostAvailable as exc:
         cluster.shutdown()
-        raise StoreUnavailable(
-            f"Cassandra at {settings.cassandra_hosts} does not answer: {exc}"
-        ) from exc
+        raise StoreUnavailable(unreachable("Cassandra", settings.cassandra_hosts, exc)) from exc
     return cluster, session
 
 

@@ -34,6 +34,7 @@ from cassandra.cluster import Cluster
 from faust.types.tables import TableT
 
 from auditlog.leaves import PublishLeaf, leaf_publisher
+from contract.bilingual import bilingual
 from infra.topics import admin_client
 from keys.ids import decode_public_key
 from keys.keystore import Keystore
@@ -96,8 +97,12 @@ def load_seal_key(settings: ProcessorSettings) -> SigningKey:
         found = keystore.key_ids()
         if len(found) != 1:
             raise SetupError(
-                f"{settings.seal_keystore} holds {len(found)} keys; set OCOP_SEAL_KEY_ID, or "
-                "create one with `ocop-worker init-key`"
+                bilingual(
+                    f"{settings.seal_keystore} có {len(found)} khóa; đặt OCOP_SEAL_KEY_ID, hoặc "
+                    "tạo một khóa bằng `ocop-worker init-key`",
+                    f"{settings.seal_keystore} holds {len(found)} keys; set OCOP_SEAL_KEY_ID, or "
+                    "create one with `ocop-worker init-key`",
+                )
             )
         key_id = found[0]
     return keystore.load(key_id, settings.seal_passphrase.get_secret_value())
@@ -203,8 +208,12 @@ def _leaf_publisher(app: faust.App, settings: ProcessorSettings) -> PublishLeaf:
         exists = settings.log_topic in set(admin.list_topics())
     if not exists:
         raise SetupError(
-            f"topic {settings.log_topic} (the audit log's sequencer) does not exist; run "
-            "`ocop-stack topics` first"
+            bilingual(
+                f"chủ đề Kafka {settings.log_topic} (bộ xếp thứ tự của nhật ký kiểm toán) chưa "
+                "có; chạy `ocop-stack topics` trước",
+                f"topic {settings.log_topic} (the audit log's sequencer) does not exist; run "
+                "`ocop-stack topics` first",
+            )
         )
     return leaf_publisher(_sender(app, settings.log_topic))
 
@@ -215,7 +224,12 @@ def _partitions(settings: ProcessorSettings, topic_name: str) -> int:
         described = admin.describe_topics([topic_name])
     partitions = described[0].get("partitions") if described else None
     if not partitions:
-        raise SetupError(f"topic {topic_name} does not exist; run `ocop-stack topics` first")
+        raise SetupError(
+            bilingual(
+                f"chủ đề Kafka {topic_name} chưa có; chạy `ocop-stack topics` trước",
+                f"topic {topic_name} does not exist; run `ocop-stack topics` first",
+            )
+        )
     return len(partitions)
 
 

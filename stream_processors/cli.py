@@ -11,13 +11,14 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from contract.bilingual import bilingual, error_message
 from keys.errors import KeysError
 from keys.keystore import Keystore
 from records.session import StoreUnavailable
 from stream_processors.app import SetupError, create_processors
 from stream_processors.settings import ProcessorSettings
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line
 app = typer.Typer(
     help="The stream processors: the only writers of records. They verify each event, apply "
     "the rules of a batch's life, chain and seal records in Cassandra, and put refused "
@@ -54,7 +55,12 @@ def init_key(
     """Create a sealing key, encrypted with OCOP_SEAL_PASSPHRASE, and print its id."""
     passphrase = os.environ.get("OCOP_SEAL_PASSPHRASE")
     if not passphrase:
-        raise SetupError("set OCOP_SEAL_PASSPHRASE to the passphrase that will protect the key")
+        raise SetupError(
+            bilingual(
+                "đặt OCOP_SEAL_PASSPHRASE là cụm mật khẩu sẽ bảo vệ khóa",
+                "set OCOP_SEAL_PASSPHRASE to the passphrase that will protect the key",
+            )
+        )
     key = Keystore(keystore).generate(passphrase)
     print(key.key_id)
 
@@ -62,10 +68,6 @@ def init_key(
 def main() -> None:
     try:
         app()
-    except ValidationError as exc:
-        missing = ", ".join(f"OCOP_{'_'.join(map(str, e['loc'])).upper()}" for e in exc.errors())
-        console.print(f"[red]error:[/] settings missing or invalid: {missing}")
-        raise SystemExit(2) from None
-    except (SetupError, KeysError, StoreUnavailable) as exc:
-        console.print(f"[red]error:[/] {exc}")
+    except (ValidationError, SetupError, KeysError, StoreUnavailable) as exc:
+        console.print(f"[red]error:[/] {error_message(exc)}")
         raise SystemExit(2) from None

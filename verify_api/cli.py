@@ -1,8 +1,8 @@
 """``ocop-api``: serve the verify API with uvicorn (uvloop and httptools).
 
 Settings come from OCOP_* variables and are checked before the server starts: a missing
-root key or device salt is a one-line error and exit status 2, not a traceback from inside
-a worker.
+root key or device salt is a one-line error in Vietnamese and English (contract.bilingual)
+and exit status 2, not a traceback from inside a worker.
 
 What uvicorn does below the app comes from the same settings, so the two cannot disagree:
 `OCOP_TRUSTED_PROXIES` is both whose X-Forwarded-For the app believes (client networks, the
@@ -24,10 +24,11 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
+from contract.bilingual import settings_problem
 from verify_api.guards import HeadLimitedProtocol, HeadLimits
 from verify_api.settings import ApiSettings
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line
 
 
 def serve(
@@ -42,10 +43,7 @@ def serve(
     try:
         settings = ApiSettings()
     except ValidationError as exc:
-        for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"]).upper()
-            where = f"OCOP_{name}: " if name else ""
-            console.print(f"[red]error:[/] {where}{error['msg']}")
+        console.print(f"[red]error:[/] {settings_problem(exc)}")
         raise SystemExit(2) from None
     trusted = [str(network) for network in settings.trusted_proxies]
     limits = HeadLimits(settings.max_header_bytes, settings.max_headers, settings.header_timeout_s)

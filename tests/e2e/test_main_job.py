@@ -200,4 +200,5 @@ def test_the_offline_verifier_fetches_the_proof_and_status_list_when_told_online
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert unreachable.returncode == 2, unreachable.stdout + unreachable.stderr
+    assert "không tải được http://127.0.0.1:" in unreachable.stderr
     assert "cannot fetch" in unreachable.stderr

@@ -50,7 +50,9 @@ def test_an_applied_migration_that_was_edited_is_refused(scratch_keyspace, tmp_p
     migrate(scratch_keyspace, folder)
     first = sorted(folder.glob("*.cql"))[0]
     first.write_text(first.read_text() + "\n-- an afterthought\n")
-    with pytest.raises(StackError, match="changed after it was applied"):
+    with pytest.raises(
+        StackError, match=r"đã bị sửa sau khi được áp dụng.* / .*changed after it was applied"
+    ):
         migrate(scratch_keyspace, folder)
 
 

@@ -26,8 +26,11 @@ def test_a_worker_without_the_audit_log_topic_does_not_start(stack_settings, tmp
         )  # fmt: skip
         assert done.returncode == 2, done.stdout + done.stderr
         said = " ".join((done.stdout + done.stderr).split())
-        assert f"topic {pipeline.topics['log']} (the audit log's sequencer) does not exist" in said
-        assert "ocop-stack topics" in said
+        log = pipeline.topics["log"]
+        assert f"chủ đề Kafka {log} (bộ xếp thứ tự của nhật ký kiểm toán) chưa có" in said
+        assert "chạy `ocop-stack topics` trước / " in said
+        assert f"topic {log} (the audit log's sequencer) does not exist" in said
+        assert "run `ocop-stack topics` first" in said
         assert "Traceback" not in said
     finally:
         pipeline.topics.pop("log")  # deleted above

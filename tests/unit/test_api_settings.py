@@ -27,9 +27,11 @@ def test_there_is_no_default_root_key(world: World):
 
 def test_the_device_salt_is_required_outside_development(world: World):
     root = world.root.public_key_text
-    with pytest.raises(ValidationError, match="OCOP_DEVICE_SALT is required"):
+    with pytest.raises(
+        ValidationError, match=r"cần OCOP_DEVICE_SALT .* / OCOP_DEVICE_SALT is required"
+    ):
         ApiSettings(root_key=root)
-    with pytest.raises(ValidationError, match="at least 16"):
+    with pytest.raises(ValidationError, match=r"ít nhất 16 ký tự / .*at least 16"):
         ApiSettings(root_key=root, device_salt="short")
     assert ApiSettings(root_key=root, environment=Environment.DEVELOPMENT).device_salt is None
 
@@ -38,7 +40,10 @@ def test_the_cli_names_the_missing_setting_and_exits_2(capsys):
     with pytest.raises(SystemExit) as stopped:
         serve()
     assert stopped.value.code == 2
-    assert "OCOP_ROOT_KEY" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "error: thiếu hoặc sai thiết lập: OCOP_ROOT_KEY / settings missing or invalid: "
+        "OCOP_ROOT_KEY\n"
+    )
 
 
 def test_both_languages_have_the_same_words():

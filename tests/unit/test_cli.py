@@ -186,34 +186,46 @@ def test_rules_are_enforced_before_signing(office):
         ],
     )
     assert result.exit_code != 0
-    assert "5★ is awarded at national level" in str(result.exception)
+    said = str(result.exception)
+    assert "VN-34 là hội đồng cấp tỉnh; 5★ được công nhận ở cấp trung ương / " in said
+    assert "VN-34 is a provincial council; 5★ is awarded at national level" in said
 
 
 @pytest.mark.parametrize(
-    ("main", "argv", "status", "message"),
+    ("main", "argv", "status", "vietnamese", "english"),
     [
         (
             cli.main,
             ["ocop-keys", "issue", "authority", "--authority-id", "VN-34", "--name", "X"],
             1,
+            "chưa có khóa gốc trong",
             "run `ocop-keys init` first",
         ),
         (
             verify_cli.main,
             ["ocop-verify", "x", "--trust-list", "missing.json", "--root-key", "A" * 43],
             2,
+            "không đọc được danh sách tin cậy",
             "cannot read trust list",
+        ),
+        (
+            verify_cli.main,
+            ["ocop-verify", "x", "--trust-list", __file__, "--root-key", "not-a-key"],
+            2,
+            "--root-key không phải khóa công khai Ed25519",
+            "--root-key: public key must be 43 characters",
         ),
     ],
 )
-def test_errors_are_one_line_without_a_traceback(
-    office, monkeypatch, capsys, main, argv, status, message
+def test_errors_are_one_line_in_both_languages_without_a_traceback(
+    office, monkeypatch, capsys, main, argv, status, vietnamese, english
 ):
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as caught:
         main()
     assert caught.value.code == status
     err = capsys.readouterr().err
-    assert err.startswith("error: ")
-    assert message in err
+    assert err.startswith(f"error: {vietnamese}")
+    assert err.index(vietnamese) < err.index(" / ") < err.index(english)
+    assert err.count("\n") == 1
     assert "Traceback" not in err

@@ -66,7 +66,11 @@ def test_a_server_that_dies_at_start_up_reports_its_log(tmp_path):
         probe=lambda s: (_ for _ in ()).throw(StackError("no answer")),
         ports=lambda s: [],
     )
-    with pytest.raises(StackError, match=r"exited during start-up(.|\n)*NoSuchMain"):
+    with pytest.raises(
+        StackError,
+        match=r"broken đã dừng trong lúc khởi động / broken exited during start-up\n"
+        r"các dòng cuối của .* / last lines of .*:(.|\n)*NoSuchMain",
+    ):
         stack.up(settings, servers=[broken])
     assert (
         not (tmp_path / "run" / "broken.pid").exists()

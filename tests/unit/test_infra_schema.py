@@ -36,14 +36,14 @@ def test_shipped_migrations_are_numbered_and_idempotent():
 
 def test_a_badly_named_migration_is_refused(tmp_path):
     (tmp_path / "1_first.cql").write_text("CREATE TABLE IF NOT EXISTS x (id int PRIMARY KEY);")
-    with pytest.raises(StackError, match="NNNN_lower_case_name"):
+    with pytest.raises(StackError, match=r"tên migration phải có dạng NNNN_.* / .*is named NNNN_"):
         load_migrations(tmp_path)
 
 
 def test_two_migrations_with_one_number_are_refused(tmp_path):
     for name in ("0001_a.cql", "0001_b.cql"):
         (tmp_path / name).write_text("CREATE TABLE IF NOT EXISTS x (id int PRIMARY KEY);")
-    with pytest.raises(StackError, match="share a version"):
+    with pytest.raises(StackError, match=r"trùng số phiên bản.* / .*share a version"):
         load_migrations(tmp_path)
 
 

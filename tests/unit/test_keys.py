@@ -163,16 +163,18 @@ def test_keystore_writes_private_files_and_reads_them_back(tmp_path):
 def test_keystore_refuses_readable_files_wrong_passphrases_and_swapped_files(tmp_path):
     store = Keystore(tmp_path)
     key, other = store.generate(PASSPHRASE), store.generate(PASSPHRASE)
-    with pytest.raises(KeystoreError, match="wrong passphrase"):
+    with pytest.raises(KeystoreError, match=r"sai cụm mật khẩu\? / .*wrong passphrase"):
         store.load(key.key_id, PASSPHRASE + "!")
-    with pytest.raises(KeystoreError, match="at least 12 characters"):
+    with pytest.raises(KeystoreError, match=r"ít nhất 12 ký tự / .*at least 12 characters"):
         store.generate("short")
-    with pytest.raises(KeystoreError, match="no key"):
+    with pytest.raises(KeystoreError, match=r"không có khóa aaaaaaaaaaaaa.* / no key"):
         store.load("aaaaaaaaaaaaa", PASSPHRASE)
     os.chmod(store.path(key.key_id), 0o644)
-    with pytest.raises(KeystoreError, match="mode 0644"):
+    with pytest.raises(KeystoreError, match=r"quyền 0644.* / .*mode 0644"):
         store.load(key.key_id, PASSPHRASE)
     os.chmod(store.path(key.key_id), 0o600)
     os.replace(store.path(other.key_id), store.path(key.key_id))
-    with pytest.raises(KeystoreError, match=f"holds key {other.key_id}"):
+    with pytest.raises(
+        KeystoreError, match=f"chứa khóa {other.key_id}.* / .*holds key {other.key_id}"
+    ):
         store.load(key.key_id, PASSPHRASE)

@@ -130,8 +130,16 @@ def test_a_day_at_the_packing_station(state, monkeypatch, capsys, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--produced", "2025-11-31", "--expires", "2026-11-20"), "production date: '2025-11-31'"),
-        (("--produced", "20/11/2025", "--expires", "next year"), "expiry date: 'next year'"),
+        (
+            ("--produced", "2025-11-31", "--expires", "2026-11-20"),
+            "--produced: '2025-11-31' không phải ngày hợp lệ / --produced: '2025-11-31' is not a "
+            "date (day is out of range for month)",
+        ),
+        (
+            ("--produced", "20/11/2025", "--expires", "next year"),
+            "--expires: 'next year' không phải ngày; viết YYYY-MM-DD hoặc DD/MM/YYYY / --expires: "
+            "'next year' is not a date; write YYYY-MM-DD or DD/MM/YYYY",
+        ),
         (("--produced", "2025-11-20", "--expires", "2025-11-19"), "expiry_date must be after"),
     ],
 )
@@ -142,6 +150,7 @@ def test_malformed_dates_are_one_clear_line_and_write_nothing(
     code, out, err = station(monkeypatch, capsys, *OPEN, *args)
     assert code == 1
     assert err.startswith("error: ")
+    assert err.count("\n") == 1
     assert message in err
     assert "Traceback" not in err + out
     assert journal(state) == before

@@ -258,8 +258,10 @@ def test_bad_lot_dates_and_quantities(station):
     ],
 )
 def test_malformed_dates_are_refused_with_the_field_named(text, message):
-    with pytest.raises(InvalidInput, match=f"expiry date: .*{message}"):
-        parse_date(text, "expiry date")
+    with pytest.raises(
+        InvalidInput, match=f"^--expires: .*không phải ngày.* / --expires: .*{message}"
+    ):
+        parse_date(text, "--expires")
 
 
 def test_dates_in_iso_and_vietnamese_order():

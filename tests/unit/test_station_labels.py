@@ -176,7 +176,10 @@ def test_every_core_gives_the_same_sheets(tmp_path, signer, template):
 
 
 def test_no_font_no_labels(tmp_path):
-    with pytest.raises(LabelError, match="install Debian's fonts-dejavu-core"):
+    with pytest.raises(
+        LabelError,
+        match=r"cài gói fonts-dejavu-core của Debian.* / .*install Debian's fonts-dejavu-core",
+    ):
         find_fonts((tmp_path,))
 
 

@@ -81,5 +81,5 @@ def test_a_journal_of_another_schema_is_refused(tmp_path):
     path = tmp_path / "journal.sqlite3"
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
-    with pytest.raises(StationError, match="journal schema 99"):
+    with pytest.raises(StationError, match=r"lược đồ sổ ghi 99.* / .*journal schema 99"):
         journal.connect(path)

@@ -455,7 +455,7 @@ def test_bad_input_is_refused_in_both_languages(office, monkeypatch, capsys):
         (["issue", "desk-key", "--authority", "VN-99", "--desk-name", "X"],
          "không có khóa còn hiệu lực của hội đồng VN-99", "no usable key of authority VN-99"),
         (["issue", "desk-key", "--authority", "VN-33", "--desk-name", "X", "--public-key", "x"],
-         "không phải khóa công khai Ed25519", "--public-key: public key must be 43"),
+         "--public-key không phải khóa công khai Ed25519", "--public-key: public key must be 43"),
         (["witness-quorum", "1"], "ngưỡng 1 không hợp lệ", "it must be 1 to 0"),
     ]  # fmt: skip
     for args, vietnamese, english in cases:
