@@ -105,6 +105,14 @@ class WitnessSettings(ConnectionSettings):
 
     _check_name = field_validator("witness_name", "witness_log_origin")(_origin)
 
+    @field_validator("witness_log_key")
+    @classmethod
+    def _check_log_key(cls, value: str | None) -> str | None:
+        """A malformed key is a setting's error at start, not a failure in the first round."""
+        if value:
+            Ed25519Verifier.from_vkey(value)  # MalformedNote is a ValueError: pydantic's to report
+        return value
+
     def log_verifier(self) -> Ed25519Verifier | None:
         """The override of the trust list's log key, if set."""
         return Ed25519Verifier.from_vkey(self.witness_log_key) if self.witness_log_key else None

@@ -44,6 +44,7 @@ from typing import Annotated, Protocol
 
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -54,7 +55,8 @@ from auditlog.note import Ed25519Signer
 from auditlog.settings import WriterSettings
 from auditlog.status import StatusTables, build_status_list
 from auditlog.tiles import TILE_WIDTH, encode_entry_bundle, parse_entry_bundle
-from contract.bilingual import bilingual, error_message
+from contract.bilingual import bilingual, error_message, unreachable
+from infra.process import StackError
 from infra.topics import admin_client
 from keys.errors import KeysError, TrustListError
 from keys.ids import decode_public_key
@@ -379,7 +381,10 @@ async def run_writer(settings: WriterSettings, stop: asyncio.Event) -> None:
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        raise SetupError(unreachable("Kafka", settings.kafka_bootstrap, exc)) from exc
     try:
         count = await asyncio.to_thread(_partition_count, settings)
         if count != 1:
@@ -485,6 +490,7 @@ def main() -> None:
     except (
         ValidationError,
         SetupError,
+        StackError,
         CorruptLog,
         HeadFenced,
         KeysError,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from contract.bilingual import bilingual
+from contract.bilingual import bilingual, error_message
 from infra import cassandra, stack
 from infra.process import StackError
 from infra.schema import migrate as apply_migrations
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line
 
 
 def _settings() -> StackSettings:
@@ -116,6 +118,6 @@ def init() -> None:
 def main() -> None:
     try:
         app()
-    except StackError as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)  # one line, for logs
+    except (StackError, ValidationError) as exc:
+        errors.print(f"[red]error:[/] {error_message(exc)}")
         raise SystemExit(1) from None

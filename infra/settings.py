@@ -97,9 +97,12 @@ class StackSettings(DataSettings):
         and three replicas (or as many as there are nodes)."""
         if not isinstance(data, dict):
             return data
-        nodes = int(data.get("nodes", 1))
-        addresses = node_addresses(str(data.get("first_address", "127.0.0.1")), nodes)
-        port = int(data.get("kafka_port", 9092))
+        try:
+            nodes = int(data.get("nodes", 1))
+            addresses = node_addresses(str(data.get("first_address", "127.0.0.1")), nodes)
+            port = int(data.get("kafka_port", 9092))
+        except ValueError:
+            return data  # the fields' own validation names what is wrong
         data.setdefault("kafka_bootstrap", ",".join(f"{a}:{port}" for a in addresses))
         data.setdefault("cassandra_hosts", ",".join(addresses))
         data.setdefault("replication_factor", min(nodes, 3))

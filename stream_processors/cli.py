@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from contract.bilingual import bilingual, error_message
+from infra.process import StackError
 from keys.errors import KeysError
 from keys.keystore import Keystore
 from records.session import StoreUnavailable
@@ -68,6 +69,6 @@ def init_key(
 def main() -> None:
     try:
         app()
-    except (ValidationError, SetupError, KeysError, StoreUnavailable) as exc:
+    except (ValidationError, SetupError, StackError, KeysError, StoreUnavailable) as exc:
         console.print(f"[red]error:[/] {error_message(exc)}")
         raise SystemExit(2) from None

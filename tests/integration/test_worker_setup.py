@@ -1,6 +1,7 @@
 """A worker refuses to start on a deployment that lacks what it must write to, rather than
 running without it: the audit log's sequencer topic (a worker storing records the public
-log never hears of would leave the log silently incomplete)."""
+log never hears of would leave the log silently incomplete); and says in both languages
+when Kafka does not answer."""
 
 from __future__ import annotations
 
@@ -34,4 +35,20 @@ def test_a_worker_without_the_audit_log_topic_does_not_start(stack_settings, tmp
         assert "Traceback" not in said
     finally:
         pipeline.topics.pop("log")  # deleted above
+        pipeline.close()
+
+
+def test_a_worker_that_cannot_reach_kafka_says_so_in_both_languages(stack_settings, tmp_path):
+    pipeline = Pipeline(stack_settings, tmp_path, World())
+    try:
+        done = subprocess.run(
+            [str(VENV_BIN / "ocop-worker"), "run"],
+            env=pipeline.env | {"OCOP_KAFKA_BOOTSTRAP": "127.0.0.1:1"},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        said = " ".join((done.stdout + done.stderr).split())
+        assert "không kết nối được Kafka tại 127.0.0.1:1 / Kafka at 127.0.0.1:1 does not" in said
+        assert "Traceback" not in said
+    finally:
         pipeline.close()

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError, model_validator
 
 from auditlog import witness, writer
 from contract.bilingual import bilingual, error_message, settings_problem, unreachable
+from infra import cli as stack_cli
 from keys.keystore import Keystore
 from producers import cli as station_cli
 from records import session
@@ -200,3 +201,21 @@ def test_the_log_writer_names_the_keystore_that_holds_no_single_key(environment,
         f"`ocop-log init-key` / {tmp_path / 'empty'} holds 0 keys; set OCOP_LOG_KEY_ID, or "
         "create one with `ocop-log init-key`",
     )
+
+
+def test_the_stack_tool_names_an_invalid_setting_instead_of_a_traceback(environment, capsys):
+    environment.setenv("OCOP_NODES", "three")
+    status, line = said(environment, capsys, stack_cli.main, "ocop-stack", "status")
+    assert status == 1
+    assert line.startswith(
+        "error: thiếu hoặc sai thiết lập: OCOP_NODES / settings missing or invalid: OCOP_NODES ("
+    ), line
+
+
+def test_a_malformed_log_key_is_the_witness_setting_at_fault_not_a_traceback(environment, capsys):
+    environment.setenv("OCOP_WITNESS_NAME", "witness.example.vn")
+    environment.setenv("OCOP_WITNESS_PASSPHRASE", "a passphrase long enough")
+    environment.setenv("OCOP_WITNESS_LOG_KEY", "garbage")
+    status, line = said(environment, capsys, witness.main, "ocop-witness", "run", "--once")
+    assert status == 2
+    assert line.startswith(settings_line("OCOP_WITNESS_LOG_KEY") + " (OCOP_WITNESS_LOG_KEY: "), line
