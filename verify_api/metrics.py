@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from verify_api import views
 from verify_api.events import EventSink
 from verify_api.schemas import Resolution
 
@@ -95,6 +96,19 @@ class ApiMetrics:
             "Requests answered 503 too_slow at their deadline (OCOP_REQUEST_DEADLINE_S).",
             registry=self.registry,
         )
+        from_held = Counter(
+            "ocop_api_answers_from_held_facts",
+            "Resolutions answered from what the API held because Cassandra did not answer in "
+            "time (each says so), by what was not read: `unit_activity` (the unit's own scans "
+            "and copy evidence: no copy warning), `shared_facts` (stars, product and batch "
+            "past OCOP_RECORD_CACHE_S, within OCOP_RECORD_STALE_S).",
+            ["missing"],
+            registry=self.registry,
+        )
+        self._from_held = [
+            (views.FROM_HELD_FACTS, from_held.labels("unit_activity")),
+            (views.FROM_EARLIER_FACTS, from_held.labels("shared_facts")),
+        ]
         self.scan_events = ScanEvents()
         self.registry.register(self.scan_events)
         self._timers: dict[tuple[str, str, int], Any] = {}
@@ -118,6 +132,9 @@ class ApiMetrics:
             if counter is None:
                 counter = self._verdicts[verdict] = self.resolutions.labels(*verdict)
             counter.inc()
+            for notice, held in self._from_held:
+                if notice in resolution.notices:
+                    held.inc()
 
 
 class Timing:

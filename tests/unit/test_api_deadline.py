@@ -48,6 +48,7 @@ def test_a_stalled_store_gets_a_held_answer_in_time_and_it_says_so(slow_api: Api
     assert (response.status_code, body["level"], body["reason"]) == (200, "genuine", "genuine")
     assert body["scans"] is None  # the unit's own read did not answer
     assert any("facts already held" in notice["en"] for notice in body["notices"])
+    assert held_counts(slow_api) == {"unit_activity": 1.0, "shared_facts": 0.0}
 
 
 def test_facts_past_their_time_answer_while_the_stalled_store_reloads_them_and_say_so(
@@ -66,13 +67,16 @@ def test_facts_past_their_time_answer_while_the_stalled_store_reloads_them_and_s
             return time.monotonic() - t0, response
 
     settings = {"request_deadline_s": 0.5, "record_cache_s": 0.2, "trust_list_ttl_s": 60}
-    took, response = asyncio.run(past_their_time(Api(world, **settings)))
+    api = Api(world, **settings)
+    took, response = asyncio.run(past_their_time(api))
     assert took < 0.5 + 1.0  # the deadline, and a margin for a busy machine
     body = response.json()
     assert (response.status_code, body["level"], body["reason"]) == (200, "genuine", "genuine")
     notices = [notice["en"] for notice in body["notices"]]
     assert any("as read a little earlier" in notice for notice in notices), notices
     assert any("facts already held" in notice for notice in notices), notices  # no scan totals
+    counted = held_counts(api)
+    assert counted == {"unit_activity": 1.0, "shared_facts": 1.0}  # the metric operators watch
 
     took, response = asyncio.run(past_their_time(Api(world, **settings, record_stale_s=0)))
     assert took < 0.5 + 1.0
@@ -121,3 +125,15 @@ def test_scan_events_backing_up_make_the_api_not_ready(world: World):
     assert backed_up.status_code == 503
     check = backed_up.json()["checks"]["scan_events"]
     assert (check["ok"], check["detail"].split(";")[0]) == (False, "51 waiting of 100")
+
+
+def held_counts(api: Api) -> dict[str, float]:
+    """ocop_api_answers_from_held_facts_total by what was missing."""
+    registry = api.app.state.metrics.registry
+    return {
+        sample.labels["missing"]: sample.value
+        for metric in registry.collect()
+        if metric.name == "ocop_api_answers_from_held_facts"
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
