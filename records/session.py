@@ -17,7 +17,7 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -262,17 +262,26 @@ def replicas_of(session: Session, statement: BoundStatement) -> tuple[str, ...]:
     return tuple(sorted(str(host.endpoint) for host in hosts))
 
 
-def chunks_by_group(items: Iterable[tuple[Hashable, K]], most: int) -> list[list[K]]:
+def chunks_by_group(
+    items: Iterable[tuple[Hashable, K]],
+    most: int,
+    *,
+    size: Callable[[K], int] | None = None,
+    most_size: int = 0,
+) -> list[list[K]]:
     """Items (each with its group) in chunks of one group each, in the order they come, at
-    most `most` a chunk."""
+    most `most` a chunk and, with `size`, at most `most_size` of it (an item larger alone
+    is a chunk alone)."""
     chunks: list[list[K]] = []
-    filling: dict[Hashable, list[K]] = {}
+    filling: dict[Hashable, tuple[list[K], int]] = {}
     for group, item in items:
-        chunk = filling.get(group)
-        if chunk is None or len(chunk) >= most:
-            chunk = filling[group] = []
+        weight = size(item) if size is not None else 0
+        chunk, weighed = filling.get(group, (None, 0))
+        if chunk is None or len(chunk) >= most or (chunk and weighed + weight > most_size):
+            chunk, weighed = [], 0
             chunks.append(chunk)
         chunk.append(item)
+        filling[group] = (chunk, weighed + weight)
     return chunks
 
 

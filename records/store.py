@@ -52,7 +52,14 @@ from records.rows import (
     Unit,
     UnitActivity,
 )
-from records.session import prepare_read, replica_chunks, run, run_each
+from records.session import (
+    chunks_by_group,
+    prepare_read,
+    replica_chunks,
+    replicas_of,
+    run,
+    run_each,
+)
 
 TRUST_SCOPE = "ocop"
 INSPECTION_EVIDENCE = "inspection:"
@@ -138,8 +145,19 @@ def _unset_none(values: Iterable[Any]) -> list[Any]:
 
 
 UNIT_ROWS_AT_ONCE = 16
-"""Scan rows of one unit in one unlogged batch: about 4 kB, under the 5 kB at which
-Cassandra warns of a large batch."""
+"""Scan rows of one unit in one unlogged batch: about 4 kB. A unit with more is written in
+batches of its own; one with fewer shares a batch with others (UNITS_AT_ONCE)."""
+UNITS_AT_ONCE = 32
+"""Units whose writes share one unlogged batch at most, their partitions stored on the same
+nodes (`record_scans`): a request a unit was most of the scan processor's cost in the
+driver (docs/bench_analytics.md, session 12). Cassandra's
+unlogged_batch_across_partitions_warn_threshold is set to it (infra/templates/
+cassandra.yaml)."""
+BATCH_BYTES = 16 * 1024
+"""A shared batch's size at most, as `_unit_bytes` estimates it (more than Cassandra counts:
+an alert's writes were underestimated at 256 bytes and its details, by up to 9 %), the
+batch_size_warn_threshold set in infra/templates/cassandra.yaml; a batch above the fail
+threshold, 50 KiB, would be refused and its micro-batch tried again for ever."""
 DAY_ROWS_AT_ONCE = 8
 """A province and day's alert rows in one unlogged batch: about 4 KiB as Cassandra counts
 a mutation (16 rows, with their details, measured 7.9 KiB and drew its warning)."""
@@ -198,6 +216,14 @@ def _partition_batches(
             batch.add(statement, row)
         batches.append(batch)
     return batches
+
+
+def _unit_bytes(unit_rows: tuple[ScansOfUnit, list[Any]]) -> int:
+    """A generous estimate of a unit's writes in a batch (UNITS_AT_ONCE, BATCH_BYTES): its
+    scan rows, its totals and the partition, its alerts with their details."""
+    unit, rows = unit_rows
+    alerts = sum(512 + len(raised.alert.detail.encode("utf-8")) for raised in unit.alerts)
+    return 128 + 256 * len(rows) + alerts
 
 
 def _scan_row(unit_key: str, scan: ScanRecorded) -> list[Any]:
@@ -775,11 +801,14 @@ class RecordWriter(RecordReader):
 
     async def record_scans(self, units: Iterable[ScansOfUnit]) -> None:
         """Many units' new scans, their totals and the alerts they raised (stream_processors.
-        scans: a micro-batch). Each unit's rows go in one unlogged batch: scans_by_unit,
-        unit_activity and alerts_by_unit are all keyed by the unit, so Cassandra applies it
-        as one mutation of one partition, all or nothing (UNIT_ROWS_AT_ONCE scan rows a
-        batch, under Cassandra's batch size warning); all are in flight at once and awaited
-        as one. Idempotent, like every write here: a replay writes the same rows.
+        scans: a micro-batch). A unit's rows are one mutation: scans_by_unit, unit_activity
+        and alerts_by_unit are all keyed by the unit, so Cassandra applies them to its one
+        partition all or nothing. Units stored on the same nodes share unlogged batches
+        (UNITS_AT_ONCE, BATCH_BYTES), each unit's mutation still applied whole; a unit with
+        more than UNIT_ROWS_AT_ONCE scan rows has batches of its own, its last holding its
+        totals and alerts. All are in flight at once and awaited as one. Idempotent, like
+        every write here: a replay, or a micro-batch written again after a failure, writes
+        the same rows.
 
         A new alert's row is written; one stored before is left as its first raising wrote
         it (`stored_alerts` read it). Either is open on the unit unless an inspector closed it
@@ -787,14 +816,32 @@ class RecordWriter(RecordReader):
         (see `corroborate` for one raised before it was). Its province and day's row is
         written once this is stored (`record_alert_days`)."""
         statements: list[BatchStatement] = []
+        sharing: list[tuple[tuple[str, ...], tuple[ScansOfUnit, list[Any]]]] = []
         for unit in units:
             rows = [_scan_row(unit.unit_key, scan) for scan in unit.scans]
-            statements.extend(_partition_batches(self._write_scan, rows))
-            t = unit.totals
-            statements[-1].add(self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
-            for raised in unit.alerts:
-                self._add_alert(statements[-1], raised)
+            if len(rows) > UNIT_ROWS_AT_ONCE:
+                own = _partition_batches(self._write_scan, rows)
+                statements.extend(own)
+                self._add_unit_rest(own[-1], unit)
+            else:
+                where = replicas_of(self.session, self._unit_alerts.bind((unit.unit_key,)))
+                sharing.append((where, (unit, rows)))
+        for chunk in chunks_by_group(sharing, UNITS_AT_ONCE, size=_unit_bytes,
+                                     most_size=BATCH_BYTES):  # fmt: skip
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for unit, rows in chunk:
+                for row in rows:
+                    batch.add(self._write_scan, row)
+                self._add_unit_rest(batch, unit)
+            statements.append(batch)
         await run_statements(self.session, statements)
+
+    def _add_unit_rest(self, batch: BatchStatement, unit: ScansOfUnit) -> None:
+        """A unit's totals and alerts, in the batch holding (the last of) its scan rows."""
+        t = unit.totals
+        batch.add(self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
+        for raised in unit.alerts:
+            self._add_alert(batch, raised)
 
     def _add_alert(self, batch: BatchStatement, raised: AlertRaised) -> None:
         alert, stored = raised.alert, raised.stored
