@@ -15,8 +15,12 @@ committed):
   assignment; the first of them moves the partition's read offset past the messages that
   the seek to the committed offset then reads again, and those are dropped as already read.
   Here source records whose fetch straddled a generation change are dropped instead: they
-  are read again from the committed offset. (Table changelogs' are kept: the table recovery
-  seeks and counts them itself, and waits for ever for one dropped.)
+  are read again from the committed offset, or, when the seek came before the drop (the
+  consumer's position then is past them), by the missed reader below, at once rather than
+  when a later message shows the jump (which on a quiet partition may be hours: a two-worker
+  benchmark on the cluster waited three minutes for a batch's first two events). (Table
+  changelogs' are kept: the table recovery seeks and counts them itself, and waits for ever
+  for one dropped.)
 - A jump in the offsets it reads (that very straddle) is recorded as a "gap" and committed
   as if handled, the message at the jump's end included. Our topics are neither compacted
   nor transactional: their offsets have no holes, so a jump is a message not handled yet,
@@ -60,7 +64,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar, cast
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -131,6 +135,10 @@ class Consumer(faust_aiokafka.Consumer):
     _next_offsets: dict[TP, int]
     """Each source partition's next offset to hand on, from where it was last sought."""
 
+    _dropped_until: dict[TP, int]
+    """Source partitions whose records a fetch across a rebalance dropped, with the offset
+    past the last of them: read by the missed reader from `_next_offsets` (`getmany`)."""
+
     _missed_reader: MissedReader
     _buffer_drained: asyncio.Event
     """Set when a partition Faust stopped fetching (its stream buffer full) is resumed."""
@@ -138,6 +146,7 @@ class Consumer(faust_aiokafka.Consumer):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._next_offsets = {}
+        self._dropped_until = {}
         self._buffer_drained = asyncio.Event()
         conf, transport = self.app.conf, cast(faust_aiokafka.Transport, self.transport)
         self._missed_reader = MissedReader(
@@ -193,8 +202,11 @@ class Consumer(faust_aiokafka.Consumer):
         records, active = await super()._wait_next_records(timeout)
         if records and self.app.consumer_generation_id != generation:
             changelogs = self.app.tables.changelog_topics
-            stale = [tp for tp in records if tp.topic not in changelogs]
+            stale = [tp for tp in records if tp.topic not in changelogs and records[tp]]
             log.info("dropped %d partitions' records fetched across a rebalance", len(stale))
+            for tp in stale:
+                past = records[tp][-1].offset + 1
+                self._dropped_until[tp] = max(self._dropped_until.get(tp, 0), past)
             records = {tp: got for tp, got in records.items() if tp.topic in changelogs}
         return records, active
 
@@ -209,6 +221,10 @@ class Consumer(faust_aiokafka.Consumer):
         def moved_on() -> bool:  # a rebalance began: the partitions will be sought again
             return self.app.consumer_generation_id != generation or not self.flow_active
 
+        async for tp, message in self._dropped(moved_on):
+            yield tp, message
+        if moved_on():
+            return
         async for tp, message in super().getmany(timeout):
             if tp.topic in changelogs:
                 yield tp, message
@@ -232,6 +248,25 @@ class Consumer(faust_aiokafka.Consumer):
             self._next_offsets[tp] = message.offset + 1
             yield tp, message
 
+    async def _dropped(self, moved_on: Callable[[], bool]) -> AsyncIterator[tuple[TP, Message]]:
+        """The records a fetch across a rebalance dropped after the partition was sought,
+        read again from where it is handed on (partitions of this assignment only)."""
+        if not self._dropped_until:
+            return
+        assigned = self.assignment()
+        for tp, until in list(self._dropped_until.items()):
+            del self._dropped_until[tp]
+            expected = self._next_offsets.get(tp)
+            if tp not in assigned or expected is None or expected >= until:
+                continue
+            log.info("reading %s offsets %d to %d, dropped across a rebalance", tp, expected,
+                     until - 1)  # fmt: skip
+            async for record in self._missed_reader.read(tp, expected, until):
+                if moved_on():
+                    return
+                self._next_offsets[tp] = record.offset + 1
+                yield tp, self._to_message(tp, record)
+
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """No holes in our topics' offsets: a jump is messages not handled yet."""
 
@@ -245,6 +280,7 @@ class Consumer(faust_aiokafka.Consumer):
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed = await super().seek_to_committed()
+        self._dropped_until.clear()  # sought back: fetched again
         changelogs = self.app.tables.changelog_topics
         self._next_offsets.update(
             (tp, offset or 0) for tp, offset in committed.items() if tp.topic not in changelogs

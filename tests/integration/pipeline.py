@@ -12,6 +12,7 @@ import base64
 import functools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -548,7 +549,9 @@ def bench_pipeline(
     partitions: Mapping[str, int] = MappingProxyType({"batch": 3}),
 ) -> Iterator[Pipeline]:
     """For the benchmarks: the local stack up, a running worker, the authority's documents
-    published; everything of the pipeline removed afterwards. `partitions`: as Pipeline's."""
+    published; everything of the pipeline removed afterwards. `partitions`: as Pipeline's.
+    A run that fails keeps its workers' logs (in the state folder's bench-logs/, named on
+    stderr): what went wrong is in them, and the folder they were in goes."""
     settings = StackSettings()
     stack.up(settings)
     with tempfile.TemporaryDirectory(prefix="ocop-bench-") as folder:
@@ -557,5 +560,12 @@ def bench_pipeline(
             pipeline.start_worker()
             pipeline.publish_authority_setup()
             yield pipeline
+        except BaseException:
+            kept = settings.state_dir / "bench-logs" / time.strftime("%Y%m%dT%H%M%S")
+            kept.mkdir(parents=True, exist_ok=True)
+            for log in Path(folder).glob("*.log"):
+                shutil.copy(log, kept)
+            print(f"the workers' logs of the failed run: {kept}", file=sys.stderr)
+            raise
         finally:
             pipeline.close()
