@@ -149,8 +149,8 @@ UNIT_ROWS_AT_ONCE = 16
 batches of its own; one with fewer shares a batch with others (UNITS_AT_ONCE)."""
 UNITS_AT_ONCE = 32
 """Units whose writes share one unlogged batch at most, their partitions stored on the same
-nodes (`record_scans`): a request a unit was most of the scan processor's cost in the
-driver (docs/bench_analytics.md, session 12). Cassandra's
+nodes (`record_scans`): a request for each unit was most of what the scan processor spent
+in the driver (docs/bench_analytics.md, session 12). Cassandra's
 unlogged_batch_across_partitions_warn_threshold is set to it (infra/templates/
 cassandra.yaml)."""
 BATCH_BYTES = 16 * 1024
@@ -826,8 +826,8 @@ class RecordWriter(RecordReader):
             else:
                 where = replicas_of(self.session, self._unit_alerts.bind((unit.unit_key,)))
                 sharing.append((where, (unit, rows)))
-        for chunk in chunks_by_group(sharing, UNITS_AT_ONCE, size=_unit_bytes,
-                                     most_size=BATCH_BYTES):  # fmt: skip
+        chunks = chunks_by_group(sharing, UNITS_AT_ONCE, size=_unit_bytes, most_size=BATCH_BYTES)
+        for chunk in chunks:
             batch = BatchStatement(batch_type=BatchType.UNLOGGED)
             for unit, rows in chunk:
                 for row in rows:

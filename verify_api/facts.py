@@ -319,9 +319,8 @@ class Facts:
                 ttl_s=cache_s, stale_s=stale_s, wait_s=wait_s, weigh=_batch_weight,
             ),
         )  # fmt: skip
-        fresh = self.memory.fresh
-        return Shared(product, producer, batch, not (fresh(product) and fresh(producer)
-                                                     and fresh(batch)))  # fmt: skip
+        held: tuple[Held[Any], ...] = (product, producer, batch)
+        return Shared(product, producer, batch, not all(map(self.memory.fresh, held)))
 
     def recorded(self, label: SignedLabel) -> bool:
         """Whether the held chain of the label's batch names this exact label. Only what is
