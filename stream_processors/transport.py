@@ -238,11 +238,8 @@ class Consumer(faust_aiokafka.Consumer):
                 continue  # handed on already since the partition was sought
             log.info("reading %s offsets %d to %d, dropped by Faust", tp, expected,
                      message.offset - 1)  # fmt: skip
-            async for record in self._missed_reader.read(tp, expected, message.offset):
-                if moved_on():
-                    return
-                self._next_offsets[tp] = record.offset + 1
-                yield tp, self._to_message(tp, record)
+            async for missed in self._missed(tp, expected, message.offset, moved_on):
+                yield tp, missed
             if moved_on():
                 return
             self._next_offsets[tp] = message.offset + 1
@@ -255,17 +252,27 @@ class Consumer(faust_aiokafka.Consumer):
             return
         assigned = self.assignment()
         for tp, until in list(self._dropped_until.items()):
+            if moved_on():
+                return  # the partitions will be sought again
             del self._dropped_until[tp]
             expected = self._next_offsets.get(tp)
             if tp not in assigned or expected is None or expected >= until:
                 continue
             log.info("reading %s offsets %d to %d, dropped across a rebalance", tp, expected,
                      until - 1)  # fmt: skip
-            async for record in self._missed_reader.read(tp, expected, until):
-                if moved_on():
-                    return
-                self._next_offsets[tp] = record.offset + 1
-                yield tp, self._to_message(tp, record)
+            async for missed in self._missed(tp, expected, until, moved_on):
+                yield tp, missed
+
+    async def _missed(
+        self, tp: TP, start: int, end: int, moved_on: Callable[[], bool]
+    ) -> AsyncIterator[Message]:
+        """Offsets `start` to `end` of a partition, read by the missed reader and handed on in
+        order, until a rebalance begins (the partitions will be sought again)."""
+        async for record in self._missed_reader.read(tp, start, end):
+            if moved_on():
+                return
+            self._next_offsets[tp] = record.offset + 1
+            yield self._to_message(tp, record)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """No holes in our topics' offsets: a jump is messages not handled yet."""
