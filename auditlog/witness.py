@@ -225,21 +225,10 @@ class Witness:
 
 
 def load_witness(settings: WitnessSettings) -> Witness:
-    keystore = Keystore(settings.witness_keystore)
-    key_id = settings.witness_key_id
-    if key_id is None:
-        found = keystore.key_ids()
-        if len(found) != 1:
-            raise KeysError(
-                bilingual(
-                    f"{settings.witness_keystore} có {len(found)} khóa; đặt OCOP_WITNESS_KEY_ID, "
-                    "hoặc tạo một khóa bằng `ocop-witness init-key`",
-                    f"{settings.witness_keystore} holds {len(found)} keys; set "
-                    "OCOP_WITNESS_KEY_ID, or create one with `ocop-witness init-key`",
-                )
-            )
-        key_id = found[0]
-    key = keystore.load(key_id, settings.witness_passphrase.get_secret_value())
+    key = Keystore(settings.witness_keystore).load_named_or_only(
+        settings.witness_key_id, settings.witness_passphrase.get_secret_value(),
+        setting="OCOP_WITNESS_KEY_ID", tool="ocop-witness",
+    )  # fmt: skip
     return Witness(
         CosignatureSigner(settings.witness_name, key.private_key),
         origin=settings.witness_log_origin,
@@ -342,15 +331,7 @@ def main() -> None:
         name: Annotated[str, typer.Option(envvar="OCOP_WITNESS_NAME")] = "witness.example",
     ) -> None:
         """Create the witness's key (OCOP_WITNESS_PASSPHRASE); print its verifier key."""
-        passphrase = os.environ.get("OCOP_WITNESS_PASSPHRASE")
-        if not passphrase:
-            raise KeysError(
-                bilingual(
-                    "đặt OCOP_WITNESS_PASSPHRASE là cụm mật khẩu sẽ bảo vệ khóa",
-                    "set OCOP_WITNESS_PASSPHRASE to the passphrase that will protect it",
-                )
-            )
-        key = Keystore(keystore).generate(passphrase)
+        key = Keystore(keystore).generate_with("OCOP_WITNESS_PASSPHRASE")
         print(CosignatureSigner(name, key.private_key).verifier().vkey)
 
     try:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -249,21 +248,10 @@ class SetupError(Exception):
 
 
 def load_signer(settings: WriterSettings) -> Ed25519Signer:
-    keystore = Keystore(settings.log_keystore)
-    key_id = settings.log_key_id
-    if key_id is None:
-        found = keystore.key_ids()
-        if len(found) != 1:
-            raise SetupError(
-                bilingual(
-                    f"{settings.log_keystore} có {len(found)} khóa; đặt OCOP_LOG_KEY_ID, hoặc "
-                    "tạo một khóa bằng `ocop-log init-key`",
-                    f"{settings.log_keystore} holds {len(found)} keys; set OCOP_LOG_KEY_ID, or "
-                    "create one with `ocop-log init-key`",
-                )
-            )
-        key_id = found[0]
-    key = keystore.load(key_id, settings.log_passphrase.get_secret_value())
+    key = Keystore(settings.log_keystore).load_named_or_only(
+        settings.log_key_id, settings.log_passphrase.get_secret_value(),
+        setting="OCOP_LOG_KEY_ID", tool="ocop-log",
+    )  # fmt: skip
     return Ed25519Signer(settings.log_origin, key.private_key)
 
 
@@ -470,15 +458,7 @@ def main() -> None:
         ),
     ) -> None:
         """Create the log's signing key, encrypted with OCOP_LOG_PASSPHRASE; print its id."""
-        passphrase = os.environ.get("OCOP_LOG_PASSPHRASE")
-        if not passphrase:
-            raise SetupError(
-                bilingual(
-                    "đặt OCOP_LOG_PASSPHRASE là cụm mật khẩu sẽ bảo vệ khóa",
-                    "set OCOP_LOG_PASSPHRASE to the passphrase that will protect the key",
-                )
-            )
-        print(Keystore(keystore).generate(passphrase).key_id)
+        print(Keystore(keystore).generate_with("OCOP_LOG_PASSPHRASE").key_id)
 
     @app.command()
     def vkey() -> None:

@@ -43,6 +43,19 @@ class Keystore:
         self.save(key, passphrase)
         return key
 
+    def generate_with(self, variable: str) -> SigningKey:
+        """A new key, encrypted with the passphrase in the environment variable `variable`
+        (each tool's init-key); refused without one."""
+        passphrase = os.environ.get(variable)
+        if not passphrase:
+            raise KeystoreError(
+                bilingual(
+                    f"đặt {variable} là cụm mật khẩu sẽ bảo vệ khóa",
+                    f"set {variable} to the passphrase that will protect the key",
+                )
+            )
+        return self.generate(passphrase)
+
     def save(self, key: SigningKey, passphrase: str) -> Path:
         if len(passphrase) < MIN_PASSPHRASE_LENGTH:
             raise KeystoreError(
@@ -109,6 +122,26 @@ class Keystore:
                 )
             )
         return key
+
+    def load_named_or_only(
+        self, key_id: str | None, passphrase: str, *, setting: str, tool: str
+    ) -> SigningKey:
+        """The key `key_id`, or with none named the keystore's only key; with none or several
+        a refusal naming the setting that picks one and the command that makes one (`tool`
+        init-key)."""
+        if key_id is None:
+            found = self.key_ids()
+            if len(found) != 1:
+                raise KeystoreError(
+                    bilingual(
+                        f"{self.folder} có {len(found)} khóa; đặt {setting}, hoặc tạo một khóa "
+                        f"bằng `{tool} init-key`",
+                        f"{self.folder} holds {len(found)} keys; set {setting}, or create one "
+                        f"with `{tool} init-key`",
+                    )
+                )
+            key_id = found[0]
+        return self.load(key_id, passphrase)
 
     def key_ids(self) -> list[str]:
         return sorted(path.stem for path in self.folder.glob("*.key"))

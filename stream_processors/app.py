@@ -91,21 +91,10 @@ class Processors:
 
 
 def load_seal_key(settings: ProcessorSettings) -> SigningKey:
-    keystore = Keystore(settings.seal_keystore)
-    key_id = settings.seal_key_id
-    if key_id is None:
-        found = keystore.key_ids()
-        if len(found) != 1:
-            raise SetupError(
-                bilingual(
-                    f"{settings.seal_keystore} có {len(found)} khóa; đặt OCOP_SEAL_KEY_ID, hoặc "
-                    "tạo một khóa bằng `ocop-worker init-key`",
-                    f"{settings.seal_keystore} holds {len(found)} keys; set OCOP_SEAL_KEY_ID, or "
-                    "create one with `ocop-worker init-key`",
-                )
-            )
-        key_id = found[0]
-    return keystore.load(key_id, settings.seal_passphrase.get_secret_value())
+    return Keystore(settings.seal_keystore).load_named_or_only(
+        settings.seal_key_id, settings.seal_passphrase.get_secret_value(),
+        setting="OCOP_SEAL_KEY_ID", tool="ocop-worker",
+    )  # fmt: skip
 
 
 def create_processors(settings: ProcessorSettings) -> Processors:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from contract.bilingual import bilingual, error_message
+from contract.bilingual import error_message
 from infra.process import StackError
 from keys.errors import KeysError
 from keys.keystore import Keystore
@@ -54,15 +53,7 @@ def init_key(
     ),
 ) -> None:
     """Create a sealing key, encrypted with OCOP_SEAL_PASSPHRASE, and print its id."""
-    passphrase = os.environ.get("OCOP_SEAL_PASSPHRASE")
-    if not passphrase:
-        raise SetupError(
-            bilingual(
-                "đặt OCOP_SEAL_PASSPHRASE là cụm mật khẩu sẽ bảo vệ khóa",
-                "set OCOP_SEAL_PASSPHRASE to the passphrase that will protect the key",
-            )
-        )
-    key = Keystore(keystore).generate(passphrase)
+    key = Keystore(keystore).generate_with("OCOP_SEAL_PASSPHRASE")
     print(key.key_id)
 
 
