@@ -82,9 +82,12 @@ def load(lot: str, serials: list[str], count: int, first_device: int) -> list[Sc
     ]
 
 
-def raw_rate(pipeline: Pipeline, scans: list[ScanRecorded]) -> tuple[float, float]:
+def raw_rate(
+    pipeline: Pipeline, scans: list[ScanRecorded]
+) -> tuple[float, float, dict[str, float]]:
     """(rows/s, the bench's own CPU s per row: the client's work for a raw insert, against
-    which the worker's CPU per scan is the steadier comparison on a noisy machine)."""
+    which the worker's CPU per scan is the steadier comparison on a noisy machine; the
+    servers' CPU s per row)."""
     statement = pipeline.session.prepare(
         "INSERT INTO scans_by_unit (unit_key, scanned_at, event_id, reason, scanner, province, "
         "device) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -94,10 +97,11 @@ def raw_rate(pipeline: Pipeline, scans: list[ScanRecorded]) -> tuple[float, floa
          s.province, s.device)
         for s in scans
     ]  # fmt: skip
+    servers = ServersCpu()
     t0, cpu0 = time.perf_counter(), time.process_time()
     execute_concurrent_with_args(pipeline.session, statement, rows, concurrency=128)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return len(rows) / elapsed, cpu / len(rows)
+    return len(rows) / elapsed, cpu / len(rows), servers.per(len(rows))
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -113,20 +117,45 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-def java_pids() -> list[int]:
-    """Kafka's and Cassandra's processes on this machine."""
-    return [
-        int(entry.name)
-        for entry in Path("/proc").iterdir()
-        if entry.name.isdigit() and _command(entry).startswith("java")
-    ]
+SERVERS = {"Kafka": "kafka.Kafka", "Cassandra": "org.apache.cassandra.service.CassandraDaemon"}
+"""Each server's name and the main class on its java command line."""
 
 
-def _command(entry: Path) -> str:
+def server_pids() -> dict[str, list[int]]:
+    """Kafka's and Cassandra's processes on this machine (a cluster's nodes: all of them), by
+    server: their CPU a scan is told apart, since together they use more than the worker."""
+    found: dict[str, list[int]] = {name: [] for name in SERVERS}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _command(entry, "comm") == "java":
+            line = _command(entry, "cmdline").split("\0")
+            for name, main_class in SERVERS.items():
+                if main_class in line:
+                    found[name].append(int(entry.name))
+    return found
+
+
+def _command(entry: Path, part: str) -> str:
     try:
-        return Path(entry / "comm").read_text().strip()
+        return Path(entry / part).read_text().strip()
     except OSError:
         return ""
+
+
+class ServersCpu:
+    """Kafka's and Cassandra's CPU seconds per item from `start` to `per`."""
+
+    def __init__(self) -> None:
+        self.servers = server_pids()
+        self.start()
+
+    def start(self) -> None:
+        self._at = {name: cpu_seconds(pids) for name, pids in self.servers.items()}
+
+    def per(self, items: int) -> dict[str, float]:
+        return {
+            name: (cpu_seconds(pids) - self._at[name]) / items
+            for name, pids in self.servers.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -144,7 +173,7 @@ class Timing:
 
 def analysed_rate(
     pipeline: Pipeline, scans: list[ScanRecorded], live: bool
-) -> tuple[float, float, float, Timing]:
+) -> tuple[float, float, dict[str, float], Timing]:
     """(scans/s, the workers' CPU s per scan, Kafka's and Cassandra's CPU s per scan, where
     the round's time went besides the workers). The round ends at the last scan handled by
     any worker, by its own clock (the `ocop_worker_last_processed_timestamp_seconds` gauge:
@@ -154,12 +183,12 @@ def analysed_rate(
     `live`, at the first scan sent (the bench's sending then shares the cores with them)."""
     topic = pipeline.topics["scan"]
     ports, pids = worker_ports(pipeline), worker_pids(pipeline)
-    servers = java_pids()
+    servers = ServersCpu()
     before = processed(pipeline, ports, topic)
     if not live:
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
-    t0, cpu0, java0 = time.time(), cpu_seconds(pids), cpu_seconds(servers)
+    t0, cpu0 = time.time(), cpu_seconds(pids)
     try:
         for event in scans:
             pipeline.send("scan", event.topic_key(), model_bytes(event))
@@ -167,7 +196,8 @@ def analysed_rate(
         sent = time.time() - t0
     finally:
         if not live:  # the round starts now
-            t0, cpu0, java0 = time.time(), cpu_seconds(pids), cpu_seconds(servers)
+            t0, cpu0 = time.time(), cpu_seconds(pids)
+            servers.start()
             for pid in pids:
                 os.kill(pid, signal.SIGCONT)
     while processed(pipeline, ports, topic) < before + len(scans):
@@ -182,7 +212,7 @@ def analysed_rate(
     )
     timing = Timing(sent, seen - done)
     rate = len(scans) / (done - t0)
-    return rate, worker_cpu, (cpu_seconds(servers) - java0) / len(scans), timing
+    return rate, worker_cpu, servers.per(len(scans)), timing
 
 
 def worker_ports(pipeline: Pipeline) -> list[int]:
@@ -270,6 +300,10 @@ def paced_delays(
     return sorted(watch.arrived[u] - sent[u] for u in sent if u in watch.arrived), kept
 
 
+def _servers(cpu: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds * 1000:.2f} ms" for name, seconds in cpu.items())
+
+
 def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
@@ -304,16 +338,17 @@ def main() -> None:
         for round_ in range(args.rounds):
             lot = f"BENCHSCAN{round_}"
             scans = load(lot, pack(pipeline, lot, UNITS_PER_ROUND), args.scans, round_ << 24)
-            raw_now, raw_cpu = raw_rate(pipeline, scans)
+            raw_now, raw_cpu, raw_servers = raw_rate(pipeline, scans)
             raw.append(raw_now)
-            rate, worker_cpu, java_cpu, timing = analysed_rate(pipeline, scans, args.live)
+            rate, worker_cpu, servers_cpu, timing = analysed_rate(pipeline, scans, args.live)
             rates.append(rate)
             ratios.append(rates[-1] / raw[-1])
             print(
                 f"round {round_ + 1}: raw {raw[-1]:6.0f} rows/s, analysed {rates[-1]:5.0f} "
                 f"scans/s, {ratios[-1]:5.1%} of raw; CPU: worker(s) {worker_cpu * 1000:.2f} ms a "
                 f"scan, {raw_cpu / worker_cpu:.0%} of it a raw insert's client "
-                f"({raw_cpu * 1000:.2f} ms), Kafka and Cassandra {java_cpu * 1000:.2f} ms; "
+                f"({raw_cpu * 1000:.2f} ms), {_servers(servers_cpu)} (a raw insert: "
+                f"{_servers(raw_servers)}); "
                 f"of the round's {len(scans) / rate:.2f} s: sending {timing.sent_s:.2f} s"
                 f"{'' if args.live else ' (before, not counted)'}, "
                 f"seen {timing.seen_late_s:.2f} s after the worker's last scan (not counted)",
@@ -328,7 +363,7 @@ def main() -> None:
         background = load(lot, serials, args.scans, 99 << 24)
         copies = ("BENCHCOPY", pack(pipeline, "BENCHCOPY", args.copies))
         delays, kept = paced_delays(pipeline, background, copies, PACE_SHARE * rate)
-        paced_raw, _ = raw_rate(pipeline, load(lot, serials, args.scans, 77 << 24))
+        paced_raw, _, _ = raw_rate(pipeline, load(lot, serials, args.scans, 77 << 24))
     raw_median = statistics.median(raw)
     print(f"scans per round: {args.scans} over {UNITS_PER_ROUND} units, places "
           f"{', '.join(PLACES)}; medians of {args.rounds} rounds")  # fmt: skip
