@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from contract.encoding import sha256_hex
+from contract.encoding import _decode_strictly, sha256_hex
 from contract.errors import ContractError
 from contract.events import (
+    EVENT_ADAPTER,
     BatchClosed,
     BatchOpened,
     BatchRecalled,
@@ -236,6 +237,42 @@ def test_unknown_type_and_repeated_serials_are_refused():
                 "packed_on": "2025-03-10",
             }
         )
+
+
+def _spellings(data: bytes) -> list[bytes]:
+    """Other spellings of an event's canonical bytes, each one the strict decoding refuses."""
+    text = data.decode("utf-8")
+    uuid_at = text.index('"event_id":"') + len('"event_id":"')
+    return [
+        data.replace(b'"event_id"', b'"event_id":"x","event_id"', 1),  # a duplicate key
+        data.replace(b",", b", ", 1),
+        b" " + data,
+        data.replace("ồ".encode(), b"\\u1ed3"),  # non-ASCII escaped
+        (text[:uuid_at] + text[uuid_at : uuid_at + 36].upper() + text[uuid_at + 36 :]).encode(),
+        data.replace(b'Z"', b'+00:00"', 1),
+        data.replace(b'"stars":4', b'"stars":4.0'),
+        data.replace(b'"stars":4', b'"stars":9007199254740993'),
+        data.replace(b'"occurred_at"', b'"occurred_at\\xff"'),
+        data[:-1] + b',"extra":1}',
+        data + b"\xff",
+        data[:-1],
+    ]
+
+
+def test_decoding_accepts_and_refuses_what_the_strict_decoding_does(world):
+    """decode_event reads with pydantic's parser first; it must never accept a spelling the
+    strict path refuses, and must say the same about one it refuses."""
+    for event in every_event(world):
+        data = encode_event(event)
+        assert decode_event(data) == _decode_strictly(EVENT_ADAPTER, data) == event
+        for spelling in _spellings(data):
+            if spelling == data:
+                continue
+            with pytest.raises(ContractError) as strict:
+                _decode_strictly(EVENT_ADAPTER, spelling)
+            with pytest.raises(ContractError) as fast:
+                decode_event(spelling)
+            assert fast.value.problems == strict.value.problems
 
 
 def test_decoding_names_the_field_spelled_non_canonically():
