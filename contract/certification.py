@@ -8,6 +8,7 @@ national level only and 1★ to 4★ at provincial level.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,6 +161,34 @@ class Standing:
 
 NEVER_CERTIFIED = Standing(CertificationState(CertificationStatus.NONE), 0)
 """The standing of a product its producer never held a certification of."""
+
+
+class StandingOverTime:
+    """`standing` of the same certifications at many moments (the scan analytics ask once
+    for every scan of a product): it can change only where an award starts or ends or a
+    revocation takes effect (every test of `at` in `standing` and `certification_state` is
+    "that moment <= at"), so it is worked out once for each stretch between two of those
+    moments, by `standing` itself."""
+
+    def __init__(
+        self,
+        awards: Iterable[StarCertification],
+        revocations: Mapping[str, CertificationRevocation],
+    ) -> None:
+        self._awards = list(awards)
+        self._revocations = dict(revocations)
+        self._moments = sorted(
+            {moment for a in self._awards for moment in (a.valid_from, a.valid_until)}
+            | {revocation.effective_at for revocation in self._revocations.values()}
+        )
+        self._stretches: dict[int, Standing] = {}
+
+    def at(self, at: datetime) -> Standing:
+        stretch = bisect.bisect_right(self._moments, at)  # the moments at or before `at`
+        found = self._stretches.get(stretch)
+        if found is None:
+            found = self._stretches[stretch] = standing(self._awards, self._revocations, at)
+        return found
 
 
 def standing(

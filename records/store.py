@@ -26,8 +26,8 @@ from contract.alerts import Alert
 from contract.certification import (
     CertificationRevocation,
     Standing,
+    StandingOverTime,
     StarCertification,
-    standing,
 )
 from contract.encoding import decode_model, model_bytes
 from contract.events import (
@@ -470,10 +470,14 @@ class RecordReader:
 
 def standing_of(stored: list[StoredCertification], producer_id: str, at: datetime) -> Standing:
     """Of a product's stored certifications, the producer's standing at `at`."""
-    return standing(
+    return standings_of(stored, producer_id).at(at)
+
+
+def standings_of(stored: list[StoredCertification], producer_id: str) -> StandingOverTime:
+    """Of a product's stored certifications, the producer's standing at any moment."""
+    return StandingOverTime(
         [s.certification for s in stored if s.certification.producer_id == producer_id],
         {s.certification.certificate_no: s.revocation for s in stored if s.revocation},
-        at,
     )
 
 

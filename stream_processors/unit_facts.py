@@ -13,6 +13,8 @@ certifications. What each answer may be held for:
   worker is seen by this worker's analytics that much later at most; the scans analysed in
   between are judged by what was stored before (an alert one of them would have raised is
   raised by the unit's next scan instead: alert ids are per unit, kind and day).
+- a product's standing for a producer is worked out once per stretch of time it cannot
+  change in (contract.certification.StandingOverTime), from the certifications held.
 - a micro-batch's scans ask at once (`facts_of`): the units not held are read together,
   many in one read (records.store.units), and each batch and product not held once.
 - changes this worker makes itself are seen at once: the batch agent and the authority agent
@@ -32,8 +34,9 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from contract import identifiers
+from contract.certification import StandingOverTime
 from records.rows import BatchState, StoredCertification, Unit
-from records.store import RecordReader, standing_of
+from records.store import RecordReader, standings_of
 from stream_processors.detect import UnitFacts, province_place
 
 FACTS_TTL_S = 5.0
@@ -140,6 +143,11 @@ class FactsCache:
         self._certifications: _Shelf[list[StoredCertification]] = _Shelf(
             store.certifications, ttl, clock
         )
+        self._standings: dict[
+            tuple[str, str], tuple[list[StoredCertification], StandingOverTime]
+        ] = {}
+        """Each product's and producer's standing over time, with the held certifications it
+        was worked out from (worked out again once they are read again)."""
 
     def changing_batch(self, batch_id: str) -> AbstractContextManager[None]:
         """Around a batch event's handling: the batch's row is read afresh meanwhile."""
@@ -165,9 +173,40 @@ class FactsCache:
         if other:
             batches.update(await _all(self._batches, other))
         return [
-            _facts(units[unit_key], batches, stored[identifiers.split_batch_id(batch_id)[0]], at)
+            self._facts(units[unit_key], batches, stored, identifiers.split_batch_id(batch_id)[0],
+                        at)
             for unit_key, batch_id, at in scans
-        ]
+        ]  # fmt: skip
+
+    def _facts(
+        self,
+        unit: Unit | None,
+        batches: dict[str, BatchState | None],
+        stored: dict[str, list[StoredCertification]],
+        product: str,
+        at: datetime,
+    ) -> UnitFacts:
+        if unit is None:
+            return UnitFacts(False, printed_stars=0, batch=None, standing=None, delivery=None)
+        batch = batches[unit.batch_id]
+        received = batch.received_province if batch else None
+        delivery = province_place(received) if received else None
+        standing = self._standings_of(product, unit.producer_id, stored[product]).at(at)
+        return UnitFacts(True, unit.printed_stars, batch, standing, delivery)
+
+    def _standings_of(
+        self, product: str, producer: str, stored: list[StoredCertification]
+    ) -> StandingOverTime:
+        """The standing over time worked out from these very certifications (held: the same
+        list object until they are read again), else worked out now."""
+        worked_out = self._standings.get((product, producer))
+        if worked_out is not None and worked_out[0] is stored:
+            return worked_out[1]
+        if len(self._standings) >= SHELVED_KEPT:
+            self._standings.clear()
+        standings = standings_of(stored, producer)
+        self._standings[(product, producer)] = (stored, standings)
+        return standings
 
     async def _units_of(self, unit_keys: Collection[str]) -> dict[str, Unit | None]:
         """The units (None: not packed), those not held read in one call; packed ones held
@@ -198,18 +237,3 @@ async def _all(shelf: _Shelf[V], keys: Collection[str]) -> dict[str, V]:
     if missing:
         answers.update(zip(missing, await asyncio.gather(*map(shelf.get, missing)), strict=True))
     return answers  # type: ignore[return-value]  # held: V (which may be None)
-
-
-def _facts(
-    unit: Unit | None,
-    batches: dict[str, BatchState | None],
-    stored: list[StoredCertification],
-    at: datetime,
-) -> UnitFacts:
-    if unit is None:
-        return UnitFacts(False, printed_stars=0, batch=None, standing=None, delivery=None)
-    batch = batches[unit.batch_id]
-    standing = standing_of(stored, unit.producer_id, at)
-    received = batch.received_province if batch else None
-    delivery = province_place(received) if received else None
-    return UnitFacts(True, unit.printed_stars, batch, standing, delivery)

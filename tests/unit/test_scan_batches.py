@@ -9,12 +9,14 @@ from datetime import date
 
 import pytest
 
+from contract.certification import CertificationStatus
+from keys import certs
 from records.rows import BatchState, StoredCertification, Unit
 from stream_processors.detect import UnitFacts
 from stream_processors.history import Histories, MemoryHistories, encode
 from stream_processors.keyed import MicroBatches
 from stream_processors.unit_facts import FactsCache
-from tests.world import NOW
+from tests.world import NOW, World
 
 
 def test_batches_take_what_arrived_meanwhile_and_release_in_order_once_done():
@@ -106,6 +108,7 @@ class Records:
 
         self.units_asked: list[list[str]] = []
         self.unit_failure: Exception | None = None
+        self.certified: list[StoredCertification] = []
 
     async def units(self, unit_keys: list[str]) -> dict[str, Unit]:
         self.reads.append("unit")
@@ -125,7 +128,7 @@ class Records:
 
     async def certifications(self, product_key: str) -> list[StoredCertification]:
         self.reads.append("certifications")
-        return []
+        return list(self.certified)
 
 
 async def _one(facts: FactsCache, unit_key: str) -> UnitFacts:
@@ -176,6 +179,36 @@ def test_a_change_by_this_worker_is_seen_at_once_and_a_read_begun_before_it_is_n
         assert after.batch is not None
         assert after.batch.status == "recalled"
         assert (await _one(facts, "u1")).batch.status == "recalled"  # type: ignore[union-attr]
+
+    asyncio.run(scenario())
+
+
+def test_the_standing_is_worked_out_from_the_certifications_held_and_again_once_changed(
+    world: World,
+):
+    """The standing over time is kept per product and producer while its certifications are
+    held; a revocation this worker handles is judged at once, and a later read stands."""
+    award = world.certifications[0].body.model_copy(update={"producer_id": "p1"})
+    revocation = certs.revoke_certification(
+        world.provincial, award, decision_no="9/QĐ", reason="sai phạm", now=NOW
+    )
+    records = Records()
+    records.certified = [StoredCertification(award, b"", None, None)]
+    facts = FactsCache(records)  # type: ignore[arg-type]
+
+    async def status() -> CertificationStatus:
+        found = await _one(facts, "u1")
+        assert found.standing is not None
+        return found.standing.state.status
+
+    async def scenario() -> None:
+        assert await status() is CertificationStatus.IN_FORCE
+        assert await status() is CertificationStatus.IN_FORCE
+        with facts.changing_certifications():
+            records.certified = [StoredCertification(award, b"", revocation.body, b"")]
+            assert await status() is CertificationStatus.REVOKED
+        assert await status() is CertificationStatus.REVOKED
+        assert records.reads.count("certifications") == 3
 
     asyncio.run(scenario())
 
