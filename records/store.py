@@ -53,6 +53,7 @@ from records.rows import (
     UnitActivity,
 )
 from records.session import (
+    bound,
     chunks_by_group,
     prepare_read,
     replica_chunks,
@@ -213,7 +214,7 @@ def _partition_batches(
     for start in range(0, max(len(rows), 1), most):
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)
         for row in rows[start : start + most]:
-            batch.add(statement, row)
+            batch.add(bound(statement, row))
         batches.append(batch)
     return batches
 
@@ -828,14 +829,14 @@ class RecordWriter(RecordReader):
                 statements.extend(own)
                 self._add_unit_rest(own[-1], unit)
             else:
-                where = replicas_of(self.session, self._unit_alerts.bind((unit.unit_key,)))
+                where = replicas_of(self.session, bound(self._unit_alerts, (unit.unit_key,)))
                 sharing.append((where, (unit, rows)))
         chunks = chunks_by_group(sharing, UNITS_AT_ONCE, size=_unit_bytes, most_size=BATCH_BYTES)
         for chunk in chunks:
             batch = BatchStatement(batch_type=BatchType.UNLOGGED)
             for unit, rows in chunk:
                 for row in rows:
-                    batch.add(self._write_scan, row)
+                    batch.add(bound(self._write_scan, row))
                 self._add_unit_rest(batch, unit)
             statements.append(batch)
         await run_statements(self.session, statements)
@@ -843,22 +844,22 @@ class RecordWriter(RecordReader):
     def _add_unit_rest(self, batch: BatchStatement, unit: ScansOfUnit) -> None:
         """A unit's totals and alerts, in the batch holding (the last of) its scan rows."""
         t = unit.totals
-        batch.add(self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key))
+        batch.add(bound(self._write_scan_totals, (t.count, t.first, t.last, unit.unit_key)))
         for raised in unit.alerts:
             self._add_alert(batch, raised)
 
     def _add_alert(self, batch: BatchStatement, raised: AlertRaised) -> None:
         alert, stored = raised.alert, raised.stored
         if stored is None:
-            batch.add(self._write_unit_alert, _unset_none((
+            batch.add(bound(self._write_unit_alert, _unset_none((
                 alert.unit_key, alert.alert_id, alert.kind.value, alert.raised_at, raised.day,
                 alert.province, alert.detail, alert.scan_event_id, alert.clients,
                 alert.corroborated,
-            )))  # fmt: skip
+            ))))  # fmt: skip
         if stored is None or not stored.closed:
-            batch.add(self._open_alert, ({alert.alert_id: alert.kind.value}, alert.unit_key))
+            batch.add(bound(self._open_alert, ({alert.alert_id: alert.kind.value}, alert.unit_key)))
             if stored.corroborated if stored is not None else alert.corroborated:
-                batch.add(self._add_evidence, ({str(alert.alert_id)}, alert.unit_key))
+                batch.add(bound(self._add_evidence, ({str(alert.alert_id)}, alert.unit_key)))
 
     async def stored_alerts(
         self, wanted: Mapping[str, Collection[UUID]]
