@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from contract.alerts import Alert, alert_id
 from contract.encoding import model_bytes
@@ -31,6 +32,7 @@ from contract.label import vietnam_date
 from contract.verdict import Category
 from records.store import AlertRaised, RecordWriter
 from stream_processors.detect import (
+    Finding,
     SeenScan,
     Thresholds,
     UnitFacts,
@@ -79,31 +81,45 @@ class ScanAnalytics:
         already = history.raised
         recent = [s for s in history.recent if s.event_id != seen.event_id]
         findings = detect(seen, recent, facts, self.limits)
-        alerts = [
-            Alert(
-                alert_id=alert_id(unit_key, finding.kind, vietnam_date(scan.occurred_at)),
-                kind=finding.kind,
-                unit_key=unit_key,
-                raised_at=scan.occurred_at,
-                province=seen.place.province if seen.place else None,
-                detail=finding.detail,
-                scan_event_id=scan.event_id,
-                clients=finding.clients,
-                corroborated=finding.corroborated,
-            )
-            for finding in findings
-        ]
-        # an alert this unit already raised is not raised again: that would cost a read and
-        # writes per scan of a copied code, only to change nothing
-        fresh = [a for a in alerts if str(a.alert_id) not in already]
-        # corroborated now, not when first raised (or the raising was not new: a replay, or
-        # an id the window forgot): the stored alert is upgraded, once
+        day = vietnam_date(scan.occurred_at)
         confirmed = history.corroborated
-        newly = [a for a in alerts if a.corroborated and str(a.alert_id) not in confirmed]
+        fresh: list[Alert] = []
+        newly: list[Alert] = []
+        for finding in findings:
+            raised_id = str(alert_id(unit_key, finding.kind, day))
+            # an alert this unit already raised is not raised again (nor built: a unit's
+            # records finding, an expired batch, is found again on every scan): that would
+            # cost a read and writes per scan of a copied code, only to change nothing
+            is_fresh = raised_id not in already
+            # corroborated now, not when first raised (or the raising was not new: a replay,
+            # or an id the window forgot): the stored alert is upgraded, once
+            is_newly = finding.corroborated and raised_id not in confirmed
+            if is_fresh or is_newly:
+                alert = self._alert(scan, seen, unit_key, finding, raised_id)
+                if is_fresh:
+                    fresh.append(alert)
+                if is_newly:
+                    newly.append(alert)
         history.raised = [*already, *(str(a.alert_id) for a in fresh)][-RAISED_KEPT:]
         history.corroborated = [*confirmed, *(str(a.alert_id) for a in newly)][-RAISED_KEPT:]
         history.recent = remember(seen, recent, self.limits)
         return Raised(fresh, newly)
+
+    @staticmethod
+    def _alert(
+        scan: ScanRecorded, seen: SeenScan, unit_key: str, finding: Finding, raised_id: str
+    ) -> Alert:
+        return Alert(
+            alert_id=UUID(raised_id),
+            kind=finding.kind,
+            unit_key=unit_key,
+            raised_at=scan.occurred_at,
+            province=seen.place.province if seen.place else None,
+            detail=finding.detail,
+            scan_event_id=scan.event_id,
+            clients=finding.clients,
+            corroborated=finding.corroborated,
+        )
 
     @staticmethod
     def analysed(scan: ScanRecorded) -> bool:
