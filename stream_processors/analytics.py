@@ -21,11 +21,13 @@ transaction is needed, as only the worker owning the unit's partition writes its
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from uuid import UUID
 
-from contract.alerts import Alert, alert_id
+from contract.alerts import Alert, AlertKind, alert_id
 from contract.encoding import model_bytes
 from contract.events import ScannerKind, ScanRecorded
 from contract.label import vietnam_date
@@ -48,6 +50,10 @@ from stream_processors.unit_facts import FactsCache
 RAISED_KEPT = 32
 """Alert ids a unit's window remembers (ids are per kind and day, so a few days' worth), and
 as many of the corroborated ones."""
+
+RAISED_IDS_KEPT = 65_536
+"""Alert ids remembered as worked out (`_alert_id`): units scanned lately, a finding or two
+each."""
 
 ANALYSED = (Category.GENUINE, Category.CLAIM_NOT_VALID)
 """Codes that verified: forged ones are answered as counterfeit by the API already."""
@@ -86,7 +92,7 @@ class ScanAnalytics:
         fresh: list[Alert] = []
         newly: list[Alert] = []
         for finding in findings:
-            raised_id = str(alert_id(unit_key, finding.kind, day))
+            raised_id = _alert_id(unit_key, finding.kind, day)
             # an alert this unit already raised is not raised again (nor built: a unit's
             # records finding, an expired batch, is found again on every scan): that would
             # cost a read and writes per scan of a copied code, only to change nothing
@@ -230,6 +236,13 @@ def _replayed(one: AlertRaised) -> bool:
     """Stored, open, by this very scan before: its message may not have been sent."""
     s = one.stored
     return s is not None and not s.closed and s.scan_event_id == one.alert.scan_event_id
+
+
+@functools.lru_cache(maxsize=RAISED_IDS_KEPT)
+def _alert_id(unit_key: str, kind: AlertKind, day: date) -> str:
+    """contract.alerts.alert_id as text, remembered: a unit's scans of a day find the same
+    few findings again (a name-based UUID is a SHA-1 of its name, 4 us here)."""
+    return str(alert_id(unit_key, kind, day))
 
 
 def _place(scan: ScanRecorded) -> Place | None:
