@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import faust
+import mode.loop
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -36,6 +37,10 @@ def run(
     loglevel: Annotated[str, typer.Option(help="debug, info, warning, error")] = "warning",
 ) -> None:
     """Start a worker; it consumes until stopped (Ctrl-C or SIGTERM)."""
+    # uvloop, as the verify API runs on: its event loop does the same work as asyncio's in
+    # less CPU, and a worker's loop turns once or more for each message and statement
+    # (docs/bench_analytics.md, session 13)
+    mode.loop.use("uvloop")
     processors = create_processors(ProcessorSettings())
     _tune_collector()
     console.print(
