@@ -312,7 +312,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=4000, help="scans per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--copies", type=int, default=60)
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=60,
+        help="copied codes among the paced load whose alerts are timed; 0: no paced load",
+    )
     parser.add_argument(
         "--live",
         action="store_true",
@@ -358,12 +363,13 @@ def main() -> None:
             sum(pipeline.metrics(port)["alerts"].values()) for port in worker_ports(pipeline)
         )
         rate = statistics.median(rates)
-        lot = "BENCHPACE"
-        serials = pack(pipeline, lot, UNITS_PER_ROUND)
-        background = load(lot, serials, args.scans, 99 << 24)
-        copies = ("BENCHCOPY", pack(pipeline, "BENCHCOPY", args.copies))
-        delays, kept = paced_delays(pipeline, background, copies, PACE_SHARE * rate)
-        paced_raw, _, _ = raw_rate(pipeline, load(lot, serials, args.scans, 77 << 24))
+        if args.copies:
+            lot = "BENCHPACE"
+            serials = pack(pipeline, lot, UNITS_PER_ROUND)
+            background = load(lot, serials, args.scans, 99 << 24)
+            copies = ("BENCHCOPY", pack(pipeline, "BENCHCOPY", args.copies))
+            delays, kept = paced_delays(pipeline, background, copies, PACE_SHARE * rate)
+            paced_raw, _, _ = raw_rate(pipeline, load(lot, serials, args.scans, 77 << 24))
     raw_median = statistics.median(raw)
     print(f"scans per round: {args.scans} over {UNITS_PER_ROUND} units, places "
           f"{', '.join(PLACES)}; medians of {args.rounds} rounds")  # fmt: skip
@@ -375,6 +381,9 @@ def main() -> None:
         f"(rounds: {', '.join(f'{r:.1%}' for r in ratios)}; {alerts_raised} alerts raised; "
         "target >= 50%)"
     )
+    if not args.copies:
+        print("scan to alert: not measured (--copies 0)")
+        return
     print(
         f"scan to alert at {kept:.0f} scans/s ({PACE_SHARE:.0%} of the median rate; raw inserts "
         f"just after: {paced_raw:.0f} rows/s), {len(delays)} copied codes: "
