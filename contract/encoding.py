@@ -91,9 +91,9 @@ def decode_model(adapter: TypeAdapter[T], data: bytes) -> T:
     strings stand for one document. Bytes that are the encoding of the validated value are
     also the canonical form of what they parse to, so a valid document is encoded once.
 
-    pydantic's JSON parser reads them first (a third of the standard library's time with the
-    hooks below: every scan the analytics take is decoded here; object keys are shared, as
-    they repeat, values are not); the test is the same either way, the valid value's
+    pydantic's JSON parser reads them first (about a quarter of the time of `_parse`, whose
+    hooks only name what is wrong: every scan the analytics take is decoded here; object
+    keys are shared, as they repeat, values are not); the test is the same either way, the valid value's
     canonical bytes equal to `data`, which a duplicate key, a float or any other spelling
     fails. What does not pass it so is decoded again by `_decode_strictly`, which says what
     is wrong."""
