@@ -93,10 +93,10 @@ def decode_model(adapter: TypeAdapter[T], data: bytes) -> T:
 
     pydantic's JSON parser reads them first (about a quarter of the time of `_parse`, whose
     hooks only name what is wrong: every scan the analytics take is decoded here; object
-    keys are shared, as they repeat, values are not); the test is the same either way, the valid value's
-    canonical bytes equal to `data`, which a duplicate key, a float or any other spelling
-    fails. What does not pass it so is decoded again by `_decode_strictly`, which says what
-    is wrong."""
+    keys are shared, as they repeat, values are not); the test is the same either way, the
+    valid value's canonical bytes equal to `data`, which a duplicate key, a float or any
+    other spelling fails. What does not pass it so is decoded again by `_decode_strictly`,
+    which says what is wrong."""
     try:
         value = adapter.validate_python(pydantic_core.from_json(data, cache_strings="keys"))
         if canonical_bytes(adapter.dump_python(value, mode="json")) == data:
