@@ -43,7 +43,7 @@ from stream_processors.detect import (
     remember,
 )
 from stream_processors.history import UnitHistory
-from stream_processors.outcomes import Metrics, SendBytes, all_done, seconds_since
+from stream_processors.outcomes import Metrics, SendMany, all_done, seconds_since
 from stream_processors.places import Place, place_of
 from stream_processors.unit_facts import FactsCache
 
@@ -63,7 +63,7 @@ class ScanAnalytics:
     def __init__(
         self,
         store: RecordWriter,
-        publish: SendBytes,
+        publish: SendMany,
         limits: Thresholds,
         metrics: Metrics,
         facts: FactsCache | None = None,
@@ -185,15 +185,16 @@ class BatchAlerts:
     async def published(self) -> None:
         """Once the unit rows are written: the province and day rows, then the upgrades to
         corroborated, then the messages, in each unit's order (a new alert, then its
-        upgrade). A new alert is published, and so is one stored by this very scan before
-        and still open (a replay: the crash may have come between storing and publishing it;
-        consumers take an alert id once, as they must for an upgrade); one raised by another
-        scan before is not. Counted once stored, never on a replay."""
+        upgrade), sent together. A new alert is published, and so is one stored by this very
+        scan before and still open (a replay: the crash may have come between storing and
+        publishing it; consumers take an alert id once, as they must for an upgrade); one
+        raised by another scan before is not. Counted once stored, never on a replay."""
         store, metrics = self.analytics.store, self.analytics.metrics
         raised = [one for ones in self.raised.values() for one in ones]
         if raised:
             await store.record_alert_days(raised)
-        upgraded = await all_done(self._upgraded(unit) for unit in self.units)
+        upgrading = [unit for unit, found in self.units.items() if any(r.newly for r in found)]
+        upgraded = await all_done(self._upgraded(unit) for unit in upgrading)
         messages: dict[str, list[Alert]] = {}
         for one in raised:
             if one.new or _replayed(one):
@@ -203,12 +204,17 @@ class BatchAlerts:
                 if one.alert.corroborated:
                     metrics.corroborated[one.alert.kind.value] += 1
                 metrics.alert_delay.observe(seconds_since(one.alert.raised_at))
-        for unit, alerts in zip(self.units, upgraded, strict=True):
+        for unit, alerts in zip(upgrading, upgraded, strict=True):
             for alert in alerts:
                 metrics.corroborated[alert.kind.value] += 1
             if alerts:
                 messages.setdefault(unit, []).extend(alerts)
-        await all_done(self._publish(unit, alerts) for unit, alerts in messages.items())
+        if messages:
+            await self.analytics.publish([
+                (unit.encode("utf-8"), model_bytes(alert))
+                for unit, alerts in messages.items()
+                for alert in alerts
+            ])  # fmt: skip
 
     async def _upgraded(self, unit: str) -> list[Alert]:
         """The unit's alerts upgraded to corroborated now, in its scans' order: not those a
@@ -220,11 +226,6 @@ class BatchAlerts:
                 if _raising(alert) not in new and await self.analytics.store.corroborate(alert):
                     upgraded.append(alert)
         return upgraded
-
-    async def _publish(self, unit: str, alerts: list[Alert]) -> None:
-        key = unit.encode("utf-8")
-        for alert in alerts:  # one unit's in order
-            await self.analytics.publish(key, model_bytes(alert))
 
 
 def _raising(alert: Alert) -> tuple[object, object]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -50,7 +50,7 @@ from stream_processors.handler import NoTrustListYet
 from stream_processors.ingest import BatchIngest
 from stream_processors.keyed import KeyedScheduler, MicroBatches
 from stream_processors.metrics import serve as serve_metrics
-from stream_processors.outcomes import Message, Metrics, Refuser, SendBytes
+from stream_processors.outcomes import Message, Metrics, Refuser, SendBytes, SendMany, all_done
 from stream_processors.scans import ScanIngest
 from stream_processors.settings import ProcessorSettings
 from stream_processors.trace import PartyTrace
@@ -141,7 +141,7 @@ def create_processors(settings: ProcessorSettings) -> Processors:
     )
     facts = FactsCache(store)
     analytics = ScanAnalytics(
-        store, _sender(app, settings.alert_topic), settings.thresholds(), metrics, facts
+        store, _many_sender(app, settings.alert_topic), settings.thresholds(), metrics, facts
     )
     leaves = _leaf_publisher(app, settings)
     handlers: dict[str, Handler] = {
@@ -185,6 +185,23 @@ def _sender(app: faust.App, topic_name: str) -> SendBytes:
     async def send(key: bytes, value: bytes) -> None:
         delivery = await app.producer.send(topic_name, key, value, None, None, None)
         await delivery  # acknowledged by Kafka before the consumed message's offset moves on
+
+    return send
+
+
+def _many_sender(app: faust.App, topic_name: str) -> SendMany:
+    """Sends records as `_sender` does, all handed to the producer first, in their order,
+    then their acknowledgements awaited together: the producer keeps a partition's records
+    in the order they were handed to it (one request in flight per broker, a failed batch
+    sent again before the next), so a key's records stay in order without a round trip
+    each."""
+
+    async def send(records: Sequence[tuple[bytes, bytes]]) -> None:
+        deliveries = [
+            await app.producer.send(topic_name, key, value, None, None, None)
+            for key, value in records
+        ]
+        await all_done(deliveries)
 
     return send
 

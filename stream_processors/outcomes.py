@@ -7,7 +7,7 @@ import asyncio
 import base64
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -91,7 +91,11 @@ class Metrics:
 
 
 SendBytes = Callable[[bytes, bytes], Awaitable[None]]
-"""Sends (key, value) to the dead-letter topic and returns once Kafka acknowledged it."""
+"""Sends (key, value) to a topic and returns once Kafka acknowledged it."""
+
+SendMany = Callable[[Sequence[tuple[bytes, bytes]]], Awaitable[None]]
+"""Sends (key, value) records to a topic in their order (records of one key reach its
+partition in that order) and returns once Kafka acknowledged every one."""
 
 
 @dataclass

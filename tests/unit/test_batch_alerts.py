@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -71,9 +71,10 @@ def _stored(alert: Alert, closed: bool = False) -> StoredAlert:
 def _run(records: FakeRecords, found: list[Raised]) -> tuple[list[Alert], Metrics, Any]:
     sent: list[Alert] = []
 
-    async def publish(key: bytes, value: bytes) -> None:
-        assert key == UNIT.encode("utf-8")
-        sent.append(Alert.model_validate_json(value))
+    async def publish(records: Sequence[tuple[bytes, bytes]]) -> None:
+        for key, value in records:
+            assert key == UNIT.encode("utf-8")
+            sent.append(Alert.model_validate_json(value))
 
     metrics = Metrics()
     analytics = ScanAnalytics(records, publish, Thresholds(), metrics)  # type: ignore[arg-type]

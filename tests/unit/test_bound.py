@@ -3,8 +3,9 @@ column description (the scan processor binds thousands of rows a second)."""
 
 from __future__ import annotations
 
+import random
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from cassandra import cqltypes
@@ -50,6 +51,35 @@ def test_the_same_values_and_routing_key_as_the_drivers_bind(row):
     assert ours.values == drivers.values
     assert ours.routing_key == drivers.routing_key
     assert ours.prepared_statement is prepared
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 12, 3, 9, 1, 2, 999_999, tzinfo=UTC),
+        datetime(2026, 12, 3, 16, 1, 2, 500, tzinfo=timezone(timedelta(hours=7))),
+        datetime(2038, 1, 19, 3, 14, 8, 1_000, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999_500, tzinfo=UTC),  # before 1970: the driver's
+        datetime(2026, 12, 3, 9, 1, 2, 345_678),  # naive: the driver's, read as UTC
+        date(2026, 12, 3),
+        1_796_298_144_123,  # milliseconds already
+    ],
+)
+def test_timestamps_are_the_drivers_milliseconds(when):
+    prepared = statement()
+    row = ("u", when)
+    assert bound(prepared, row).values == prepared.bind(row).values
+
+
+def test_timestamps_over_years_are_the_drivers_milliseconds():
+    prepared = statement()
+    rng = random.Random(1489)
+    for _ in range(2_000):
+        when = datetime.fromtimestamp(rng.uniform(0, 4e9), UTC).replace(
+            microsecond=rng.randrange(1_000_000)
+        )
+        assert bound(prepared, ("u", when)).values == prepared.bind(("u", when)).values, when
 
 
 def test_more_values_than_columns_are_refused():
