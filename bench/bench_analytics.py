@@ -6,7 +6,9 @@ Cassandra with execute_concurrent_with_args (prepared, concurrency 128). Analyti
 scans through Kafka to a real `ocop-worker`, which stores each scan, reads the unit, its
 batch and its rating (held a while: stream_processors.unit_facts), compares it with the
 unit's recent scans (a Faust table) and raises alerts. Each round packs its own 900 units,
-so every round raises its alerts afresh.
+in date as nearly every product a consumer scans is (`--expired`: past their expiry date,
+the load of the runs before 2026-12-03, whose every unit raised a past-expiry alert a round:
+a fifth of the scans raised a new alert, each a read, three rows and a message).
 
 - rate: consumer scans of packed units, analysed per s: a round's scans are sent while the
   worker is paused, and timed from letting it go to its last handled, by its own clock (a
@@ -14,7 +16,7 @@ so every round raises its alerts afresh.
   sent, the worker running meanwhile); the median over the rounds, and the
   median of each round's ratio to its raw inserts. Scan n is of unit n % 900 in province
   n % 6 of six; 900 being a multiple of 6, each unit is always scanned in one province (no
-  travel): every unit raises one alert a round from its records
+  travel): no alert is raised, unless `--expired`
 - delay: the same kind of load paced at 80 % of the median rate, with copied codes among it
   (a scan in Thái Bình, then one in Hồ Chí Minh): time from sending the telling scan to its
   alert on the alert topic (the worker publishes an alert once it is stored)
@@ -22,8 +24,8 @@ so every round raises its alerts afresh.
 Needs the stack (started if not running; `--kafka-bootstrap` and `--cassandra-hosts` point
 at another one, e.g. a cluster's contact points). A few minutes.
 
-    .venv/bin/python bench/bench_analytics.py [--scans 4000] [--rounds 3] [--copies 60] [--live]
-        [--workers 1]
+    .venv/bin/python bench/bench_analytics.py [--scans 4000] [--rounds 5] [--copies 60] [--live]
+        [--workers 1] [--expired]
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cassandra.concurrent import execute_concurrent_with_args
@@ -67,9 +69,12 @@ def scan(lot: str, serial: str, province: str, device: int) -> ScanRecorded:
     )  # fmt: skip
 
 
-def pack(pipeline: Pipeline, lot: str, count: int) -> list[str]:
+def pack(pipeline: Pipeline, lot: str, count: int, expired: bool = False) -> list[str]:
+    """A batch of `count` units; in date (its expiry a year from today), or, `expired`, past
+    its expiry date as the test world's batches are (expiry 2026-03-09)."""
     units = packed(pipeline.world, count, lot)
-    for event in (opened(lot), units):
+    batch = opened(lot) if expired else opened(lot, expiry_date=date.today() + timedelta(365))
+    for event in (batch, units):
         pipeline.send_signed("batch", pipeline.world.producer, event)
     pipeline.flush()
     pipeline.wait_for_head(batch_id(lot), 2, timeout_s=180)  # a cluster while workers join
@@ -320,7 +325,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scans", type=int, default=4000, help="scans per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--copies",
         type=int,
@@ -339,6 +344,12 @@ def main() -> None:
         default=1,
         help="workers in the group; the scan topic gets one partition each",
     )
+    parser.add_argument(
+        "--expired",
+        action="store_true",
+        help="the rounds' units past their expiry date: each raises a past-expiry alert a "
+        "round (the load of the runs before 2026-12-03)",
+    )
     parser.add_argument("--kafka-bootstrap", help="host:port[,…] (OCOP_KAFKA_BOOTSTRAP)")
     parser.add_argument("--cassandra-hosts", help="contact points (OCOP_CASSANDRA_HOSTS)")
     args = parser.parse_args()
@@ -351,7 +362,8 @@ def main() -> None:
         pipeline.more_workers(args.workers - 1, holding="scan")  # stopped with it
         for round_ in range(args.rounds):
             lot = f"BENCHSCAN{round_}"
-            scans = load(lot, pack(pipeline, lot, UNITS_PER_ROUND), args.scans, round_ << 24)
+            serials = pack(pipeline, lot, UNITS_PER_ROUND, args.expired)
+            scans = load(lot, serials, args.scans, round_ << 24)
             raw_now, raw_cpu, raw_servers = raw_rate(pipeline, scans)
             raw.append(raw_now)
             rate, worker_cpu, servers_cpu, timing = analysed_rate(pipeline, scans, args.live)
