@@ -176,25 +176,16 @@ def create_processors(settings: ProcessorSettings) -> Processors:
     return Processors(app, cluster, metrics, seal_key)
 
 
-def _sender(app: faust.App, topic_name: str) -> SendBytes:
+def _many_sender(app: faust.App, topic_name: str) -> SendMany:
     """Sends to the topic straight through the producer, the key choosing the partition as
     Faust's `Topic.send` would (aiokafka's default partitioner), without its bookkeeping per
     message (a fifth of a millisecond: docs/bench_analytics.md); the topic must exist
-    (`ocop-stack topics` creates every one)."""
-
-    async def send(key: bytes, value: bytes) -> None:
-        delivery = await app.producer.send(topic_name, key, value, None, None, None)
-        await delivery  # acknowledged by Kafka before the consumed message's offset moves on
-
-    return send
-
-
-def _many_sender(app: faust.App, topic_name: str) -> SendMany:
-    """Sends records as `_sender` does, all handed to the producer first, in their order,
-    then their acknowledgements awaited together: the producer keeps a partition's records
-    in the order they were handed to it (one request in flight per broker, a failed batch
-    sent again before the next), so a key's records stay in order without a round trip
-    each."""
+    (`ocop-stack topics` creates every one). The records are all handed to the producer
+    first, in their order, then their acknowledgements awaited together: the producer keeps
+    a partition's records in the order they were handed to it (one request in flight per
+    broker, a failed batch sent again before the next), so a key's records stay in order
+    without a round trip each. Acknowledged by Kafka before the consumed message's offset
+    moves on."""
 
     async def send(records: Sequence[tuple[bytes, bytes]]) -> None:
         deliveries = [
@@ -202,6 +193,16 @@ def _many_sender(app: faust.App, topic_name: str) -> SendMany:
             for key, value in records
         ]
         await all_done(deliveries)
+
+    return send
+
+
+def _sender(app: faust.App, topic_name: str) -> SendBytes:
+    """`_many_sender` for one record at a time."""
+    send_many = _many_sender(app, topic_name)
+
+    async def send(key: bytes, value: bytes) -> None:
+        await send_many([(key, value)])
 
     return send
 
