@@ -278,23 +278,32 @@ class Consumer(faust_aiokafka.Consumer):
 
     async def _drain_messages(self, fetcher: ServiceT) -> None:
         """Faust's loop handing each fetched message to the streams (faust.transport.consumer,
-        0.15.3), with two changes. No gap is recorded at a jump in the offsets (see the
-        module's docstring). And while the flow is on, a message is handed on by awaiting the
-        conductor directly: Faust awaits it through `wait_first` together with the flow's
-        suspension and the consumer's stop and crash, four tasks a message of which three are
-        cancelled (25 us, a tenth of the worker's CPU a scan); the event loop still gets a
-        turn after each message, as it did while those tasks ran (handing on a hundred
-        between two turns, as Faust's loop would without them, held the scan agent to about
-        3,400 scans/s here, against 3,700-4,400 with a turn each). A message met while the flow
-        is suspended (a rebalance began) goes Faust's way, and so is dropped at once as Faust
-        drops it (it is read again from the committed offset). A hand-over that waits (a
-        full stream buffer) and meets a rebalance ends after it instead of being dropped:
-        its stream then skips a message of an earlier generation (and `ack` refuses it), as
-        it skips one taken from the buffer during a rebalance; and the read offset is left
-        where the rebalance's seek to the committed offset put it (set to that message's
-        offset, it made this loop skip every message read again below it: never handled,
-        never committed, a batch closed before its last units in a cluster run). A stop
-        cancels the loop."""
+        0.15.3), with three changes.
+
+        No gap is recorded at a jump in the offsets (see the module's docstring).
+
+        Faust's read offset (a message below the last one handed on is dropped) is kept for
+        the table changelogs only, which the table recovery seeks itself: a source partition's
+        messages come from `getmany` once each and in order from where it was last sought, and
+        there the rule only lost messages. A hand-over still running when a rebalance's seek
+        put the read offset back at the committed offset set it again past that, and the
+        messages read again below it were skipped: never handled, never committed (a cluster
+        run's scan partition stayed at its committed offset, a batch closed before its last
+        units in another). For a changelog, a hand-over that outlived its generation leaves
+        the read offset where the seek put it.
+
+        And while the flow is on, a message is handed on by awaiting the conductor directly:
+        Faust awaits it through `wait_first` together with the flow's suspension and the
+        consumer's stop and crash, four tasks a message of which three are cancelled (25 us,
+        a tenth of the worker's CPU a scan); the event loop still gets a turn after each
+        message, as it did while those tasks ran (handing on a hundred between two turns, as
+        Faust's loop would without them, held the scan agent to about 3,400 scans/s here,
+        against 3,700-4,400 with a turn each). A message met while the flow is suspended (a
+        rebalance began) goes Faust's way, and so is dropped at once as Faust drops it (it is
+        read again from the committed offset). A hand-over that waits (a full stream buffer)
+        and meets a rebalance ends after it instead of being dropped: its stream then skips a
+        message of an earlier generation (and `ack` refuses it), as it skips one taken from
+        the buffer during a rebalance. A stop cancels the loop."""
         deliver, app = self.callback, self.app
         stopped = cast(Service, self)._stopped.is_set
         fetcher_stopped = cast(Service, fetcher)._stopped.is_set
@@ -303,12 +312,14 @@ class Consumer(faust_aiokafka.Consumer):
         try:
             while not (stopped() or fetcher_stopped()):
                 self.diag.set_flag(faust_consumer.CONSUMER_FETCHING)
+                changelogs = app.tables.changelog_topics
                 fetched = self.getmany(timeout=1.0)
                 await self.sleep(0)  # Faust's: getmany may not give the loop a turn
                 if self.should_stop:
                     continue
                 async for tp, message in fetched:
-                    read = read_offset[tp]
+                    changelog = tp.topic in changelogs
+                    read = read_offset[tp] if changelog else None
                     if read is not None and message.offset < read:
                         continue  # read already (Faust's rule)
                     commit_every = self._commit_every
@@ -320,7 +331,7 @@ class Consumer(faust_aiokafka.Consumer):
                         await self.wait_first(handing, self.suspend_flow.wait())
                     else:
                         await handing
-                    if message.generation_id == app.consumer_generation_id:
+                    if changelog and message.generation_id == app.consumer_generation_id:
                         read_offset[tp] = message.offset
                     await asyncio.sleep(0)  # the loop's turn, as Faust's tasks gave it
                 self.diag.unset_flag(faust_consumer.CONSUMER_FETCHING)

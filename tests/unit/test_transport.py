@@ -162,14 +162,46 @@ def drained(kafka: Any, fetched: list[ConsumerMessage], monkeypatch: pytest.Monk
     return delivered
 
 
-def test_fetched_messages_are_handed_on_in_order_and_what_was_read_is_not(monkeypatch) -> None:
+CHANGELOG = "app-table-changelog"
+
+
+def test_a_changelog_is_handed_on_by_faust_s_read_offset(monkeypatch) -> None:
     kafka = consumer()
-    kafka_read = [message(40), message(41), message(39), message(41), message(45)]
+    kafka_read = [message(o, topic=CHANGELOG) for o in (40, 41, 39, 41, 45)]
     # 39 was read already; 41 again is handed on again (Faust's rule: not below the last
-    # read); a jump (42-44) records no gap: those are read by getmany's missed reader
+    # read); a jump (42-44) records no gap
     assert drained(kafka, kafka_read, monkeypatch) == [40, 41, 41, 45]
-    assert kafka._read_offset[TP("batches", 1)] == 45
+    assert kafka._read_offset[TP(CHANGELOG, 1)] == 45
     assert kafka._gap == {}
+
+
+def test_a_source_partition_is_handed_on_as_getmany_orders_it(monkeypatch) -> None:
+    # getmany hands each offset on once from where the partition was sought: what it
+    # yields again was sought again (below, a seek back to 38), and is not skipped
+    kafka = consumer()
+    kafka_read = [message(40), message(41), message(38), message(39), message(40)]
+    assert drained(kafka, kafka_read, monkeypatch) == [40, 41, 38, 39, 40]
+    assert kafka._read_offset[TP("batches", 1)] is None
+    assert kafka._gap == {}
+
+
+def test_a_hand_over_running_across_a_seek_loses_nothing_read_again(monkeypatch) -> None:
+    # 147's hand-over is still running when the recovery seeks the partition back to its
+    # committed offset 146 (no new generation): 146 and 147 read again are handed on
+    kafka = consumer()
+    tp = TP("batches", 1)
+
+    def across_a_seek(delivered: list[int]) -> Any:
+        async def deliver(m: ConsumerMessage) -> None:
+            if m.offset == 147 and not delivered.count(147):
+                await asyncio.sleep(0)
+                kafka._read_offset[tp] = 146  # perform_seek
+            delivered.append(m.offset)
+
+        return deliver
+
+    fetched = [message(146), message(147), message(146), message(147), message(148)]
+    assert drained(kafka, fetched, monkeypatch, across_a_seek) == [146, 147, 146, 147, 148]
 
 
 def test_a_hand_over_that_waits_completes_while_the_flow_is_on(monkeypatch) -> None:
@@ -183,11 +215,11 @@ def test_a_hand_over_that_waits_completes_while_the_flow_is_on(monkeypatch) -> N
     assert drained(consumer(), [message(40), message(41)], monkeypatch, waits_a_turn) == [40, 41]
 
 
-def test_a_hand_over_that_outlives_a_rebalance_leaves_the_sought_read_offset(monkeypatch):
-    # 41's hand-over waits (a full stream buffer) while a rebalance seeks the partition
-    # back to its committed offset 38: 38 to 40 are read again and must not be skipped
+def test_a_changelog_hand_over_that_outlives_a_rebalance_leaves_its_read_offset(monkeypatch):
+    # 41's hand-over waits (a full buffer) while a rebalance seeks the changelog back to
+    # 38 (the table recovery): 38 to 40 are read again and must not be skipped
     kafka = consumer()
-    tp = TP("batches", 1)
+    tp = TP(CHANGELOG, 1)
 
     def across_a_rebalance(delivered: list[int]) -> Any:
         async def deliver(m: ConsumerMessage) -> None:
@@ -199,7 +231,7 @@ def test_a_hand_over_that_outlives_a_rebalance_leaves_the_sought_read_offset(mon
 
         return deliver
 
-    fetched = [message(40), message(41)]
+    fetched = [message(40, topic=CHANGELOG), message(41, topic=CHANGELOG)]
     assert drained(kafka, fetched, monkeypatch, across_a_rebalance) == [40, 41]
     assert kafka._read_offset[tp] == 38
 
