@@ -105,7 +105,7 @@ def create_processors(settings: ProcessorSettings) -> Processors:
     trust = TrustHolder(store, decode_public_key(settings.root_key))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-    app = faust.App(
+    app = transport.App(
         settings.app_id,
         broker=[f"{transport.SCHEME}://{host}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",

@@ -43,6 +43,14 @@ handed on is not handed on again, and a jump is filled first by reading the miss
 with a consumer of its own (`MissedReader`: no group, nothing committed). Seeking Faust's
 consumer back to the hole instead was tried twice and did not reliably read it again.
 
+And Faust's flow control clears the streams' buffers each time it resumes the flow, which
+the table recovery does last, after seeking the source partitions to their committed
+offsets with the flow already running (it reads the changelogs): a message handed to a
+stream between that seek and that resume was cleared from the buffer, never handled, never
+committed (session 15's cluster runs: one scan in the middle of a run of handled ones, its
+partition's commit stuck there, or a batch closed before one of its packed events). Here
+the buffers are cleared when a rebalance begins only (`FlowControl`, the app being `App`).
+
 And two that cost time, not messages (docs/bench_analytics.md, session 10: a scan worker
 under load sat idle about a second of every three):
 
@@ -67,11 +75,14 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar, cast
 
+import faust
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 from mode import Service, ServiceT
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 log = logging.getLogger(__name__)
 
@@ -369,6 +380,29 @@ class Consumer(faust_aiokafka.Consumer):
             log.info("no committed offset: reading %s from the start", sorted(uncommitted))
             await self._thread.seek_to_beginning(*uncommitted)
         return committed
+
+
+class FlowControl(FlowControlEvent):
+    """Faust's flow control of the streams' buffers (`app.flow_control`), which suspends and
+    resumes the flow into them and clears them. Faust clears them when a rebalance begins
+    (`clear`, on revocation) and again whenever it resumes the flow; here only the first:
+    nothing is put into a buffer while the flow is suspended, an event of an earlier
+    generation taken from one is skipped by its stream, and what a resume cleared was
+    handed on under the current assignment, after its partition was sought (the module's
+    docstring)."""
+
+    def resume(self) -> None:
+        """Let the flow into the buffers go on, keeping what they hold."""
+        self._suspend.clear()
+        self._resume.set()
+
+
+class App(faust.App):
+    """Faust's app with `FlowControl` as its flow control; the workers' app."""
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return FlowControl(loop=self.loop)
 
 
 class Transport(faust_aiokafka.Transport):

@@ -15,8 +15,9 @@ import pytest
 from aiokafka import TopicPartition
 from faust.transport import consumer as faust_consumer
 from faust.types import TP, ConsumerMessage
+from mode.utils.queues import FlowControlQueue
 
-from stream_processors.transport import Consumer
+from stream_processors.transport import App, Consumer, FlowControl
 
 GENERATION = 4
 
@@ -425,4 +426,25 @@ def test_with_every_partition_stopped_for_a_full_buffer_the_fetch_waits_for_one_
         await kafka._wait_for_room(0.01)  # still full at the timeout: Faust's way from here
 
     kafka.app.in_recovery = False
+    asyncio.run(scenario())
+
+
+def test_the_streams_buffers_are_cleared_when_a_rebalance_begins_not_when_the_flow_resumes():
+    async def scenario() -> None:
+        app = App("flow-control-test", broker="memory://")
+        flow = app.flow_control
+        assert isinstance(flow, FlowControl)
+        buffer: FlowControlQueue[int] = FlowControlQueue(
+            maxsize=10, flow_control=flow, clear_on_resume=True
+        )
+        flow.resume()  # the table recovery: the flow on for the changelogs
+        buffer.put_nowait(146)  # handed on after the source partitions were sought
+        flow.resume()  # the recovery's last resume
+        assert buffer.qsize() == 1
+        assert flow.is_active()
+        flow.suspend()
+        flow.clear()  # a rebalance begins (faust.App._on_partitions_revoked)
+        assert buffer.empty()
+        assert not flow.is_active()
+
     asyncio.run(scenario())
