@@ -296,12 +296,12 @@ class Consumer(faust_aiokafka.Consumer):
         Faust's read offset (a message below the last one handed on is dropped) is kept for
         the table changelogs only, which the table recovery seeks itself: a source partition's
         messages come from `getmany` once each and in order from where it was last sought, and
-        there the rule only lost messages. A hand-over still running when a rebalance's seek
-        put the read offset back at the committed offset set it again past that, and the
-        messages read again below it were skipped: never handled, never committed (a cluster
-        run's scan partition stayed at its committed offset, a batch closed before its last
-        units in another). For a changelog, a hand-over that outlived its generation leaves
-        the read offset where the seek put it.
+        there the rule can only lose them: a hand-over still running when a seek put the read
+        offset back at the committed offset (one waiting on a full buffer through a whole
+        rebalance, below; one running across the table recovery's seek) set it past that
+        again, and the messages read again below it were skipped, never handled, never
+        committed. For a changelog, a hand-over that outlived its generation leaves the read
+        offset where the seek put it.
 
         And while the flow is on, a message is handed on by awaiting the conductor directly:
         Faust awaits it through `wait_first` together with the flow's suspension and the
